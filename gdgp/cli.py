@@ -1,0 +1,197 @@
+"""The ``gdgp`` command line: one verb per pipeline step, each a thin wrapper of one API call.
+
+Snakemake rules call these verbs; tests call the same API functions directly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gdgp import __version__
+from gdgp.errors import ConfigError, GdgpError
+
+log = logging.getLogger("gdgp")
+
+
+def _parse_sets(items: Sequence[str]) -> dict[str, Any]:
+    """``key=value`` pairs, values parsed as YAML (numbers, lists, booleans)."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set expects key=value, got {item!r}")
+        out[key] = yaml.safe_load(value)
+    return out
+
+
+def _threads(n: int) -> None:
+    import torch
+
+    torch.set_num_threads(max(1, n))
+
+
+def cmd_demo(a: argparse.Namespace) -> None:
+    from gdgp.demo import make_demo
+
+    for path in make_demo(Path(a.out), seed=a.seed, n_patients=a.patients, tasks=a.task or None):
+        log.info("wrote %s", path)
+
+
+def cmd_extract(a: argparse.Namespace) -> None:
+    from gdgp.extract import ExtractConfig, parse_labels, run_extract
+
+    cfg = ExtractConfig(labels=parse_labels(a.labels), window=(a.window[0], a.window[1]), size=a.size,
+                        n_train=a.n_train, n_test=a.n_test, split=a.split, seed=a.seed,
+                        denoise_strength=a.denoise, min_target_pixels=a.min_pixels)
+    slices = run_extract(a.task_dir, cfg, a.out_slices, a.out_manifest)
+    counts = slices.manifest["split"].value_counts().to_dict()
+    log.info("%s: %d train / %d test slices", a.task_dir, counts.get("train", 0), counts.get("test", 0))
+
+
+def cmd_train(a: argparse.Namespace) -> None:
+    from gdgp.device import resolve_device
+    from gdgp.extract import load_slices
+    from gdgp.methods import get_method_class
+    from gdgp.training.trainer import TrainConfig, train_method
+
+    _threads(a.threads)
+    get_method_class(a.method)
+    cfg = TrainConfig(epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, lr_step=a.lr_step, lr_gamma=a.lr_gamma,
+                      rotate_deg=a.rotate_deg, scale=a.scale, flip_prob=a.flip_prob, seed=a.seed)
+    train_set = load_slices(a.slices, a.manifest).subset("train")
+    device = resolve_device(a.device)
+    log.info("training %s on %d slices, device %s", a.method, len(train_set.images), device)
+    train_method(a.method, _parse_sets(a.set), train_set, a.out_checkpoint, a.out_loss, cfg, device)
+
+
+def cmd_evaluate(a: argparse.Namespace) -> None:
+    from gdgp.device import resolve_device
+    from gdgp.evaluate import EvalConfig, evaluate_method, save_evaluation
+    from gdgp.extract import load_slices
+    from gdgp.training.checkpoint import load_method
+
+    _threads(a.threads)
+    cfg = EvalConfig(n_rounds=a.rounds, noise_px=a.noise, seed=a.seed, threshold=a.threshold,
+                     overlay_slices=a.overlay_slices, overlay_rounds=tuple(a.overlay_rounds))
+    method = load_method(a.checkpoint, resolve_device(a.device))
+    test_set = load_slices(a.slices, a.manifest).subset("test")
+    records, overlays = evaluate_method(method, test_set, a.dataset, cfg)
+    save_evaluation(records, overlays, a.out_clicks, a.out_overlays)
+    last = records[records["round"] == records["round"].max()]
+    log.info("%s/%s: Dice round 0 %.3f, round %d %.3f", a.dataset, method.name,
+             records[records["round"] == 0]["dice"].mean(), cfg.n_rounds, last["dice"].mean())
+
+
+def cmd_report(a: argparse.Namespace) -> None:
+    from gdgp.report import build_report
+
+    metrics = build_report([Path(p) for p in a.clicks], [Path(p) for p in a.losses],
+                           [Path(p) for p in a.overlays], Path(a.out_dir), table_round=a.round,
+                           noc_thresholds=tuple(a.noc), reference_method=a.reference, method_order=a.order)
+    log.info("report written to %s", a.out_dir)
+    print(json.dumps(metrics, indent=2, sort_keys=True))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="gdgp", description=__doc__.splitlines()[0])
+    p.add_argument("--version", action="version", version=f"gdgp {__version__}")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = p.add_subparsers(dest="verb", required=True, metavar="VERB")
+
+    s = sub.add_parser("demo", help="write the synthetic demo tasks in MSD layout")
+    s.add_argument("--out", required=True, help="folder that receives one TaskXX_Name folder per demo task")
+    s.add_argument("--seed", type=int, default=0, help="generator seed (same seed -> same bytes)")
+    s.add_argument("--patients", type=int, default=8, help="patients (volumes) per task")
+    s.add_argument("--task", action="append", help="only this demo task (repeatable); default: all")
+    s.set_defaults(func=cmd_demo)
+
+    s = sub.add_parser("extract", help="valid axial slices of one target: preprocess, split, save")
+    s.add_argument("--task-dir", required=True, help="MSD task folder (TaskXX_Name with dataset.json)")
+    s.add_argument("--labels", nargs="+", required=True, help="label value(s) forming the target, e.g. 2")
+    s.add_argument("--window", nargs=2, type=float, required=True, metavar=("LOWER", "UPPER"), help="CT window in HU")
+    s.add_argument("--size", type=int, default=64, help="slices are resized to SIZE x SIZE pixels")
+    s.add_argument("--n-train", type=int, required=True, help="training slices wanted")
+    s.add_argument("--n-test", type=int, required=True, help="test slices wanted")
+    s.add_argument("--split", choices=["patient", "slice"], default="patient",
+                   help="patient: no patient in both sets; slice: random slices (paper)")
+    s.add_argument("--seed", type=int, default=0, help="split seed")
+    s.add_argument("--denoise", type=float, default=0.8, help="non-local-means h as a multiple of noise sigma; 0 = off")
+    s.add_argument("--min-pixels", type=int, default=10, help="a valid slice has at least this many target pixels")
+    s.add_argument("--out-slices", required=True, help="output .npz of images and labels")
+    s.add_argument("--out-manifest", required=True, help="output manifest.csv (one row per slice)")
+    s.set_defaults(func=cmd_extract)
+
+    s = sub.add_parser("train", help="train one method on the training slices (resumes from latest.pt)")
+    s.add_argument("--slices", required=True, help="slices .npz from gdgp extract")
+    s.add_argument("--manifest", required=True, help="manifest.csv from gdgp extract")
+    s.add_argument("--method", required=True, help="registered method name")
+    s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="method hyperparameter (YAML value), repeatable")
+    s.add_argument("--epochs", type=int, default=30, help="training epochs")
+    s.add_argument("--batch-size", type=int, default=16, help="slices per batch")
+    s.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
+    s.add_argument("--lr-step", type=int, default=20, help="epochs between learning-rate decays")
+    s.add_argument("--lr-gamma", type=float, default=0.5, help="learning-rate decay factor")
+    s.add_argument("--rotate-deg", type=float, default=15.0, help="max augmentation rotation, degrees")
+    s.add_argument("--scale", type=float, default=0.1, help="augmentation zoom range 1 +- SCALE")
+    s.add_argument("--flip-prob", type=float, default=0.5, help="horizontal flip probability")
+    s.add_argument("--seed", type=int, default=0, help="training seed")
+    s.add_argument("--device", default="auto", help="auto (CUDA if visible), cpu, cuda, cuda:N")
+    s.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    s.add_argument("--out-checkpoint", required=True, help="final checkpoint path (latest.pt is kept beside it)")
+    s.add_argument("--out-loss", required=True, help="per-epoch loss CSV")
+    s.set_defaults(func=cmd_train)
+
+    s = sub.add_parser("evaluate", help="robot user + medpy scores on the test slices")
+    s.add_argument("--slices", required=True, help="slices .npz from gdgp extract")
+    s.add_argument("--manifest", required=True, help="manifest.csv from gdgp extract")
+    s.add_argument("--checkpoint", required=True, help="final.pt from gdgp train")
+    s.add_argument("--dataset", required=True, help="dataset name written into every record")
+    s.add_argument("--rounds", type=int, default=20, help="corrective click rounds after the first interaction")
+    s.add_argument("--noise", type=float, default=0.0, help="click position noise, pixels (std)")
+    s.add_argument("--seed", type=int, default=0, help="seed of the click noise")
+    s.add_argument("--threshold", type=float, default=0.5, help="probability threshold")
+    s.add_argument("--overlay-slices", type=int, default=4, help="test slices kept for the qualitative figure")
+    s.add_argument("--overlay-rounds", type=int, nargs="+", default=[0, 5], help="rounds kept for the figure")
+    s.add_argument("--device", default="auto", help="auto (CUDA if visible), cpu, cuda, cuda:N")
+    s.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    s.add_argument("--out-clicks", required=True, help="output clicks.csv")
+    s.add_argument("--out-overlays", required=True, help="output overlays.npz")
+    s.set_defaults(func=cmd_evaluate)
+
+    s = sub.add_parser("report", help="tables (CSV/Markdown/LaTeX), NoC, per-click curves, figures, metrics.json")
+    s.add_argument("--clicks", nargs="+", required=True, help="clicks.csv files")
+    s.add_argument("--losses", nargs="*", default=[], help="loss.csv files")
+    s.add_argument("--overlays", nargs="*", default=[], help="overlays.npz files")
+    s.add_argument("--out-dir", required=True, help="report folder")
+    s.add_argument("--round", type=int, default=5, help="click round of the main table")
+    s.add_argument("--noc", type=float, nargs="+", default=[0.85, 0.90], help="Dice thresholds for NoC")
+    s.add_argument("--reference", default=None, help="method the others are tested against (paired Wilcoxon)")
+    s.add_argument("--order", nargs="*", default=None, help="method order in tables and legends")
+    s.set_defaults(func=cmd_report)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``gdgp`` console script."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    try:
+        args.func(args)
+    except (GdgpError, ValueError) as err:
+        print(f"gdgp {args.verb}: error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

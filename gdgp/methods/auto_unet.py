@@ -1,0 +1,29 @@
+"""``auto_unet``: automatic 2D MONAI U-Net, no clicks (nnU-Net's stand-in until the baselines).
+
+Its prediction never changes with clicks, so its per-click curve is flat.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+from torch import nn
+
+from gdgp.interaction.robot import Click
+from gdgp.methods.base import Method, monai_unet
+
+
+class AutoUNet(Method):
+    """Image in, mask out."""
+
+    name = "auto_unet"
+    interactive = False
+    defaults: ClassVar[dict[str, Any]] = {"channels": [16, 32, 64, 128], "dropout": 0.0}
+
+    def build_network(self) -> nn.Module:
+        return monai_unet(1, self.hparams["channels"], self.hparams["dropout"])
+
+    def encode(self, image: np.ndarray, clicks: Sequence[Click], prev_mask: np.ndarray) -> np.ndarray:
+        return image[None].astype(np.float32)

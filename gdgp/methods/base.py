@@ -1,0 +1,141 @@
+"""The method interface every benchmarked system implements.
+
+A method owns its network, its first interaction, its click encoding and its loss; the
+shared trainer (:mod:`gdgp.training.trainer`) and the shared interaction loop
+(:mod:`gdgp.interaction.loop`) call only the hooks below, so adding a system is one module
+plus one registry line. Images are float32 (H, W) in [0, 1]; masks (H, W); clicks are
+:class:`gdgp.interaction.robot.Click` lists; probabilities float32 (H, W).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from monai.losses import DiceCELoss
+from monai.networks.layers import Norm
+from monai.networks.nets import UNet
+from torch import nn
+
+from gdgp.errors import ConfigError
+from gdgp.interaction.robot import Click, Robot
+
+
+def monai_unet(in_channels: int, channels: Sequence[int], dropout: float, res_units: int = 2) -> nn.Module:
+    """A 2D MONAI U-Net with instance norm and one logit channel (no final sigmoid)."""
+    return UNet(spatial_dims=2, in_channels=in_channels, out_channels=1, channels=tuple(channels),
+                strides=(2,) * (len(channels) - 1), num_res_units=res_units, norm=Norm.INSTANCE,
+                dropout=dropout)
+
+
+class Method(ABC):
+    """Base class of a benchmarked segmentation system.
+
+    Subclasses set ``name``, ``interactive`` and ``defaults`` (hyperparameters, mirrored in
+    ``workflow/schemas/config.schema.yaml``) and implement :meth:`build_network` and
+    :meth:`encode`. Constructor keyword arguments override ``defaults``; unknown ones raise.
+    """
+
+    name: ClassVar[str]
+    interactive: ClassVar[bool] = True
+    defaults: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, **hparams: Any) -> None:
+        unknown = sorted(set(hparams) - set(self.defaults))
+        if unknown:
+            raise ConfigError(f"method {self.name!r}: unknown hyperparameter(s) {unknown}; known: {sorted(self.defaults)}")
+        self.hparams: dict[str, Any] = {**self.defaults, **hparams}
+        self.network: nn.Module = self.build_network()
+        self.device = torch.device("cpu")
+        self.loss_fn = DiceCELoss(sigmoid=True, lambda_dice=0.5, lambda_ce=0.5)
+
+    # --- construction -------------------------------------------------------------------
+    @abstractmethod
+    def build_network(self) -> nn.Module:
+        """Return the network; it maps (B, C, H, W) inputs to (B, 1, H, W) logits."""
+
+    def configure_optimizers(self, lr: float, lr_step: int, lr_gamma: float
+                             ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
+        """Adam with a step learning-rate schedule (stepped once per epoch)."""
+        opt = torch.optim.Adam(self.network.parameters(), lr=lr)
+        return opt, torch.optim.lr_scheduler.StepLR(opt, step_size=lr_step, gamma=lr_gamma)
+
+    def to(self, device: torch.device | str) -> Method:
+        """Move the network to ``device``."""
+        self.device = torch.device(device)
+        self.network.to(self.device)
+        return self
+
+    # --- interaction --------------------------------------------------------------------
+    def first_interaction(self, image: np.ndarray, robot: Robot) -> list[Click]:
+        """Clicks of the method's own first interaction, recorded in ``robot``.
+
+        Default: one robot click on an empty prediction, i.e. the innermost target pixel.
+        Automatic methods return no click.
+        """
+        if not self.interactive:
+            return []
+        click = robot.next_click(np.zeros_like(robot.gt))
+        return [] if click is None else [click]
+
+    @abstractmethod
+    def encode(self, image: np.ndarray, clicks: Sequence[Click], prev_mask: np.ndarray) -> np.ndarray:
+        """Network input (C, H, W) float32 for one image, its clicks and the previous mask."""
+
+    # --- prediction ---------------------------------------------------------------------
+    def _batch(self, images: Sequence[np.ndarray], clicks: Sequence[Sequence[Click]],
+               prev_masks: Sequence[np.ndarray]) -> torch.Tensor:
+        x = np.stack([self.encode(i, c, p) for i, c, p in zip(images, clicks, prev_masks, strict=True)])
+        return torch.from_numpy(x).to(self.device)
+
+    @torch.no_grad()
+    def predict_batch(self, images: Sequence[np.ndarray], clicks: Sequence[Sequence[Click]],
+                      prev_masks: Sequence[np.ndarray]) -> np.ndarray:
+        """Foreground probabilities (B, H, W) for a batch, in eval mode."""
+        was_training = self.network.training
+        self.network.eval()
+        try:
+            logits = self.network(self._batch(images, clicks, prev_masks))
+        finally:
+            self.network.train(was_training)
+        return torch.sigmoid(logits[:, 0]).float().cpu().numpy()
+
+    def predict(self, image: np.ndarray, clicks: Sequence[Click], prev_mask: np.ndarray) -> np.ndarray:
+        """Foreground probability (H, W) of one image."""
+        return self.predict_batch([image], [clicks], [prev_mask])[0]
+
+    # --- training -----------------------------------------------------------------------
+    def simulate_interaction(self, images: np.ndarray, labels: np.ndarray, rng: np.random.Generator
+                             ) -> tuple[list[list[Click]], np.ndarray]:
+        """Clicks and previous masks for a training batch, as the robot user would give them.
+
+        RITM's iterative training: the first interaction, then a random number (0 ..
+        ``max_train_rounds``) of corrective rounds, each predicted by the current network
+        without gradient and corrected by the same :class:`Robot` used at evaluation.
+        """
+        robots = [Robot(lab) for lab in labels]
+        clicks = [self.first_interaction(img, r) for img, r in zip(images, robots, strict=True)]
+        prev = np.zeros(labels.shape, dtype=np.float32)
+        if not self.interactive:
+            return clicks, prev
+        for _ in range(int(rng.integers(0, self.hparams.get("max_train_rounds", 0) + 1))):
+            prev = (self.predict_batch(images, [r.clicks for r in robots], prev) > 0.5).astype(np.float32)
+            for robot, mask in zip(robots, prev, strict=True):
+                robot.next_click(mask)
+        return [r.clicks for r in robots], prev
+
+    def train_step(self, images: np.ndarray, labels: np.ndarray, optimizer: torch.optim.Optimizer,
+                   rng: np.random.Generator) -> float:
+        """One optimisation step on a batch of (B, H, W) images and labels; returns the loss."""
+        clicks, prev = self.simulate_interaction(images, labels, rng)
+        x = self._batch(images, clicks, prev)
+        y = torch.from_numpy(labels[:, None].astype(np.float32)).to(self.device)
+        self.network.train()
+        optimizer.zero_grad(set_to_none=True)
+        loss = self.loss_fn(self.network(x), y)
+        loss.backward()
+        optimizer.step()
+        return float(loss.detach())

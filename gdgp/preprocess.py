@@ -1,0 +1,36 @@
+"""Per-slice preprocessing as in the paper: CT window, [0, 1], non-local means, resize."""
+
+from __future__ import annotations
+
+import numpy as np
+from skimage.restoration import denoise_nl_means, estimate_sigma
+from skimage.transform import resize
+
+
+def window_normalise(hu: np.ndarray, lower: float, upper: float) -> np.ndarray:
+    """Clip HU to the window [lower, upper] and scale it to [0, 1] (float32)."""
+    if not upper > lower:
+        raise ValueError(f"CT window upper ({upper}) must exceed lower ({lower})")
+    return ((np.clip(hu, lower, upper) - lower) / (upper - lower)).astype(np.float32)
+
+
+def denoise(image: np.ndarray, strength: float = 0.8) -> np.ndarray:
+    """Non-local-means denoising with h = strength x the estimated noise sigma.
+
+    ``strength=0`` switches denoising off. Patch 5 px, search window 13 px (skimage's
+    fast mode), the usual setting for CT slices.
+    """
+    if strength <= 0:
+        return image.astype(np.float32)
+    sigma = float(estimate_sigma(image))
+    if sigma == 0.0:
+        return image.astype(np.float32)
+    out = denoise_nl_means(image, h=strength * sigma, sigma=sigma, patch_size=5, patch_distance=6, fast_mode=True)
+    return np.clip(out, 0.0, 1.0).astype(np.float32)
+
+
+def resize_pair(image: np.ndarray, label: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Resize an image (anti-aliased, linear) and its label (nearest) to ``size`` x ``size``."""
+    img = resize(image, (size, size), order=1, anti_aliasing=True, preserve_range=True).astype(np.float32)
+    lab = resize(label, (size, size), order=0, anti_aliasing=False, preserve_range=True).astype(np.uint8)
+    return img, lab

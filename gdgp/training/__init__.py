@@ -1,0 +1,1 @@
+"""Training: augmentation, the shared training loop, checkpoints."""

@@ -1,0 +1,52 @@
+"""Checkpoints hold plain data only (weights, optimizer state, epoch, init kwargs), never pickled objects.
+
+The method is rebuilt as ``METHODS[name](**init_kwargs)`` and its weights loaded, as
+nnU-Net rebuilds its trainer from ``init_args``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from gdgp import __version__
+from gdgp.atomic import atomic_path
+from gdgp.errors import InputDataError
+from gdgp.methods import Method, build_method
+
+
+def save_checkpoint(path: str | Path, method: Method, optimizer: torch.optim.Optimizer,
+                    scheduler: torch.optim.lr_scheduler.LRScheduler, epoch: int,
+                    history: list[dict[str, float]], train_config: dict[str, Any]) -> None:
+    """Write a checkpoint atomically (temporary file, then rename)."""
+    state = {
+        "method": method.name,
+        "init_kwargs": method.hparams,
+        "network_weights": method.network.state_dict(),
+        "optimizer_state": optimizer.state_dict(),
+        "scheduler_state": scheduler.state_dict(),
+        "epoch": epoch,
+        "history": history,
+        "train_config": train_config,
+        "gdgp_version": __version__,
+    }
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Read a checkpoint's raw dict (weights-only unpickling: plain data and tensors)."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except (OSError, RuntimeError, EOFError) as err:
+        raise InputDataError(f"{path}: cannot read checkpoint ({err})") from err
+
+
+def load_method(path: str | Path, device: torch.device | str = "cpu") -> Method:
+    """Rebuild the method stored in a checkpoint, weights loaded, on ``device``."""
+    state = read_checkpoint(path)
+    method = build_method(state["method"], **state["init_kwargs"])
+    method.network.load_state_dict(state["network_weights"])
+    return method.to(device)

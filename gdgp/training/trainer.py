@@ -1,0 +1,134 @@
+"""The shared training loop: every method trains through :func:`train_method`.
+
+Reproducible and resumable: each epoch reseeds torch, NumPy and the MONAI transforms from
+(seed, epoch), and ``latest.pt`` is written (atomically) after every epoch, so a job killed
+at epoch k and re-run continues at k + 1 and ends with the same weights as an
+uninterrupted run. ``final.pt`` is written at the end and ``latest.pt`` then removed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm import tqdm
+
+from gdgp.atomic import atomic_path
+from gdgp.extract import SliceSet
+from gdgp.methods import Method, build_method
+from gdgp.training.augment import augment_batch, build_augmentation
+from gdgp.training.checkpoint import read_checkpoint, save_checkpoint
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings shared by all methods (from the workflow config's ``train``)."""
+
+    epochs: int = 30
+    batch_size: int = 16
+    lr: float = 1e-3
+    lr_step: int = 20
+    lr_gamma: float = 0.5
+    rotate_deg: float = 15.0
+    scale: float = 0.1
+    flip_prob: float = 0.5
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for key in ("epochs", "batch_size", "lr_step"):
+            if getattr(self, key) < 1:
+                raise ValueError(f"train.{key} must be >= 1, got {getattr(self, key)}")
+        if self.lr <= 0:
+            raise ValueError(f"train.lr must be > 0, got {self.lr}")
+
+
+def _epoch_seed(seed: int, epoch: int) -> int:
+    return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
+
+
+def _resume_state(latest: Path, method: Method, cfg: TrainConfig) -> dict[str, Any] | None:
+    if not latest.exists():
+        return None
+    state = read_checkpoint(latest)
+    if state["method"] != method.name or state["init_kwargs"] != method.hparams or \
+            state["train_config"] != dataclasses.asdict(cfg):
+        log.warning("%s was written with other settings; starting from epoch 0", latest)
+        return None
+    return state
+
+
+def _write_history(path: Path, history: list[dict[str, float]]) -> None:
+    with atomic_path(path) as tmp:
+        pd.DataFrame(history, columns=["epoch", "loss", "lr", "seconds"]).to_csv(tmp, index=False)
+
+
+def train_method(method_name: str, hparams: dict[str, Any], train_set: SliceSet, final_path: str | Path,
+                 loss_path: str | Path, cfg: TrainConfig, device: torch.device | str = "cpu",
+                 stop_after_epoch: int | None = None) -> pd.DataFrame:
+    """Train one method on the training slices; write ``final.pt`` and ``loss.csv``.
+
+    Args:
+        method_name: registry name.
+        hparams: the method's hyperparameters (``methods.<name>`` in the config).
+        train_set: the training slices (images (N, H, W) in [0, 1], binary labels).
+        final_path: where the final checkpoint goes; ``latest.pt`` lives beside it.
+        loss_path: per-epoch loss CSV (epoch, loss, lr, seconds).
+        cfg: optimisation settings.
+        device: torch device.
+        stop_after_epoch: stop after this epoch without writing ``final.pt`` (used by
+            tests to simulate a killed job).
+
+    Returns:
+        The loss history as a DataFrame.
+    """
+    final_path, loss_path = Path(final_path), Path(loss_path)
+    latest = final_path.with_name("latest.pt")
+    torch.manual_seed(cfg.seed)
+    method = build_method(method_name, **hparams).to(device)
+    optimizer, scheduler = method.configure_optimizers(cfg.lr, cfg.lr_step, cfg.lr_gamma)
+    history: list[dict[str, float]] = []
+    start = 0
+    state = _resume_state(latest, method, cfg)
+    if state is not None:
+        method.network.load_state_dict(state["network_weights"])
+        optimizer.load_state_dict(state["optimizer_state"])
+        scheduler.load_state_dict(state["scheduler_state"])
+        history, start = list(state["history"]), int(state["epoch"])
+        log.info("resuming %s from %s at epoch %d", method_name, latest, start + 1)
+    aug = build_augmentation(cfg.rotate_deg, cfg.scale, cfg.flip_prob)
+    n = len(train_set.images)
+    bar = tqdm(range(start, cfg.epochs), desc=f"train {method_name}", unit="epoch", initial=start, total=cfg.epochs)
+    for epoch in bar:
+        t0 = time.perf_counter()
+        seed = _epoch_seed(cfg.seed, epoch)
+        torch.manual_seed(seed)
+        aug.set_random_state(seed=seed % 2**32)
+        rng = np.random.default_rng(seed)
+        order = rng.permutation(n)
+        losses = []
+        for i in range(0, n, cfg.batch_size):
+            idx = order[i : i + cfg.batch_size]
+            images, labels = augment_batch(aug, train_set.images[idx], train_set.labels[idx])
+            losses.append(method.train_step(images, labels, optimizer, rng) * len(idx))
+        lr = optimizer.param_groups[0]["lr"]
+        scheduler.step()
+        history.append({"epoch": epoch + 1, "loss": float(np.sum(losses) / n), "lr": lr,
+                        "seconds": time.perf_counter() - t0})
+        bar.set_postfix(loss=f"{history[-1]['loss']:.4f}")
+        log.info("epoch %d/%d loss %.4f (%.1f s)", epoch + 1, cfg.epochs, history[-1]["loss"], history[-1]["seconds"])
+        save_checkpoint(latest, method, optimizer, scheduler, epoch + 1, history, dataclasses.asdict(cfg))
+        if stop_after_epoch is not None and epoch + 1 >= stop_after_epoch and epoch + 1 < cfg.epochs:
+            return pd.DataFrame(history)
+    _write_history(loss_path, history)
+    save_checkpoint(final_path, method, optimizer, scheduler, cfg.epochs, history, dataclasses.asdict(cfg))
+    latest.unlink(missing_ok=True)
+    return pd.DataFrame(history)

@@ -1,0 +1,68 @@
+"""Method hooks: shapes, first interaction, encodings, schema defaults agree with the classes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from gdgp.interaction.loop import run_interactions
+from gdgp.interaction.robot import Robot
+from gdgp.methods import METHODS, build_method
+
+SCHEMA = Path(__file__).parents[1] / "workflow" / "schemas" / "config.schema.yaml"
+
+
+@pytest.mark.parametrize("name", sorted(METHODS))
+def test_network_maps_batch_to_one_logit_channel(name: str) -> None:
+    m = build_method(name, channels=[4, 8, 16])
+    x = np.stack([m.encode(np.random.rand(32, 32).astype(np.float32), [], np.zeros((32, 32))) for _ in range(3)])
+    out = m.network(torch.from_numpy(x))
+    assert out.shape == (3, 1, 32, 32)
+    probs = m.predict_batch(list(x[:, 0]), [[], [], []], list(np.zeros((3, 32, 32))))
+    assert probs.shape == (3, 32, 32) and 0 <= probs.min() and probs.max() <= 1
+
+
+def test_click_unet_first_interaction_is_one_click_at_the_innermost_pixel() -> None:
+    gt = np.zeros((20, 20), dtype=bool)
+    gt[4:15, 6:13] = True  # 11 x 7 rectangle: rows 7..11 of col 9 are 4 px deep; first in raster order
+    m = build_method("click_unet", channels=[4, 8])
+    robot = Robot(gt)
+    clicks = m.first_interaction(np.zeros((20, 20), np.float32), robot)
+    assert [(c.y, c.x, c.positive) for c in clicks] == [(7, 9, True)]
+    enc = m.encode(np.zeros((20, 20), np.float32), clicks, np.zeros((20, 20)))
+    assert enc.shape == (3, 20, 20) and enc[1, 7, 9] == 0.0 and enc[2].min() == 1.0
+
+
+def test_auto_unet_takes_no_clicks_and_its_curve_is_flat() -> None:
+    m = build_method("auto_unet", channels=[4, 8])
+    assert m.first_interaction(np.zeros((8, 8)), Robot(np.ones((8, 8)))) == []
+    gts = np.zeros((2, 16, 16), dtype=bool)
+    gts[:, 4:10, 4:10] = True
+    res = run_interactions(np.random.rand(2, 16, 16).astype(np.float32), m, [Robot(g) for g in gts], n_rounds=3)
+    for per_slice in res:
+        assert [r.round for r in per_slice] == [0, 1, 2, 3]
+        assert all(r.n_clicks == 0 and r.click is None for r in per_slice)
+        assert all(np.array_equal(r.pred, per_slice[0].pred) for r in per_slice)
+
+
+def test_interactive_loop_adds_one_click_per_round() -> None:
+    m = build_method("click_unet", channels=[4, 8])
+    gts = np.zeros((2, 16, 16), dtype=bool)
+    gts[0, 2:12, 3:9] = True
+    gts[1, 5:15, 5:15] = True
+    res = run_interactions(np.random.rand(2, 16, 16).astype(np.float32), m, [Robot(g) for g in gts], n_rounds=4)
+    for per_slice in res:
+        counts = [r.n_clicks for r in per_slice]
+        assert counts[0] == 1
+        assert all(b - a in (0, 1) for a, b in zip(counts, counts[1:]))
+
+
+@pytest.mark.parametrize("name", sorted(METHODS))
+def test_schema_defaults_match_class_defaults(name: str) -> None:
+    schema = yaml.safe_load(SCHEMA.read_text())
+    props = schema["properties"]["methods"]["properties"][name]["properties"]
+    assert {k: v["default"] for k, v in props.items()} == METHODS[name].defaults

@@ -1,0 +1,53 @@
+if DEMO_TASKS:
+
+    rule demo_data:
+        output:
+            directory(f"{DATA_DIR}/{{task}}"),
+        log:
+            "results/logs/demo_data/{task}.log",
+        benchmark:
+            "results/benchmarks/demo_data/{task}.tsv"
+        conda:
+            "../../environment.yml"
+        threads: 1  # numpy/scipy generation, single-threaded
+        resources:
+            mem_mb=1000,
+        params:
+            out=lambda wc, output: os.path.dirname(output[0]),
+            seed=config["demo"]["seed"],
+            patients=config["demo"]["patients"],
+        shell:
+            "gdgp demo --out {params.out} --task {wildcards.task} --seed {params.seed} "
+            "--patients {params.patients} > {log} 2>&1"
+
+
+rule extract:
+    input:
+        task=task_dir,
+    output:
+        **slices("{dataset}"),
+    log:
+        "results/logs/extract/{dataset}.log",
+    benchmark:
+        "results/benchmarks/extract/{dataset}.tsv"
+    conda:
+        "../../environment.yml"
+    threads: 1  # one case at a time; non-local means is the cost
+    resources:
+        mem_mb=4000,  # one MSD volume in float32 plus its label
+    params:
+        labels=lambda wc: " ".join(str(v) for v in dataset_cfg(wc)["labels"]),
+        window=lambda wc: " ".join(str(v) for v in dataset_cfg(wc)["window"]),
+        n_train=lambda wc: dataset_cfg(wc)["n_train"],
+        n_test=lambda wc: dataset_cfg(wc)["n_test"],
+        size=config["preprocess"]["size"],
+        denoise=config["preprocess"]["denoise"],
+        min_pixels=config["preprocess"]["min_pixels"],
+        split=config["split"]["mode"],
+        seed=config["split"]["seed"],
+    shell:
+        "gdgp extract --task-dir {input.task} --labels {params.labels} --window {params.window} "
+        "--size {params.size} --n-train {params.n_train} --n-test {params.n_test} "
+        "--split {params.split} --seed {params.seed} --denoise {params.denoise} "
+        "--min-pixels {params.min_pixels} --out-slices {output.slices} "
+        "--out-manifest {output.manifest} > {log} 2>&1"

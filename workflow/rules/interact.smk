@@ -1,0 +1,32 @@
+rule evaluate:
+    input:
+        **slices("{dataset}"),
+        checkpoint=model("{dataset}", "{method}")["checkpoint"],
+    output:
+        **run("{dataset}", "{method}"),
+    log:
+        "results/logs/evaluate/{dataset}/{method}.log",
+    benchmark:
+        "results/benchmarks/evaluate/{dataset}/{method}.tsv"
+    conda:
+        "../../environment.yml"
+    threads: 1  # one batched forward pass per round; robot + medpy are single-threaded
+    resources:
+        gpu=1,
+        mem_mb=config["resources"]["evaluate_mem_mb"],
+        runtime=config["resources"]["evaluate_runtime"],
+    params:
+        rounds=config["evaluate"]["rounds"],
+        noise=config["evaluate"]["noise_px"],
+        seed=config["evaluate"]["seed"],
+        threshold=config["evaluate"]["threshold"],
+        overlay_slices=config["evaluate"]["overlay_slices"],
+        overlay_rounds=f"0 {config['report']['table_round']}",
+        device=config["train"]["device"],
+    shell:
+        "gdgp evaluate --slices {input.slices} --manifest {input.manifest} "
+        "--checkpoint {input.checkpoint} --dataset {wildcards.dataset} --rounds {params.rounds} "
+        "--noise {params.noise} --seed {params.seed} --threshold {params.threshold} "
+        "--overlay-slices {params.overlay_slices} --overlay-rounds {params.overlay_rounds} "
+        "--device {params.device} --threads {threads} --out-clicks {output.clicks} "
+        "--out-overlays {output.overlays} > {log} 2>&1"

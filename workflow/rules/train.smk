@@ -1,0 +1,35 @@
+rule train:
+    input:
+        **slices("{dataset}"),
+    output:
+        **model("{dataset}", "{method}"),
+    log:
+        "results/logs/train/{dataset}/{method}.log",
+    benchmark:
+        "results/benchmarks/train/{dataset}/{method}.tsv"
+    conda:
+        "../../environment.yml"
+    threads: 1  # small 2D U-Nets: one torch thread per job, jobs run side by side
+    resources:
+        gpu=1,  # uses CUDA when the job sees one; SLURM profile turns this into a GPU request
+        mem_mb=config["resources"]["train_mem_mb"],
+        runtime=config["resources"]["train_runtime"],
+    params:
+        sets=method_sets,
+        epochs=config["train"]["epochs"],
+        batch_size=config["train"]["batch_size"],
+        lr=config["train"]["lr"],
+        lr_step=config["train"]["lr_step"],
+        lr_gamma=config["train"]["lr_gamma"],
+        rotate_deg=config["train"]["rotate_deg"],
+        scale=config["train"]["scale"],
+        flip_prob=config["train"]["flip_prob"],
+        seed=config["train"]["seed"],
+        device=config["train"]["device"],
+    shell:
+        "gdgp train --slices {input.slices} --manifest {input.manifest} --method {wildcards.method} "
+        "{params.sets} --epochs {params.epochs} --batch-size {params.batch_size} --lr {params.lr} "
+        "--lr-step {params.lr_step} --lr-gamma {params.lr_gamma} --rotate-deg {params.rotate_deg} "
+        "--scale {params.scale} --flip-prob {params.flip_prob} --seed {params.seed} "
+        "--device {params.device} --threads {threads} --out-checkpoint {output.checkpoint} "
+        "--out-loss {output.loss} > {log} 2>&1"
