@@ -64,12 +64,13 @@ def cmd_train(a: argparse.Namespace) -> None:
 
     _threads(a.threads)
     get_method_class(a.method)
+    hparams = _parse_sets(a.set)
     cfg = TrainConfig(epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, lr_step=a.lr_step, lr_gamma=a.lr_gamma,
                       rotate_deg=a.rotate_deg, scale=a.scale, flip_prob=a.flip_prob, seed=a.seed)
     train_set = load_slices(a.slices, a.manifest).subset("train")
     device = resolve_device(a.device)
     log.info("training %s on %d slices, device %s", a.method, len(train_set.images), device)
-    train_method(a.method, _parse_sets(a.set), train_set, a.out_checkpoint, a.out_loss, cfg, device)
+    train_method(a.method, hparams, train_set, a.out_checkpoint, a.out_loss, cfg, device)
 
 
 def cmd_evaluate(a: argparse.Namespace) -> None:

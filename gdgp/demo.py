@@ -229,7 +229,7 @@ def _body(ph: _Phantom, base: float) -> _Body:
     ax, ay = float(rng.uniform(37, 43)), float(rng.uniform(29, 34))
     rho = np.hypot(ph.u / ax, ph.v / ay)
     edge = _harmonics(rng, np.arctan2(ph.v / ay, ph.u / ax), 0.03, 4, None)
-    fat, wall = float(rng.uniform(2.0, 4.5)), float(rng.uniform(1.5, 3.0))
+    fat, wall = float(rng.uniform(2.5, 5.5)), float(rng.uniform(1.5, 3.0))
     ph.paint(rho < edge, -100 + float(rng.uniform(-15, 15)), 12)
     ph.paint(rho < edge - fat / ay, 50 + float(rng.uniform(-5, 5)), 10)
     cavity = rho < edge - (fat + wall) / ay
@@ -260,9 +260,13 @@ def _spine(ph: _Phantom, ay: float) -> tuple[Mask, float, float]:
 
 
 def _fat_lobules(ph: _Phantom, region: Mask, fraction: float) -> None:
-    """Scattered visceral fat (about -80 HU) covering ``fraction`` of ``region``."""
-    noise = ph.smooth_noise((2.2, 2.2, 1.0))
-    ph.paint(region & (noise > ndtri(1 - fraction)), -80 + float(ph.rng.uniform(-15, 15)), 15)
+    """Visceral fat (about -90 HU) covering ``fraction`` of ``region``: the fat/soft-tissue mix.
+
+    Organs painted afterwards are outlined by fat only where a lobule happens to touch them,
+    so their boundaries are visible in places and invisible elsewhere, as in real CT.
+    """
+    noise = ph.smooth_noise((2.0, 2.0, 1.0))
+    ph.paint(region & (noise > ndtri(1 - fraction)), -90 + float(ph.rng.uniform(-15, 15)), 15)
 
 
 def _bowel(
@@ -299,9 +303,9 @@ def _build_lung(ph: _Phantom) -> None:
         lungs |= _star(
             ph,
             side * b.ax * float(rng.uniform(0.44, 0.5)),
-            -b.ay * float(rng.uniform(0.0, 0.1)),
-            b.ax * float(rng.uniform(0.3, 0.36)),
-            b.ay * float(rng.uniform(0.62, 0.75)),
+            -b.ay * float(rng.uniform(0.05, 0.15)),
+            b.ax * float(rng.uniform(0.36, 0.42)),
+            b.ay * float(rng.uniform(0.75, 0.88)),
             side * float(rng.uniform(-0.15, 0.3)),
             0.05,
             taper,
@@ -309,7 +313,7 @@ def _build_lung(ph: _Phantom) -> None:
     lungs &= allowed
     lung_hu = -860 + float(rng.uniform(-30, 30)) + 45 * np.clip(ph.v / b.ay, -1, 1)  # dependent density
     ph.paint(lungs, lung_hu, 30)
-    ph.paint(_disk(ph, float(rng.uniform(2, 5)), b.spine_v - b.spine_r - 4, 3.6), float(rng.uniform(110, 170)), 8)
+    ph.paint(_disk(ph, float(rng.uniform(3, 6)), b.spine_v - b.spine_r - 3.5, 3.6), float(rng.uniform(110, 170)), 8)
     ph.paint(lungs & (ph.smooth_noise((0.7, 0.7, 1.2)) > 2.4), float(rng.uniform(-80, -10)), 20)  # micro-vessels
     _lung_vessels(ph, lungs, b)
     tumour = _lung_tumour(ph, lungs)
@@ -342,7 +346,7 @@ def _lung_tumour(ph: _Phantom, lungs: Mask) -> Mask:
     """Roundish, slightly spiculated tumour; may abut the pleura (then harder to delimit)."""
     rng = ph.rng
     cz, rz = _target_z(ph, 6, 16)
-    r = float(rng.uniform(4.5, 10.0))
+    r = float(rng.uniform(4.0, 8.5))
     clearance = r * float(rng.uniform(0.3, 1.0))
     cu, cv = _pick_point(ph, lungs[:, :, int(round(cz))], clearance)
     aniso = float(rng.uniform(0.8, 1.25))
@@ -370,7 +374,7 @@ def _build_pancreas(ph: _Phantom) -> None:
     """Lobulated curved pancreas (label 1) with a hypodense tumour (label 2), among bowel and vessels."""
     rng = ph.rng
     b = _body(ph, float(rng.uniform(32, 42)))
-    _fat_lobules(ph, b.cavity, 0.10)
+    _fat_lobules(ph, b.cavity, float(rng.uniform(0.3, 0.45)))
     zt = ph.z / np.float32(ph.nz - 1)
     ph.paint(
         _star(ph, -0.55 * b.ax, -0.15 * b.ay, 0.36 * b.ax, 0.5 * b.ay, float(rng.uniform(-0.3, 0.3)), 0.06,
@@ -381,9 +385,9 @@ def _build_pancreas(ph: _Phantom) -> None:
         k = _star(ph, side * 0.5 * b.ax, b.spine_v - 1, 5.5, 7.5, side * 0.4, 0.05, _zprofile(ph, ph.nz * 0.7, ph.nz))
         ph.paint(k & b.cavity, float(rng.uniform(130, 160)), 12)
         ph.paint(k & b.cavity & _star(ph, side * 0.5 * b.ax - side * 2, b.spine_v - 1, 2.5, 4, 0, 0.1), 90, 10)
-    av = b.spine_v - b.spine_r - 4.0
-    ph.paint(_disk(ph, 2.5, av, float(rng.uniform(3.3, 4.3))), float(rng.uniform(150, 200)), 8)  # aorta
-    ph.paint(_star(ph, -7.5, av + 1, 4.5, 3.0), float(rng.uniform(110, 140)), 8)  # IVC
+    av = b.spine_v - b.spine_r - 3.5
+    ph.paint(_disk(ph, 5.0, av, float(rng.uniform(3.3, 4.3))), float(rng.uniform(120, 160)), 8)  # aorta
+    ph.paint(_star(ph, -6.5, av + 0.5, 4.5, 3.0), float(rng.uniform(90, 120)), 8)  # IVC
     p = _pancreas_curve(ph, b)
     r_head, r_tail = float(rng.uniform(5.0, 7.0)), float(rng.uniform(2.8, 4.0))
     hz = float(rng.uniform(3.5, 5.5))
@@ -467,7 +471,7 @@ def _build_spleen(ph: _Phantom) -> None:
     """Large textured spleen against liver, kidney, stomach and body wall of similar HU."""
     rng = ph.rng
     b = _body(ph, float(rng.uniform(30, 42)))
-    _fat_lobules(ph, b.cavity, 0.08)
+    _fat_lobules(ph, b.cavity, float(rng.uniform(0.25, 0.4)))
     s_hu = float(rng.uniform(42, 55))
     zt = ph.z / np.float32(ph.nz - 1)
     liver = _star(ph, -0.35 * b.ax, -0.1 * b.ay, 0.55 * b.ax, 0.7 * b.ay, float(rng.uniform(-0.2, 0.2)), 0.05, 1 - 0.3 * zt)
@@ -512,7 +516,7 @@ def _build_colon(ph: _Phantom) -> None:
     """Irregular wall-thickening tumour of one colon loop among other bowel loops."""
     rng = ph.rng
     b = _body(ph, float(rng.uniform(30, 42)))
-    _fat_lobules(ph, b.cavity, 0.12)
+    _fat_lobules(ph, b.cavity, float(rng.uniform(0.3, 0.45)))
     cz, rz = _target_z(ph, 6, 16)
     lines = [_colon_target_line(ph, b, cz)]
     for _ in range(int(rng.integers(5, 9))):

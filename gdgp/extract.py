@@ -123,7 +123,10 @@ def load_slices(npz_path: str | Path, manifest_path: str | Path) -> SliceSet:
             images, labels = data["image"], data["label"]
     except (OSError, KeyError, ValueError) as err:
         raise InputDataError(f"{npz_path}: not a gdgp slices file ({err})") from err
-    manifest = pd.read_csv(manifest_path)
+    try:
+        manifest = pd.read_csv(manifest_path)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        raise InputDataError(f"{manifest_path}: cannot read manifest ({err})") from err
     if len(manifest) != len(images) or images.shape != labels.shape:
         raise InputDataError(f"{manifest_path}: {len(manifest)} rows but {npz_path} holds {images.shape}")
     return SliceSet(images, labels, manifest)

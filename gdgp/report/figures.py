@@ -72,7 +72,7 @@ def plot_dice_per_click(curve: pd.DataFrame, dataset: str, methods: Sequence[str
         thresholds: NoC thresholds drawn as dotted reference lines.
     """
     colours = colours or method_colours(methods)
-    fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=DPI)
+    fig, ax = plt.subplots(figsize=(7.6, 4.4), dpi=DPI)
     max_round = 0
     for m in methods:
         c = curve.loc[curve["method"] == m].sort_values("round")
@@ -94,7 +94,7 @@ def plot_dice_per_click(curve: pd.DataFrame, dataset: str, methods: Sequence[str
     if max_round <= 20:
         ax.set_xticks(range(0, max_round + 1, 1 if max_round <= 10 else 2))
     ax.grid(True, alpha=0.3)
-    ax.legend(loc="lower right", fontsize=9, framealpha=0.9)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.07, 1.0), fontsize=9, frameon=False, title="method")
     fig.tight_layout()
     return fig
 

@@ -209,7 +209,8 @@ def paired_tests(clicks: pd.DataFrame, reference: str | None, table_round: int) 
     """Wilcoxon signed-rank test of Dice at the table round: reference vs every other method.
 
     Pairs are matched by ``slice_id`` (not row order), over the slices both methods scored.
-    Datasets without the reference method are skipped.
+    Each method is taken at its own (possibly clipped) table round, as in Table 4, so the
+    test is about the numbers the table shows. Datasets without the reference are skipped.
 
     Returns:
         :data:`SIGNIFICANCE_COLUMNS`; ``mean_diff`` = mean(reference − method), and
@@ -384,7 +385,7 @@ def noc_markdown(noc: pd.DataFrame, method_order: Sequence[str] | None = None) -
     for dataset in sorted(noc["dataset"].unique()):
         d = noc.loc[noc["dataset"] == dataset].set_index("method")
         d = d.loc[order_methods(d.index, method_order)].reset_index()
-        parts.append(d)
+        parts.append(d[list(noc.columns)])
     table = pd.concat(parts, ignore_index=True) if parts else noc
     fmt = table.copy()
     for c in fmt.columns:

@@ -19,7 +19,7 @@ DEMO_TASKS = (
 wildcard_constraints:
     dataset="|".join(DATASETS),
     method="|".join(METHODS),
-    task="Task[0-9]{2,}_[A-Za-z0-9]{1,}",
+    task=r"Task\d\d\d*_[A-Za-z0-9][A-Za-z0-9]*",
 
 
 def dataset_cfg(wildcards):

@@ -51,3 +51,9 @@ rule extract:
         "--split {params.split} --seed {params.seed} --denoise {params.denoise} "
         "--min-pixels {params.min_pixels} --out-slices {output.slices} "
         "--out-manifest {output.manifest} > {log} 2>&1"
+
+
+rule extract_all:
+    input:
+        [slices(d)["slices"] for d in DATASETS],
+    localrule: True

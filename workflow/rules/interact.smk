@@ -30,3 +30,9 @@ rule evaluate:
         "--overlay-slices {params.overlay_slices} --overlay-rounds {params.overlay_rounds} "
         "--device {params.device} --threads {threads} --out-clicks {output.clicks} "
         "--out-overlays {output.overlays} > {log} 2>&1"
+
+
+rule evaluate_all:
+    input:
+        all_runs("clicks"),
+    localrule: True

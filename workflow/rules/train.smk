@@ -33,3 +33,9 @@ rule train:
         "--scale {params.scale} --flip-prob {params.flip_prob} --seed {params.seed} "
         "--device {params.device} --threads {threads} --out-checkpoint {output.checkpoint} "
         "--out-loss {output.loss} > {log} 2>&1"
+
+
+rule train_all:
+    input:
+        all_models("checkpoint"),
+    localrule: True

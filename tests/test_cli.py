@@ -1,0 +1,62 @@
+"""The gdgp CLI: each verb end to end on tiny data, bad input -> exit 1 with a message naming the culprit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gdgp.cli import main
+
+
+def run(argv: list[str]) -> int:
+    return main([str(a) for a in argv])
+
+
+def test_extract_train_evaluate_chain(msd_task: Path, tmp_path: Path) -> None:
+    out = tmp_path / "r"
+    assert run(["extract", "--task-dir", msd_task, "--labels", 1, 2, "--window", -100, 200, "--size", 16,
+                "--n-train", 8, "--n-test", 4, "--out-slices", out / "s.npz", "--out-manifest", out / "m.csv"]) == 0
+    assert run(["train", "--slices", out / "s.npz", "--manifest", out / "m.csv", "--method", "click_unet",
+                "--set", "channels=[4, 8]", "--set", "max_train_rounds=1", "--epochs", 2, "--batch-size", 4,
+                "--device", "cpu", "--out-checkpoint", out / "final.pt", "--out-loss", out / "loss.csv"]) == 0
+    loss = pd.read_csv(out / "loss.csv")
+    assert list(loss["epoch"]) == [1, 2] and np.isfinite(loss["loss"]).all()
+    assert run(["evaluate", "--slices", out / "s.npz", "--manifest", out / "m.csv", "--checkpoint", out / "final.pt",
+                "--dataset", "tiny", "--rounds", 3, "--overlay-slices", 2, "--overlay-rounds", 0, 2,
+                "--out-clicks", out / "clicks.csv", "--out-overlays", out / "ov.npz"]) == 0
+    clicks = pd.read_csv(out / "clicks.csv")
+    assert len(clicks) == 4 * 4  # 4 test slices x rounds 0..3
+    assert set(clicks["round"]) == {0, 1, 2, 3}
+    assert (clicks.groupby("slice_id")["n_clicks"].first() == 1).all()
+    assert clicks["dice"].between(0, 1).all() and (clicks["assd_mm"] >= 0).all()
+    ov = np.load(out / "ov.npz")
+    assert ov["pred"].shape == (2, 2, 16, 16) and list(ov["rounds"]) == [0, 2]
+    assert (ov["click_round"][ov["click_slice"] == 0] == np.arange((ov["click_slice"] == 0).sum())).all()
+
+
+def test_unknown_method_is_a_clear_error(msd_task: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "r"
+    run(["extract", "--task-dir", msd_task, "--labels", 1, "--window", -100, 200, "--size", 16,
+         "--n-train", 8, "--n-test", 4, "--out-slices", out / "s.npz", "--out-manifest", out / "m.csv"])
+    code = run(["train", "--slices", out / "s.npz", "--manifest", out / "m.csv", "--method", "magic",
+                "--out-checkpoint", out / "final.pt", "--out-loss", out / "loss.csv"])
+    assert code == 1
+    assert "unknown method 'magic'; known methods: auto_unet, click_unet" in capsys.readouterr().err
+    assert not (out / "final.pt").exists()
+
+
+def test_missing_task_folder_exits_1_naming_it(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    code = run(["extract", "--task-dir", tmp_path / "Task05_Missing", "--labels", 1, "--window", 0, 1,
+                "--n-train", 1, "--n-test", 1, "--out-slices", tmp_path / "s.npz", "--out-manifest", tmp_path / "m.csv"])
+    assert code == 1
+    assert "Task05_Missing" in capsys.readouterr().err
+    assert not (tmp_path / "s.npz").exists() and not (tmp_path / "m.csv").exists()
+
+
+def test_bad_set_option(msd_task: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    code = run(["train", "--slices", "x.npz", "--manifest", "x.csv", "--method", "auto_unet", "--set", "oops",
+                "--out-checkpoint", tmp_path / "f.pt", "--out-loss", tmp_path / "l.csv"])
+    assert code == 1 and "key=value" in capsys.readouterr().err
