@@ -93,10 +93,12 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
 
 def cmd_report(a: argparse.Namespace) -> None:
     from gdgp.report import build_report
+    from gdgp.report.build import write_dvc_files
 
     metrics = build_report([Path(p) for p in a.clicks], [Path(p) for p in a.losses],
                            [Path(p) for p in a.overlays], Path(a.out_dir), table_round=a.round,
                            noc_thresholds=tuple(a.noc), reference_method=a.reference, method_order=a.order)
+    write_dvc_files(Path(a.out_dir), Path(a.metrics) if a.metrics else None, Path(a.curves) if a.curves else None)
     log.info("report written to %s", a.out_dir)
     print(json.dumps(metrics, indent=2, sort_keys=True))
 
@@ -173,6 +175,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--losses", nargs="*", default=[], help="loss.csv files")
     s.add_argument("--overlays", nargs="*", default=[], help="overlays.npz files")
     s.add_argument("--out-dir", required=True, help="report folder")
+    s.add_argument("--metrics", default=None, help="also write the headline metrics JSON here (for DVC)")
+    s.add_argument("--curves", default=None,
+                   help="also write the per-click Dice curve here, one <dataset>/<method> column per series (DVC plots)")
     s.add_argument("--round", type=int, default=5, help="click round of the main table")
     s.add_argument("--noc", type=float, nargs="+", default=[0.85, 0.90], help="Dice thresholds for NoC")
     s.add_argument("--reference", default=None, help="method the others are tested against (paired Wilcoxon)")

@@ -141,6 +141,13 @@ def _erode_xy(mask: Mask, n: int) -> Mask:
     return ndimage.binary_erosion(mask, structure, iterations=n)
 
 
+def _dilate_xy(mask: Mask, n: int) -> Mask:
+    """In-plane dilation only."""
+    structure = np.zeros((3, 3, 3), bool)
+    structure[:, :, 1] = ndimage.generate_binary_structure(2, 1)
+    return ndimage.binary_dilation(mask, structure, iterations=n)
+
+
 def _disk(ph: _Phantom, cu: float, cv: float, r: float) -> Mask:
     return np.hypot(ph.u - np.float32(cu), ph.v - np.float32(cv)) < r
 
@@ -269,11 +276,41 @@ def _fat_lobules(ph: _Phantom, region: Mask, fraction: float) -> None:
     ph.paint(region & (noise > ndtri(1 - fraction)), -90 + float(ph.rng.uniform(-15, 15)), 15)
 
 
+def _abdomen(ph: _Phantom, fat: tuple[float, float]) -> _Body:
+    """Body and spine, psoas muscles, and the fat/soft-tissue mix filling the cavity."""
+    rng = ph.rng
+    b = _body(ph, float(rng.uniform(30, 42)))
+    _fat_lobules(ph, b.cavity, float(rng.uniform(*fat)))
+    for side in (-1, 1):
+        psoas = _star(ph, side * 7.5, b.spine_v - 1, 3.5, 4.5, side * 0.3, 0.05) & b.cavity
+        ph.paint(psoas, 50 + float(rng.uniform(-5, 5)), 10)
+    return b
+
+
+def _liver(ph: _Phantom, b: _Body, hu: float, scale: float, taper: float) -> Mask:
+    """Large organ filling the patient's right upper abdomen (image left)."""
+    rng = ph.rng
+    zt = ph.z / np.float32(ph.nz - 1)
+    liver = _star(
+        ph, -0.42 * b.ax, -0.12 * b.ay, 0.5 * b.ax * scale, 0.72 * b.ay * scale,
+        float(rng.uniform(-0.2, 0.2)), 0.05, 1 - taper * zt,
+    ) & b.cavity
+    ph.paint(liver, hu, 10)
+    return liver
+
+
 def _bowel(
-    ph: _Phantom, tubes: _Tubes, ids: Sequence[int], radius: float | np.ndarray, wall: float, wall_hu: float, lumen: str
+    ph: _Phantom,
+    tubes: _Tubes,
+    ids: Sequence[int],
+    radius: float | np.ndarray,
+    wall: float,
+    wall_hu: float,
+    lumen: str,
+    region: Mask,
 ) -> Mask:
-    """Paint loops ``ids`` of ``tubes`` as a wall around fluid, air or stool content; return the loop."""
-    own = np.isin(tubes.line, ids)
+    """Paint loops ``ids`` as a wall around fluid, air, stool or nothing ("solid", collapsed)."""
+    own = np.isin(tubes.line, ids) & region
     loop = own & (tubes.dist < radius)
     inner = own & (tubes.dist < np.asarray(radius) - wall)
     ph.paint(loop, wall_hu, 12)
@@ -282,13 +319,34 @@ def _bowel(
         ph.paint(inner, -900 + float(rng.uniform(-50, 50)), 20)
     elif lumen == "stool":
         mottled = ph.smooth_noise((1.0, 1.0, 0.8))
-        ph.paint(inner, np.where(mottled > 0.3, np.float32(-350), np.float32(30)), 40)
+        ph.paint(inner, np.where(mottled > 0.3, np.float32(-400), np.float32(20)), 40)
     elif lumen == "fluid":
         ph.paint(inner, 10 + float(rng.uniform(-5, 10)), 8)
     return loop
 
 
-# --------------------------------------------------------------------------- tasks
+def _random_loop(ph: _Phantom, centre: np.ndarray, length: float) -> np.ndarray:
+    """Short curved bowel segment through ``centre`` (u, v, z) in a random 3D direction."""
+    d = ph.rng.normal(size=3)
+    d *= length / (np.linalg.norm(d * np.array([1.0, 1.0, 1.6])) + 1e-9)
+    bend = ph.rng.normal(size=3) * np.array([3.0, 3.0, 1.5])
+    return _bezier(centre - d, centre + bend, centre + d, 16)
+
+
+def _touching(ph: _Phantom, point: np.ndarray, normal: np.ndarray, gap: float, dz: float) -> np.ndarray:
+    """A point ``gap`` voxels from ``point`` along the in-plane ``normal``, shifted dz slices."""
+    return np.array([point[0] + gap * normal[0], point[1] + gap * normal[1], point[2] + dz])
+
+
+def _kidney(ph: _Phantom, b: _Body, cu: float, cv: float, hu: float, profile: np.ndarray) -> None:
+    """Bean-shaped kidney with a small fatty sinus."""
+    side = np.sign(cu)
+    k = _star(ph, cu, cv, 5.5, 7.5, -side * 0.4, 0.05, profile) & b.cavity
+    ph.paint(k, hu, 10)
+    ph.paint(k & _star(ph, cu - side * 2.5, cv, 1.8, 3.5), -40, 10)
+
+
+# --------------------------------------------------------------------------- lung
 
 
 def _build_lung(ph: _Phantom) -> None:
@@ -313,20 +371,20 @@ def _build_lung(ph: _Phantom) -> None:
     lungs &= allowed
     lung_hu = -860 + float(rng.uniform(-30, 30)) + 45 * np.clip(ph.v / b.ay, -1, 1)  # dependent density
     ph.paint(lungs, lung_hu, 30)
-    ph.paint(_disk(ph, float(rng.uniform(3, 6)), b.spine_v - b.spine_r - 3.5, 3.6), float(rng.uniform(110, 170)), 8)
+    aorta = _disk(ph, float(rng.uniform(3, 6)), b.spine_v - b.spine_r - 3.5, 3.6)
+    ph.paint(aorta, float(rng.uniform(110, 170)), 8)
     ph.paint(lungs & (ph.smooth_noise((0.7, 0.7, 1.2)) > 2.4), float(rng.uniform(-80, -10)), 20)  # micro-vessels
-    _lung_vessels(ph, lungs, b)
+    _lung_vessels(ph, lungs)
     tumour = _lung_tumour(ph, lungs)
     _lung_nodules(ph, lungs, tumour)
     t_hu = float(rng.uniform(5, 45))
     ph.paint(tumour, t_hu, 18)
     if rng.uniform() < 0.4:  # necrotic / low-density core, still tumour
-        core = _erode_xy(tumour, 3)
-        ph.paint(core, t_hu - float(rng.uniform(15, 35)), 12)
+        ph.paint(_erode_xy(tumour, 3), t_hu - float(rng.uniform(15, 35)), 12)
     ph.label[tumour] = 1
 
 
-def _lung_vessels(ph: _Phantom, lungs: Mask, b: _Body) -> None:
+def _lung_vessels(ph: _Phantom, lungs: Mask) -> None:
     """Branching vessels from the hilum: round bright cross-sections as tumour look-alikes."""
     rng = ph.rng
     lines, radii = [], []
@@ -336,7 +394,7 @@ def _lung_vessels(ph: _Phantom, lungs: Mask, b: _Body) -> None:
         end = (side * float(rng.uniform(14, 32)), float(rng.uniform(-22, 22)), float(rng.uniform(0, ph.nz - 1)))
         mid = [(a + e) / 2 + float(rng.normal(0, 3)) for a, e in zip(start, end, strict=True)]
         lines.append(_bezier(start, mid, end, 24))
-        radii.append(float(rng.uniform(1.3, 2.8)))
+        radii.append(float(rng.uniform(1.1, 2.4)))
     tubes = _tubes(ph, lines, kz=0.6)
     radius = np.asarray(radii, np.float32)[np.maximum(tubes.line, 0)] * (1 - 0.45 * tubes.t)
     ph.paint(lungs & (tubes.dist < radius), float(rng.uniform(15, 55)), 12)
@@ -346,61 +404,55 @@ def _lung_tumour(ph: _Phantom, lungs: Mask) -> Mask:
     """Roundish, slightly spiculated tumour; may abut the pleura (then harder to delimit)."""
     rng = ph.rng
     cz, rz = _target_z(ph, 6, 16)
-    r = float(rng.uniform(4.0, 8.5))
+    r = float(rng.uniform(4.5, 9.0))
     clearance = r * float(rng.uniform(0.3, 1.0))
     cu, cv = _pick_point(ph, lungs[:, :, int(round(cz))], clearance)
     aniso = float(rng.uniform(0.8, 1.25))
     shape = _star(ph, cu, cv, r * aniso, r / aniso, float(rng.uniform(0, np.pi)), 0.12, _zprofile(ph, cz, rz), 7)
-    body = ph.hu > -500  # stay inside the thorax (tumour may invade the chest wall, not the air)
-    return shape & ph.zvalid & (lungs | body)
+    thorax = ph.hu > -500  # may invade the chest wall or mediastinum, never the outside air
+    return shape & ph.zvalid & (lungs | thorax)
 
 
 def _lung_nodules(ph: _Phantom, lungs: Mask, tumour: Mask) -> None:
-    """1-3 unlabelled nodules of tumour-like HU, kept clear of the tumour."""
+    """0-2 unlabelled nodules of tumour-like HU, kept clear of the tumour."""
     rng = ph.rng
     keep_out = ndimage.distance_transform_edt(~np.any(tumour, axis=2)) < 8
-    for _ in range(int(rng.integers(1, 4))):
+    for _ in range(int(rng.integers(0, 3))):
         cz = float(rng.uniform(0, ph.nz - 1))
-        r = float(rng.uniform(2.5, 5.5))
+        r = float(rng.uniform(2.5, 4.5))
         region = lungs[:, :, int(round(cz))] & ~keep_out
         if not region.any():
             continue
         cu, cv = _pick_point(ph, region, r)
-        nod = _star(ph, cu, cv, r, r * float(rng.uniform(0.8, 1.2)), 0.0, 0.1, _zprofile(ph, cz, float(rng.uniform(1.5, 4.5))))
+        rz = float(rng.uniform(1.5, 4.5))
+        nod = _star(ph, cu, cv, r, r * float(rng.uniform(0.8, 1.2)), 0.0, 0.1, _zprofile(ph, cz, rz))
         ph.paint(nod & lungs, float(rng.uniform(10, 60)), 15)
+
+
+# --------------------------------------------------------------------------- pancreas
 
 
 def _build_pancreas(ph: _Phantom) -> None:
     """Lobulated curved pancreas (label 1) with a hypodense tumour (label 2), among bowel and vessels."""
     rng = ph.rng
-    b = _body(ph, float(rng.uniform(32, 42)))
-    _fat_lobules(ph, b.cavity, float(rng.uniform(0.3, 0.45)))
-    zt = ph.z / np.float32(ph.nz - 1)
-    ph.paint(
-        _star(ph, -0.55 * b.ax, -0.15 * b.ay, 0.36 * b.ax, 0.5 * b.ay, float(rng.uniform(-0.3, 0.3)), 0.06,
-              1 - 0.35 * zt) & b.cavity,
-        float(rng.uniform(55, 65)), 10,
-    )  # liver
-    for side in (-1, 1):  # kidneys
-        k = _star(ph, side * 0.5 * b.ax, b.spine_v - 1, 5.5, 7.5, side * 0.4, 0.05, _zprofile(ph, ph.nz * 0.7, ph.nz))
-        ph.paint(k & b.cavity, float(rng.uniform(130, 160)), 12)
-        ph.paint(k & b.cavity & _star(ph, side * 0.5 * b.ax - side * 2, b.spine_v - 1, 2.5, 4, 0, 0.1), 90, 10)
+    b = _abdomen(ph, (0.45, 0.6))
+    p_hu = float(rng.uniform(48, 62))
+    _liver(ph, b, float(rng.uniform(55, 65)), 0.8, 0.4)
+    for side in (-1, 1):
+        _kidney(ph, b, side * 0.5 * b.ax, b.spine_v - 1, float(rng.uniform(130, 160)), _zprofile(ph, ph.nz * 0.7, ph.nz))
     av = b.spine_v - b.spine_r - 3.5
     ph.paint(_disk(ph, 5.0, av, float(rng.uniform(3.3, 4.3))), float(rng.uniform(120, 160)), 8)  # aorta
     ph.paint(_star(ph, -6.5, av + 0.5, 4.5, 3.0), float(rng.uniform(90, 120)), 8)  # IVC
     p = _pancreas_curve(ph, b)
     r_head, r_tail = float(rng.uniform(5.0, 7.0)), float(rng.uniform(2.8, 4.0))
-    hz = float(rng.uniform(3.5, 5.5))
-    kz = (r_head + r_tail) / 2 / hz
-    bowel_lines = _pancreas_bowel_lines(ph, p, b)
-    tubes = _tubes(ph, [p, *bowel_lines], kz)
+    kz = (r_head + r_tail) / 2 / float(rng.uniform(3.0, 5.0))
+    radius_at = lambda t: r_head * (1 - t) + r_tail * t  # noqa: E731
+    neighbours = _pancreas_neighbours(ph, p, radius_at, b)
+    tubes = _tubes(ph, [p, *(n.line for n in neighbours)], kz)
+    _pancreas_distractors(ph, tubes, neighbours, p_hu, b)
     lob = ph.smooth_noise((2.0, 2.0, 1.0))
-    on_p = tubes.line == 0
-    radius = (r_head * (1 - tubes.t) + r_tail * tubes.t) * (1 + 0.2 * lob)
-    gland = on_p & (tubes.dist < radius) & b.cavity & ph.zvalid
-    _pancreas_distractors(ph, tubes, b, p, r_head, r_tail)
-    p_hu = b.base + float(rng.uniform(8, 16))
-    tumour = _pancreas_tumour(ph, p, r_head, r_tail) & b.cavity & ph.zvalid
+    gland = (tubes.line == 0) & (tubes.dist < radius_at(tubes.t) * (1 + 0.2 * lob)) & b.cavity & ph.zvalid
+    tumour = _pancreas_tumour(ph, p, radius_at) & _dilate_xy(gland, 2)  # only where the gland is
     ph.paint(gland | tumour, p_hu, 14)
     delta = -float(rng.uniform(15, 30))
     ph.soft += delta * ndimage.gaussian_filter(tumour.astype(np.float32), (1.3, 1.3, 0.5))
@@ -412,7 +464,7 @@ def _pancreas_curve(ph: _Phantom, b: _Body) -> np.ndarray:
     """Centreline head -> neck -> tail, rising cranially towards the tail (as in CT)."""
     rng = ph.rng
     j = lambda s: float(rng.uniform(-s, s))  # noqa: E731
-    dz = float(rng.uniform(3.0, 7.0))
+    dz = float(rng.uniform(3.0, 6.0))
     z0 = float(rng.uniform(_MARGIN + 3.5, max(_MARGIN + 3.5, ph.nz - 1 - _MARGIN - 3.5 - dz)))
     head = (-0.26 * b.ax + j(3), -0.02 * b.ay + j(3), z0)
     neck = (0.02 * b.ax + j(4), -(0.5 + j(0.1)) * b.ay, z0 + dz * 0.4)
@@ -420,69 +472,96 @@ def _pancreas_curve(ph: _Phantom, b: _Body) -> np.ndarray:
     return _bezier(head, neck, tail, 48)
 
 
-def _pancreas_bowel_lines(ph: _Phantom, p: np.ndarray, b: _Body) -> list[np.ndarray]:
-    """Duodenal C-loop around the head, splenic vein behind the body, jejunal loops near the tail."""
+def _normals(curve: np.ndarray) -> np.ndarray:
+    """In-plane unit normals of a (u, v, z) curve, oriented anteriorly (towards -v)."""
+    tan = np.gradient(curve[:, :2], axis=0)
+    nrm = np.stack([-tan[:, 1], tan[:, 0]], axis=1)
+    nrm /= np.linalg.norm(nrm, axis=1, keepdims=True) + 1e-9
+    return nrm * -np.sign(nrm[:, 1:2] + 1e-9)
+
+
+@dataclass(frozen=True)
+class _Neighbour:
+    """A tube next to the pancreas: centreline, radius and content."""
+
+    line: np.ndarray
+    radius: float
+    kind: str  # "vein" or a bowel lumen kind
+
+
+def _pancreas_neighbours(
+    ph: _Phantom, p: np.ndarray, radius_at: Callable[[float], float], b: _Body
+) -> list[_Neighbour]:
+    """Duodenal C-loop around the head, splenic vein behind the body, jejunal loops touching the front."""
     rng = ph.rng
     hu, hv, hz = p[0]
     ang = np.linspace(0.6 * np.pi, 1.45 * np.pi, 24)
-    rad = 9.5 + float(rng.uniform(-1, 1.5))
+    rad = radius_at(0.0) + float(rng.uniform(2.5, 4.5))
     duod = np.stack([hu + rad * np.cos(ang), hv - rad * np.sin(ang), hz + np.linspace(-3, 4, 24)], axis=1)
+    nrm = _normals(p)
     vein = p[16:44].copy()
-    normal = np.gradient(vein[:, :2], axis=0)[:, ::-1] * np.array([-1.0, 1.0])
-    normal /= np.linalg.norm(normal, axis=1, keepdims=True)
-    vein[:, :2] += normal * np.sign(normal[:, 1:2] + 1e-9) * float(rng.uniform(4.5, 6.0))
-    lines = [duod, vein]
-    for _ in range(int(rng.integers(3, 6))):
-        c = np.array([float(rng.uniform(-0.1, 0.6)) * b.ax, -float(rng.uniform(0.1, 0.75)) * b.ay, float(rng.uniform(0, ph.nz - 1))])
-        d = rng.normal(size=3) * np.array([8.0, 8.0, 5.0])
-        lines.append(_bezier(c - d, c + rng.normal(size=3) * 3, c + d, 16))
-    return lines
+    vein[:, :2] -= nrm[16:44] * float(rng.uniform(4.5, 6.0))  # posterior side
+    near = ("fluid", "solid", "solid")  # no air next to the gland: it would outline it
+    out = [
+        _Neighbour(duod, float(rng.uniform(3.0, 4.2)), near[int(rng.integers(3))]),
+        _Neighbour(vein, float(rng.uniform(1.6, 2.3)), "vein"),
+    ]
+    for _ in range(int(rng.integers(2, 5))):
+        i = int(rng.integers(8, len(p)))
+        r = float(rng.uniform(3.5, 5.0))
+        gap = radius_at(i / (len(p) - 1)) + r + float(rng.uniform(-1.0, 1.5))
+        line = _random_loop(ph, _touching(ph, p[i], nrm[i], gap, float(rng.uniform(-2, 2))), 8.0)
+        out.append(_Neighbour(line, r, near[int(rng.integers(3))]))
+    for _ in range(int(rng.integers(2, 4))):  # free loops elsewhere
+        c = np.array([float(rng.uniform(-0.3, 0.6)) * b.ax, -float(rng.uniform(0.3, 0.75)) * b.ay, float(rng.uniform(0, ph.nz - 1))])
+        kind = ("fluid", "solid", "air", "stool")[int(rng.integers(4))]
+        out.append(_Neighbour(_random_loop(ph, c, 10.0), float(rng.uniform(3.5, 5.5)), kind))
+    return out
 
 
-def _pancreas_distractors(ph: _Phantom, tubes: _Tubes, b: _Body, p: np.ndarray, r_head: float, r_tail: float) -> None:
-    """Paint the duodenum, splenic vein and jejunum (pancreas-like HU), then the SMV."""
+def _pancreas_distractors(ph: _Phantom, tubes: _Tubes, neighbours: list[_Neighbour], p_hu: float, b: _Body) -> None:
+    """Bowel of pancreas-like wall HU (duodenum, jejunum) and a brighter splenic vein."""
     rng = ph.rng
-    n_lines = int(tubes.line.max()) + 1
-    wall_hu = b.base + float(rng.uniform(6, 16))
-    _bowel(ph, tubes, [1], float(rng.uniform(3.0, 4.2)), 1.6, wall_hu, "fluid" if rng.uniform() < 0.6 else "solid")
-    ph.paint((tubes.line == 2) & (tubes.dist < float(rng.uniform(1.6, 2.3))) & b.cavity, b.base + float(rng.uniform(25, 55)), 8)
-    for i in range(3, n_lines):
-        kind = ("fluid", "solid", "air")[int(rng.integers(3))]
-        _bowel(ph, tubes, [i], float(rng.uniform(3.5, 5.5)), 1.6, b.base + float(rng.uniform(4, 16)), kind)
-    su, sv, _ = p[14]
-    ph.paint(_disk(ph, su + 1.0, sv + r_head * 0.9 + 2.5, float(rng.uniform(2.2, 3.0))), b.base + float(rng.uniform(50, 90)), 8)
+    for i, n in enumerate(neighbours, start=1):
+        if n.kind == "vein":
+            ph.paint((tubes.line == i) & (tubes.dist < n.radius) & b.cavity, p_hu + float(rng.uniform(20, 50)), 8)
+        else:
+            _bowel(ph, tubes, [i], n.radius, 1.6, p_hu + float(rng.uniform(-10, 5)), n.kind, b.cavity)
 
 
-def _pancreas_tumour(ph: _Phantom, p: np.ndarray, r_head: float, r_tail: float) -> Mask:
+def _pancreas_tumour(ph: _Phantom, p: np.ndarray, radius_at: Callable[[float], float]) -> Mask:
     """Small roundish lesion centred on the gland's centreline (may bulge a little)."""
     rng = ph.rng
     t = float(rng.uniform(0.1, 0.75))
-    i = int(round(t * (len(p) - 1)))
-    cu, cv, cz = p[i]
-    local_r = r_head * (1 - t) + r_tail * t
-    r = max(2.8, local_r * float(rng.uniform(0.6, 1.05)))
+    cu, cv, cz = p[int(round(t * (len(p) - 1)))]
+    r = max(3.0, radius_at(t) * float(rng.uniform(0.7, 1.1)))
     rz = float(rng.uniform(3.2, 6.0))
     cz = float(np.clip(cz, _MARGIN - 0.5 + rz, ph.nz - 1 - _MARGIN + 0.5 - rz))
-    return _star(ph, cu, cv, r, r * float(rng.uniform(0.75, 1.2)), float(rng.uniform(0, np.pi)), 0.12,
-                 _zprofile(ph, cz, rz))
+    aspect = float(rng.uniform(0.75, 1.2))
+    return _star(ph, cu, cv, r, r * aspect, float(rng.uniform(0, np.pi)), 0.12, _zprofile(ph, cz, rz))
+
+
+# --------------------------------------------------------------------------- spleen
 
 
 def _build_spleen(ph: _Phantom) -> None:
-    """Large textured spleen against liver, kidney, stomach and body wall of similar HU."""
+    """Large textured spleen touching liver, kidney, stomach and body wall of similar HU."""
     rng = ph.rng
-    b = _body(ph, float(rng.uniform(30, 42)))
-    _fat_lobules(ph, b.cavity, float(rng.uniform(0.25, 0.4)))
+    b = _abdomen(ph, (0.4, 0.55))
     s_hu = float(rng.uniform(42, 55))
-    zt = ph.z / np.float32(ph.nz - 1)
-    liver = _star(ph, -0.35 * b.ax, -0.1 * b.ay, 0.55 * b.ax, 0.7 * b.ay, float(rng.uniform(-0.2, 0.2)), 0.05, 1 - 0.3 * zt)
-    lobe = _star(ph, 0.1 * b.ax, -0.5 * b.ay, float(rng.uniform(0.3, 0.55)) * b.ax, 0.22 * b.ay, 0.15, 0.08, 1 - 0.6 * zt)
-    ph.paint((liver | lobe) & b.cavity, s_hu + float(rng.uniform(-3, 15)), 10)
     cz, rz = _target_z(ph, 10, 20)
-    stomach = _star(ph, 0.18 * b.ax, -0.35 * b.ay, 0.22 * b.ax, 0.2 * b.ay, 0.3, 0.08, _zprofile(ph, cz - rz * 0.3, ph.nz))
-    _hollow(ph, stomach & b.cavity, 2.0, b.base + float(rng.uniform(5, 15)), "fluid" if rng.uniform() < 0.5 else "air")
-    kidney = _star(ph, 0.38 * b.ax, b.spine_v - 2, 5.5, 7.5, -0.4, 0.05, _zprofile(ph, cz + rz * 0.7, rz))
-    ph.paint(kidney & b.cavity, s_hu + float(rng.uniform(-8, 8)), 10)
-    ph.paint(kidney & b.cavity & _star(ph, 0.38 * b.ax - 2.5, b.spine_v - 2, 1.8, 3.5), -40, 10)
+    zt = ph.z / np.float32(ph.nz - 1)
+    liver_hu = s_hu + float(rng.uniform(0, 12))
+    liver = _liver(ph, b, liver_hu, 1.0, 0.25)
+    lobe_w = float(rng.uniform(0.3, 0.6))  # left lobe may reach over to the spleen
+    lobe = _star(ph, 0.05 * b.ax, -0.5 * b.ay, lobe_w * b.ax, 0.22 * b.ay, 0.2, 0.08, 1 - 0.6 * zt) & b.cavity
+    ph.paint(lobe & ~liver, liver_hu, 10)
+    stomach = _star(ph, 0.22 * b.ax, -0.3 * b.ay, 0.22 * b.ax, 0.2 * b.ay, 0.4, 0.08, _zprofile(ph, cz - rz * 0.3, ph.nz))
+    _hollow(ph, stomach & b.cavity, 2.0, s_hu + float(rng.uniform(-8, 4)), "fluid" if rng.uniform() < 0.5 else "air")
+    _kidney(ph, b, 0.33 * b.ax, b.spine_v - 2, s_hu + float(rng.uniform(-8, 8)), _zprofile(ph, cz + rz * 0.7, rz))
+    flex = _random_loop(ph, np.array([0.5 * b.ax, -0.5 * b.ay, cz + float(rng.uniform(-3, 3))]), 8.0)
+    tubes = _tubes(ph, [flex], 0.8)
+    _bowel(ph, tubes, [0], float(rng.uniform(3.5, 5.0)), 1.5, s_hu + float(rng.uniform(-10, 0)), "stool", b.cavity)
     spleen = _spleen_shape(ph, b, cz, rz) & b.cavity & ph.zvalid
     ph.paint(spleen, s_hu, 12)
     ph.label[spleen] = 1
@@ -493,8 +572,8 @@ def _hollow(ph: _Phantom, organ: Mask, wall: float, wall_hu: float, lumen: str) 
     ph.paint(organ, wall_hu, 12)
     inner = _erode_xy(organ, int(round(wall)))
     ph.paint(inner, 12 + float(ph.rng.uniform(-5, 8)), 8)
-    if lumen == "air":
-        vs = np.where(inner, ph.v, np.inf).min()
+    if lumen == "air" and inner.any():
+        vs = float(np.where(inner, ph.v, np.inf).min())
         ph.paint(inner & (ph.v < vs + float(ph.rng.uniform(3, 7))), -900, 20)
 
 
@@ -512,68 +591,84 @@ def _spleen_shape(ph: _Phantom, b: _Body, cz: float, rz: float) -> Mask:
     return main & ~notch
 
 
+# --------------------------------------------------------------------------- colon
+
+
 def _build_colon(ph: _Phantom) -> None:
     """Irregular wall-thickening tumour of one colon loop among other bowel loops."""
     rng = ph.rng
-    b = _body(ph, float(rng.uniform(30, 42)))
-    _fat_lobules(ph, b.cavity, float(rng.uniform(0.3, 0.45)))
+    b = _abdomen(ph, (0.45, 0.6))
     cz, rz = _target_z(ph, 6, 16)
-    lines = [_colon_target_line(ph, b, cz)]
-    for _ in range(int(rng.integers(5, 9))):
+    target = _colon_target_line(ph, b)
+    radius = float(rng.uniform(4.5, 6.5))
+    k = int(np.argmin(np.abs(target[:, 2] - cz)))
+    lines, radii = [target], [radius]
+    for _ in range(int(rng.integers(1, 3))):  # loops touching the tumour level
+        r = float(rng.uniform(3.5, 5.5))
+        a = float(rng.uniform(0, 2 * np.pi))
+        gap = radius + r + float(rng.uniform(0.5, 3.0))
+        lines.append(_random_loop(ph, _touching(ph, target[k], np.array([np.cos(a), np.sin(a)]), gap, float(rng.uniform(-2, 2))), 8.0))
+        radii.append(r)
+    for _ in range(int(rng.integers(4, 7))):
         c = np.array([float(rng.uniform(-0.6, 0.6)) * b.ax, float(rng.uniform(-0.7, 0.1)) * b.ay, float(rng.uniform(0, ph.nz - 1))])
-        d = rng.normal(size=3) * np.array([10.0, 8.0, 6.0])
-        lines.append(_bezier(c - d, c + rng.normal(size=3) * 4, c + d, 16))
+        lines.append(_random_loop(ph, c, 12.0))
+        radii.append(float(rng.uniform(3.5, 6.0)))
     tubes = _tubes(ph, lines, kz=0.8)
     wall_hu = b.base + float(rng.uniform(3, 12))
     for i in range(1, len(lines)):
         kind = ("fluid", "stool", "air", "solid")[int(rng.integers(4))]
-        _bowel(ph, tubes, [i], float(rng.uniform(3.5, 6.0)), float(rng.uniform(1.2, 2.0)), wall_hu + float(rng.uniform(-4, 4)), kind)
-    radius = float(rng.uniform(4.5, 6.5))
-    _bowel(ph, tubes, [0], radius, float(rng.uniform(1.3, 2.0)), wall_hu, "fluid" if rng.uniform() < 0.7 else "stool")
-    tumour = _colon_tumour(ph, tubes, radius, cz, rz) & b.cavity & ph.zvalid
+        wall = float(rng.uniform(1.2, 2.0))
+        _bowel(ph, tubes, [i], radii[i], wall, wall_hu + float(rng.uniform(-4, 4)), kind, b.cavity)
+    lumen = "air" if rng.uniform() < 0.5 else "stool"
+    _bowel(ph, tubes, [0], radius, float(rng.uniform(1.2, 1.8)), wall_hu, lumen, b.cavity)
+    tumour = _colon_tumour(ph, target, radius, cz, rz) & b.cavity & ph.zvalid
     ph.paint(tumour, wall_hu + float(rng.uniform(10, 25)), 16)
     ph.label[tumour] = 1
 
 
-def _colon_target_line(ph: _Phantom, b: _Body, cz: float) -> np.ndarray:
-    """Ascending/descending-colon-like loop running craniocaudally through the tumour level."""
+def _colon_target_line(ph: _Phantom, b: _Body) -> np.ndarray:
+    """Ascending/descending-colon-like loop running craniocaudally through every slice."""
     rng = ph.rng
     side = 1 if rng.uniform() < 0.5 else -1
-    u0, v0 = side * b.ax * float(rng.uniform(0.35, 0.6)), b.ay * float(rng.uniform(-0.4, 0.1))
+    u0, v0 = side * b.ax * float(rng.uniform(0.4, 0.6)), b.ay * float(rng.uniform(-0.4, 0.1))
     z = np.linspace(-2, ph.nz + 1, 24)
     wob = float(rng.uniform(1, 4))
-    ph_u, ph_v = float(rng.uniform(0, 2 * np.pi)), float(rng.uniform(0, 2 * np.pi))
-    u = u0 + wob * np.sin(z / ph.nz * 2 * np.pi + ph_u)
-    v = v0 + wob * np.cos(z / ph.nz * 2 * np.pi + ph_v)
+    pu, pv = float(rng.uniform(0, 2 * np.pi)), float(rng.uniform(0, 2 * np.pi))
+    u = u0 + wob * np.sin(z / ph.nz * 2 * np.pi + pu)
+    v = v0 + wob * np.cos(z / ph.nz * 2 * np.pi + pv)
     return np.stack([u, v, z], axis=1)
 
 
-def _colon_tumour(ph: _Phantom, tubes: _Tubes, radius: float, cz: float, rz: float) -> Mask:
-    """Eccentric lobulated mass: thresholded smooth noise in an envelope around the loop wall."""
+def _colon_tumour(ph: _Phantom, line: np.ndarray, radius: float, cz: float, rz: float) -> Mask:
+    """Eccentric, lobulated wall thickening that narrows and displaces the lumen ("apple core").
+
+    The mass is a crescent around the loop's centreline, thickest at a random angle, with a
+    noisy outer border; a small eccentric lumen is left unlabelled inside it.
+    """
     rng = ph.rng
-    on_loop = tubes.line == 0
-    k = int(round(cz))
-    near = on_loop[:, :, k] & (tubes.dist[:, :, k] < radius + 4)
-    ii, jj = np.nonzero(near if near.any() else on_loop[:, :, k])
-    cu0, cv0 = float(ph.u[ii, jj, 0].mean()), float(ph.v[ii, jj, 0].mean())
-    a = float(rng.uniform(0, 2 * np.pi))
-    off = radius * float(rng.uniform(0.3, 0.8))
-    cu, cv = cu0 + off * np.cos(a), cv0 + off * np.sin(a)
-    env_r = radius + float(rng.uniform(1.0, 3.5))
-    rho = np.hypot(ph.u - np.float32(cu), ph.v - np.float32(cv)) / np.float32(env_r)
-    env = 1 - rho / np.maximum(_zprofile(ph, cz, rz, 2.5), 1e-3)
-    lob = ph.smooth_noise((1.6, 1.6, 0.8))
-    mass = (env + 0.35 * lob > 0.25) & (env > -0.2)
-    lumen_core = on_loop & (tubes.dist < radius * float(rng.uniform(0.2, 0.5)))
-    mass &= ~lumen_core
-    lab, n = ndimage.label(mass)
-    if n > 1:  # one lesion: keep the largest piece
-        sizes = ndimage.sum_labels(mass, lab, index=np.arange(1, n + 1))
-        mass = lab == (int(np.argmax(sizes)) + 1)
-    return mass
+    cu = np.interp(ph.z, line[:, 2], line[:, 0]).astype(np.float32)
+    cv = np.interp(ph.z, line[:, 2], line[:, 1]).astype(np.float32)
+    du, dv = ph.u - cu, ph.v - cv
+    dist, phi = np.hypot(du, dv), np.arctan2(dv, du)
+    phi0 = float(rng.uniform(0, 2 * np.pi))
+    half = float(rng.uniform(0.35, 1.0)) * np.pi  # half the covered arc
+    arc = np.clip((np.cos(phi - phi0) - np.cos(half)) / (1 - np.cos(half) + 1e-6), 0, 1) ** 0.5
+    if half >= 0.99 * np.pi:
+        arc = 0.5 + 0.5 * arc
+    prof = _zprofile(ph, cz, rz, 2.5)
+    weight = arc * prof
+    lob = ph.smooth_noise((1.5, 1.5, 0.8))
+    thick = float(rng.uniform(2.0, 4.5))
+    outer = (radius + thick * weight) * (1 + 0.15 * lob)
+    mass = (dist < outer) & (weight > 0.08)
+    shift = radius * float(rng.uniform(0.1, 0.4))
+    r_lumen = radius * float(rng.uniform(0.2, 0.4))
+    lumen = np.hypot(du + shift * np.cos(phi0), dv + shift * np.sin(phi0)) < r_lumen
+    return mass & ~lumen
 
 
 # --------------------------------------------------------------------------- rendering and files
+
 
 
 @dataclass(frozen=True)

@@ -196,7 +196,7 @@ def brute_noc(dice: np.ndarray, n_clicks: np.ndarray, t: float) -> tuple[float, 
                 total += n_clicks[r]
                 break
         else:
-            total += n_clicks[-1]
+            total += max(n_clicks[-1], dice.shape[1] - 1)  # the click budget: at least the rounds offered
             fails += 1
     return total / dice.shape[0], fails
 
@@ -321,9 +321,10 @@ def test_multiple_datasets_and_automatic_method(tmp_path: Path) -> None:
              write_clicks(root, make_clicks("colon", "unet", flat, automatic=True))]
     m = build_report(paths, [], [], tmp_path / "out")
     assert set(m) == {"spleen", "colon"} and set(m["colon"]) == {"gdgp", "unet"}
-    assert m["colon"]["unet"]["noc85"] == 0.0  # automatic methods never click
     noc = pd.read_csv(tmp_path / "out" / "noc.csv")
     assert noc.loc[noc["method"] == "unet", "nof_85"].item() == 2
+    # an automatic method never clicks: reaching t at round 0 costs 0, failing costs the 3 rounds offered
+    assert m["colon"]["unet"]["noc85"] == pytest.approx(2 * 3 / DICE_B.shape[0])
     md = (tmp_path / "out" / "table4.md").read_text()
     assert "–" in md  # unet has no spleen entry
     assert (tmp_path / "out" / "dice_per_click_colon.png").is_file()

@@ -354,3 +354,20 @@ def build_report(clicks_csvs: Sequence[Path], loss_csvs: Sequence[Path], overlay
 
 
 __all__ = ["build_report", "identify", "load_clicks", "load_losses", "load_overlay", "load_overlays"]
+
+
+def write_dvc_files(out_dir: Path, metrics_path: Path | None, curves_path: Path | None) -> None:
+    """Copy the headline metrics and write the per-click curve in the wide form DVC plots reads.
+
+    DVC outputs may not overlap, so the metrics file and the plot data live outside the
+    report folder. The curve has one row per round and one ``<dataset>/<method>`` column of
+    mean Dice, so ``dvc plots show`` draws one line per series.
+    """
+    if metrics_path is not None:
+        write_text_atomic(metrics_path, (out_dir / "metrics.json").read_text())
+    if curves_path is not None:
+        long = pd.read_csv(out_dir / "dice_per_click.csv", dtype={"dataset": str, "method": str})
+        long["series"] = long["dataset"] + "/" + long["method"]
+        wide = long.pivot(index="round", columns="series", values="dice_mean")
+        wide = wide[list(dict.fromkeys(long["series"]))].reset_index()
+        _write_csv(wide.round(6), curves_path)

@@ -111,12 +111,17 @@ def summarise_round(clicks: pd.DataFrame, table_round: int) -> pd.DataFrame:
 
 
 def _slice_noc(g: pd.DataFrame, threshold: float) -> tuple[int, bool]:
-    """(clicks needed, failed) of one slice's rounds, sorted by round."""
+    """(clicks needed, failed) of one slice's rounds, sorted by round.
+
+    A slice that never reaches the threshold counts the whole click budget: its final click
+    count, and at least the number of corrective rounds offered, so that an automatic
+    method (no clicks) that fails is not scored as needing none.
+    """
     reached = g["dice"].to_numpy() >= threshold
     n_clicks = g["n_clicks"].to_numpy()
     if reached.any():
         return int(n_clicks[int(np.argmax(reached))]), False
-    return int(n_clicks[-1]), True
+    return max(int(n_clicks[-1]), int(g["round"].to_numpy()[-1])), True
 
 
 def noc_table(clicks: pd.DataFrame, thresholds: Sequence[float] = (0.85, 0.90)) -> pd.DataFrame:
@@ -395,7 +400,7 @@ def noc_markdown(noc: pd.DataFrame, method_order: Sequence[str] | None = None) -
                               f"NoF@{c[4:]}" if c.startswith("nof_") else c for c in fmt.columns})
     text = fmt.to_markdown(index=False, disable_numparse=True) if len(fmt) else "(no data)"
     return ("Mean number of clicks to reach each Dice threshold (NoC; a slice that never reaches it counts "
-            "its final click count) and number of slices that never reach it (NoF).\n\n" + text + "\n")
+            "the click budget: its final click count, at least the number of rounds) and number of slices that never reach it (NoF).\n\n" + text + "\n")
 
 
 def headline_metrics(summary: pd.DataFrame, noc: pd.DataFrame, thresholds: Sequence[float]) -> dict:

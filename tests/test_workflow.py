@@ -1,0 +1,106 @@
+"""The Snakemake workflow: formatting, lint, DAG, config validation, one tiny end-to-end run."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+REPO = Path(__file__).parents[1]
+TINY = REPO / "tests" / "workflow" / "config.yaml"
+BIN = Path(sys.executable).parent
+
+
+def snakemake(args: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    proc = subprocess.run([str(BIN / "snakemake"), *args], cwd=cwd, env=env, capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
+    return proc
+
+
+def project(tmp_path: Path, config: dict | None = None) -> Path:
+    """A working copy: the real workflow/ linked in, config/config.yaml = the given config."""
+    work = tmp_path / "proj"
+    (work / "config").mkdir(parents=True)
+    (work / "workflow").symlink_to(REPO / "workflow")
+    cfg = yaml.safe_load(TINY.read_text()) if config is None else config
+    (work / "config" / "config.yaml").write_text(yaml.safe_dump(cfg))
+    return work
+
+
+def test_snakefmt_clean() -> None:
+    proc = subprocess.run([str(BIN / "snakefmt"), "--check", "workflow"], cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_lint_clean() -> None:
+    proc = snakemake(["--lint"], REPO)
+    assert "Congratulations" in proc.stdout + proc.stderr
+
+
+def test_dry_run_of_demo_config_shows_full_dag() -> None:
+    out = snakemake(["-n", "--quiet", "rules"], REPO).stdout
+    counts = {line.split()[0]: int(line.split()[1]) for line in out.splitlines()
+              if len(line.split()) == 2 and line.split()[1].isdigit()}
+    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    n_jobs = len(cfg["datasets"]) * len(cfg["methods"])
+    assert counts.get("train") == n_jobs and counts.get("evaluate") == n_jobs
+    assert counts.get("extract") == len(cfg["datasets"]) and counts.get("report") == 1
+
+
+def test_msd_config_replaces_demo_config() -> None:
+    proc = snakemake(["-n", "--configfile", "config/msd.yaml"], REPO, check=False)
+    text = proc.stdout + proc.stderr
+    assert "Task06_Lung" in text and "demo_lung" not in text
+
+
+@pytest.mark.parametrize(("path", "value", "expected"), [
+    (("train", "epochs"), 0, "epochs"),
+    (("evaluate", "threshold"), 2, "threshold"),
+    (("split", "mode"), "volume", "mode"),
+    (("methods", "sam"), {}, "sam"),
+    (("methods", "click_unet", "edv_scal"), 3, "edv_scal"),
+])
+def test_bad_config_value_is_rejected_naming_the_key(tmp_path: Path, path: tuple, value, expected: str) -> None:
+    cfg = yaml.safe_load(TINY.read_text())
+    node = cfg
+    for key in path[:-1]:
+        node = node.setdefault(key, {})
+    node[path[-1]] = value
+    proc = snakemake(["-n"], project(tmp_path, cfg), check=False)
+    assert proc.returncode != 0
+    assert expected in proc.stderr + proc.stdout
+    assert not (tmp_path / "proj" / "results").exists()
+
+
+@pytest.mark.slow
+def test_tiny_end_to_end_run(tmp_path: Path) -> None:
+    work = project(tmp_path)
+    snakemake(["--cores", "2"], work)
+    res = work / "results"
+    for method in ("auto_unet", "click_unet"):
+        clicks = pd.read_csv(res / "runs" / "tiny_spleen" / method / "clicks.csv")
+        assert len(clicks) == 4 * 4 and sorted(clicks["round"].unique()) == [0, 1, 2, 3]
+        assert clicks["dice"].between(0, 1).all()
+        assert (res / "logs" / "train" / "tiny_spleen" / f"{method}.log").stat().st_size > 0
+        assert (res / "benchmarks" / "train" / "tiny_spleen" / f"{method}.tsv").exists()
+    metrics = json.loads((res / "metrics.json").read_text())
+    assert set(metrics["tiny_spleen"]) == {"auto_unet", "click_unet"}
+    table = pd.read_csv(res / "report" / "table4.csv")
+    assert set(table["method"]) == {"auto_unet", "click_unet"} and (table["round"] == 2).all()
+    # Nothing left to do on a second run; the report renders.
+    assert "Nothing to be done" in snakemake(["-n"], work).stdout + snakemake(["-n"], work).stderr
+    snakemake(["--report", "report.html"], work)
+    html = (work / "report.html").read_text(errors="ignore")
+    assert "dice_per_click_tiny_spleen.png" in html and "loss_curves.png" in html
+    shutil.rmtree(res / "models" / "tiny_spleen" / "click_unet")
+    dry = snakemake(["-n"], work).stdout
+    assert "train" in dry and "evaluate" in dry
