@@ -82,18 +82,14 @@ class _Phantom:
 
     def smooth_noise(self, sigma: tuple[float, float, float]) -> np.ndarray:
         """Unit-variance correlated noise: the raw material of texture and irregular shapes."""
-        field = ndimage.gaussian_filter(
-            self.rng.standard_normal(self.shape, dtype=np.float32), sigma, mode="wrap"
-        )
+        field = ndimage.gaussian_filter(self.rng.standard_normal(self.shape, dtype=np.float32), sigma, mode="wrap")
         return field / np.float32(field.std() + 1e-6)
 
 
 # --------------------------------------------------------------------------- shapes
 
 
-def _harmonics(
-    rng: np.random.Generator, phi: np.ndarray, amp: float, kmax: int, zt: np.ndarray | None
-) -> np.ndarray:
+def _harmonics(rng: np.random.Generator, phi: np.ndarray, amp: float, kmax: int, zt: np.ndarray | None) -> np.ndarray:
     """Radial factor 1 + sum_k a_k cos(k phi + p_k + d_k z): low-frequency shape irregularity."""
     out = np.ones_like(phi)
     for k in range(2, kmax + 1):
@@ -291,10 +287,19 @@ def _liver(ph: _Phantom, b: _Body, hu: float, scale: float, taper: float) -> Mas
     """Large organ filling the patient's right upper abdomen (image left)."""
     rng = ph.rng
     zt = ph.z / np.float32(ph.nz - 1)
-    liver = _star(
-        ph, -0.42 * b.ax, -0.12 * b.ay, 0.5 * b.ax * scale, 0.72 * b.ay * scale,
-        float(rng.uniform(-0.2, 0.2)), 0.05, 1 - taper * zt,
-    ) & b.cavity
+    liver = (
+        _star(
+            ph,
+            -0.42 * b.ax,
+            -0.12 * b.ay,
+            0.5 * b.ax * scale,
+            0.72 * b.ay * scale,
+            float(rng.uniform(-0.2, 0.2)),
+            0.05,
+            1 - taper * zt,
+        )
+        & b.cavity
+    )
     ph.paint(liver, hu, 10)
     return liver
 
@@ -308,7 +313,7 @@ def _bowel(
     wall_hu: float,
     lumen: str,
     region: Mask,
-) -> Mask:
+) -> None:
     """Paint loops ``ids`` as a wall around fluid, air, stool or nothing ("solid", collapsed)."""
     own = np.isin(tubes.line, ids) & region
     loop = own & (tubes.dist < radius)
@@ -322,7 +327,6 @@ def _bowel(
         ph.paint(inner, np.where(mottled > 0.3, np.float32(-400), np.float32(20)), 40)
     elif lumen == "fluid":
         ph.paint(inner, 10 + float(rng.uniform(-5, 10)), 8)
-    return loop
 
 
 def _random_loop(ph: _Phantom, centre: np.ndarray, length: float) -> np.ndarray:
@@ -333,7 +337,7 @@ def _random_loop(ph: _Phantom, centre: np.ndarray, length: float) -> np.ndarray:
     return _bezier(centre - d, centre + bend, centre + d, 16)
 
 
-def _touching(ph: _Phantom, point: np.ndarray, normal: np.ndarray, gap: float, dz: float) -> np.ndarray:
+def _touching(point: np.ndarray, normal: np.ndarray, gap: float, dz: float) -> np.ndarray:
     """A point ``gap`` voxels from ``point`` along the in-plane ``normal``, shifted dz slices."""
     return np.array([point[0] + gap * normal[0], point[1] + gap * normal[1], point[2] + dz])
 
@@ -436,10 +440,12 @@ def _build_pancreas(ph: _Phantom) -> None:
     """Lobulated curved pancreas (label 1) with a hypodense tumour (label 2), among bowel and vessels."""
     rng = ph.rng
     b = _abdomen(ph, (0.45, 0.6))
-    p_hu = float(rng.uniform(48, 62))
+    p_hu = float(rng.uniform(50, 65))
     _liver(ph, b, float(rng.uniform(55, 65)), 0.8, 0.4)
     for side in (-1, 1):
-        _kidney(ph, b, side * 0.5 * b.ax, b.spine_v - 1, float(rng.uniform(130, 160)), _zprofile(ph, ph.nz * 0.7, ph.nz))
+        _kidney(
+            ph, b, side * 0.5 * b.ax, b.spine_v - 1, float(rng.uniform(130, 160)), _zprofile(ph, ph.nz * 0.7, ph.nz)
+        )
     av = b.spine_v - b.spine_r - 3.5
     ph.paint(_disk(ph, 5.0, av, float(rng.uniform(3.3, 4.3))), float(rng.uniform(120, 160)), 8)  # aorta
     ph.paint(_star(ph, -6.5, av + 0.5, 4.5, 3.0), float(rng.uniform(90, 120)), 8)  # IVC
@@ -449,15 +455,23 @@ def _build_pancreas(ph: _Phantom) -> None:
     radius_at = lambda t: r_head * (1 - t) + r_tail * t  # noqa: E731
     neighbours = _pancreas_neighbours(ph, p, radius_at, b)
     tubes = _tubes(ph, [p, *(n.line for n in neighbours)], kz)
-    _pancreas_distractors(ph, tubes, neighbours, p_hu, b)
     lob = ph.smooth_noise((2.0, 2.0, 1.0))
     gland = (tubes.line == 0) & (tubes.dist < radius_at(tubes.t) * (1 + 0.2 * lob)) & b.cavity & ph.zvalid
+    _partial_fat_plane(ph, gland, b, float(rng.uniform(0.5, 0.8)))
+    _pancreas_distractors(ph, tubes, neighbours, p_hu, b)
     tumour = _pancreas_tumour(ph, p, radius_at) & _dilate_xy(gland, 2)  # only where the gland is
     ph.paint(gland | tumour, p_hu, 14)
-    delta = -float(rng.uniform(15, 30))
-    ph.soft += delta * ndimage.gaussian_filter(tumour.astype(np.float32), (1.3, 1.3, 0.5))
+    delta = -float(rng.uniform(18, 32))  # hypodense, with a blurrier edge than the rest
+    ph.soft += delta * ndimage.gaussian_filter(tumour.astype(np.float32), (1.0, 1.0, 0.5))
     ph.label[gland] = 1
     ph.label[tumour] = 2
+
+
+def _partial_fat_plane(ph: _Phantom, organ: Mask, b: _Body, cover: float) -> None:
+    """Fat along about ``cover`` of the organ's outline: visible there, ambiguous elsewhere."""
+    shell = _dilate_xy(organ, 2) & ~organ & b.cavity
+    noise = ph.smooth_noise((1.5, 1.5, 1.0))
+    ph.paint(shell & (noise > ndtri(1 - cover)), -90 + float(ph.rng.uniform(-15, 15)), 15)
 
 
 def _pancreas_curve(ph: _Phantom, b: _Body) -> np.ndarray:
@@ -501,19 +515,25 @@ def _pancreas_neighbours(
     nrm = _normals(p)
     vein = p[16:44].copy()
     vein[:, :2] -= nrm[16:44] * float(rng.uniform(4.5, 6.0))  # posterior side
-    near = ("fluid", "solid", "solid")  # no air next to the gland: it would outline it
+    near = ("fluid", "fluid", "solid")  # no air next to the gland: it would outline it
     out = [
         _Neighbour(duod, float(rng.uniform(3.0, 4.2)), near[int(rng.integers(3))]),
         _Neighbour(vein, float(rng.uniform(1.6, 2.3)), "vein"),
     ]
-    for _ in range(int(rng.integers(2, 5))):
+    for _ in range(int(rng.integers(1, 4))):
         i = int(rng.integers(8, len(p)))
         r = float(rng.uniform(3.5, 5.0))
         gap = radius_at(i / (len(p) - 1)) + r + float(rng.uniform(-1.0, 1.5))
-        line = _random_loop(ph, _touching(ph, p[i], nrm[i], gap, float(rng.uniform(-2, 2))), 8.0)
+        line = _random_loop(ph, _touching(p[i], nrm[i], gap, float(rng.uniform(-2, 2))), 8.0)
         out.append(_Neighbour(line, r, near[int(rng.integers(3))]))
     for _ in range(int(rng.integers(2, 4))):  # free loops elsewhere
-        c = np.array([float(rng.uniform(-0.3, 0.6)) * b.ax, -float(rng.uniform(0.3, 0.75)) * b.ay, float(rng.uniform(0, ph.nz - 1))])
+        c = np.array(
+            [
+                float(rng.uniform(-0.3, 0.6)) * b.ax,
+                -float(rng.uniform(0.3, 0.75)) * b.ay,
+                float(rng.uniform(0, ph.nz - 1)),
+            ]
+        )
         kind = ("fluid", "solid", "air", "stool")[int(rng.integers(4))]
         out.append(_Neighbour(_random_loop(ph, c, 10.0), float(rng.uniform(3.5, 5.5)), kind))
     return out
@@ -535,7 +555,7 @@ def _pancreas_tumour(ph: _Phantom, p: np.ndarray, radius_at: Callable[[float], f
     t = float(rng.uniform(0.1, 0.75))
     cu, cv, cz = p[int(round(t * (len(p) - 1)))]
     r = max(3.0, radius_at(t) * float(rng.uniform(0.7, 1.1)))
-    rz = float(rng.uniform(3.2, 6.0))
+    rz = float(rng.uniform(4.0, 7.0))
     cz = float(np.clip(cz, _MARGIN - 0.5 + rz, ph.nz - 1 - _MARGIN + 0.5 - rz))
     aspect = float(rng.uniform(0.75, 1.2))
     return _star(ph, cu, cv, r, r * aspect, float(rng.uniform(0, np.pi)), 0.12, _zprofile(ph, cz, rz))
@@ -556,7 +576,9 @@ def _build_spleen(ph: _Phantom) -> None:
     lobe_w = float(rng.uniform(0.3, 0.6))  # left lobe may reach over to the spleen
     lobe = _star(ph, 0.05 * b.ax, -0.5 * b.ay, lobe_w * b.ax, 0.22 * b.ay, 0.2, 0.08, 1 - 0.6 * zt) & b.cavity
     ph.paint(lobe & ~liver, liver_hu, 10)
-    stomach = _star(ph, 0.22 * b.ax, -0.3 * b.ay, 0.22 * b.ax, 0.2 * b.ay, 0.4, 0.08, _zprofile(ph, cz - rz * 0.3, ph.nz))
+    stomach = _star(
+        ph, 0.22 * b.ax, -0.3 * b.ay, 0.22 * b.ax, 0.2 * b.ay, 0.4, 0.08, _zprofile(ph, cz - rz * 0.3, ph.nz)
+    )
     _hollow(ph, stomach & b.cavity, 2.0, s_hu + float(rng.uniform(-8, 4)), "fluid" if rng.uniform() < 0.5 else "air")
     _kidney(ph, b, 0.33 * b.ax, b.spine_v - 2, s_hu + float(rng.uniform(-8, 8)), _zprofile(ph, cz + rz * 0.7, rz))
     flex = _random_loop(ph, np.array([0.5 * b.ax, -0.5 * b.ay, cz + float(rng.uniform(-3, 3))]), 8.0)
@@ -607,10 +629,20 @@ def _build_colon(ph: _Phantom) -> None:
         r = float(rng.uniform(3.5, 5.5))
         a = float(rng.uniform(0, 2 * np.pi))
         gap = radius + r + float(rng.uniform(0.5, 3.0))
-        lines.append(_random_loop(ph, _touching(ph, target[k], np.array([np.cos(a), np.sin(a)]), gap, float(rng.uniform(-2, 2))), 8.0))
+        lines.append(
+            _random_loop(
+                ph, _touching(target[k], np.array([np.cos(a), np.sin(a)]), gap, float(rng.uniform(-2, 2))), 8.0
+            )
+        )
         radii.append(r)
     for _ in range(int(rng.integers(4, 7))):
-        c = np.array([float(rng.uniform(-0.6, 0.6)) * b.ax, float(rng.uniform(-0.7, 0.1)) * b.ay, float(rng.uniform(0, ph.nz - 1))])
+        c = np.array(
+            [
+                float(rng.uniform(-0.6, 0.6)) * b.ax,
+                float(rng.uniform(-0.7, 0.1)) * b.ay,
+                float(rng.uniform(0, ph.nz - 1)),
+            ]
+        )
         lines.append(_random_loop(ph, c, 12.0))
         radii.append(float(rng.uniform(3.5, 6.0)))
     tubes = _tubes(ph, lines, kz=0.8)
@@ -670,7 +702,6 @@ def _colon_tumour(ph: _Phantom, line: np.ndarray, radius: float, cz: float, rz: 
 # --------------------------------------------------------------------------- rendering and files
 
 
-
 @dataclass(frozen=True)
 class _Task:
     number: int
@@ -683,24 +714,36 @@ class _Task:
 
 _TASKS: dict[str, _Task] = {
     "Task91_DemoLung": _Task(
-        91, "lung", {"0": "background", "1": "tumour"},
+        91,
+        "lung",
+        {"0": "background", "1": "tumour"},
         "Synthetic CT: soft-tissue lung tumour in textured lung among vessels and unlabelled nodules",
-        _build_lung, (0.7, 1.1),
+        _build_lung,
+        (0.7, 1.1),
     ),
     "Task92_DemoPancreas": _Task(
-        92, "pancreas", {"0": "background", "1": "pancreas", "2": "tumour"},
+        92,
+        "pancreas",
+        {"0": "background", "1": "pancreas", "2": "tumour"},
         "Synthetic CT: low-contrast lobulated pancreas with a hypodense tumour, among bowel and vessels",
-        _build_pancreas, (0.9, 1.4),
+        _build_pancreas,
+        (0.9, 1.4),
     ),
     "Task93_DemoSpleen": _Task(
-        93, "spleen", {"0": "background", "1": "spleen"},
+        93,
+        "spleen",
+        {"0": "background", "1": "spleen"},
         "Synthetic CT: textured spleen with blurry boundary next to liver, kidney and stomach of similar HU",
-        _build_spleen, (1.2, 1.8),
+        _build_spleen,
+        (1.2, 1.8),
     ),
     "Task94_DemoColon": _Task(
-        94, "colon", {"0": "background", "1": "tumour"},
+        94,
+        "colon",
+        {"0": "background", "1": "tumour"},
         "Synthetic CT: small irregular low-contrast colon wall tumour among other bowel loops",
-        _build_colon, (0.9, 1.3),
+        _build_colon,
+        (0.9, 1.3),
     ),
 }
 
@@ -742,6 +785,7 @@ def _nifti_gz(arr: np.ndarray, spacing: tuple[float, float, float]) -> bytes:
 
 
 def _dataset_json(task: str, cases: Sequence[str]) -> str:
+    """MSD ``dataset.json`` text, key-sorted so that it is byte-stable."""
     spec = _TASKS[task]
     meta = {
         "name": task.split("_", 1)[1],
@@ -785,6 +829,7 @@ def make_demo_task(out_dir: Path, task: str, seed: int = 0, n_patients: int = 8)
 
 
 def _remove_stale(folder: Path, short: str, keep: set[str]) -> None:
+    """Delete this generator's case files that are not in ``keep``; other files are left alone."""
     pattern = re.compile(rf"{re.escape(short)}_\d{{3}}\.nii\.gz")
     for sub in ("imagesTr", "labelsTr"):
         for path in sorted((folder / sub).glob("*.nii.gz")):

@@ -1,0 +1,92 @@
+"""DVC: data.dvc matches the demo generator; push/pull round trip; dvc repro + metrics + plots."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from gdgp.demo import make_demo
+
+REPO = Path(__file__).parents[1]
+BIN = Path(sys.executable).parent
+pytestmark = pytest.mark.slow
+
+
+def sh(args: list[str], cwd: Path) -> str:
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+           "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t",
+           "DVC_NO_ANALYTICS": "1"}
+    proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise AssertionError(f"{' '.join(args)} failed in {cwd}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return proc.stdout + proc.stderr
+
+
+def new_repo(path: Path) -> Path:
+    path.mkdir(parents=True)
+    sh(["git", "init", "-q", "-b", "main"], path)
+    sh([str(BIN / "dvc"), "init", "-q"], path)
+    sh([str(BIN / "dvc"), "config", "core.analytics", "false"], path)
+    return path
+
+
+def tree_digest(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_data_dvc_matches_the_demo_generator_and_round_trips(tmp_path: Path) -> None:
+    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    repo = new_repo(tmp_path / "a")
+    make_demo(repo / cfg["data_dir"], seed=cfg["demo"]["seed"], n_patients=cfg["demo"]["patients"])
+    sh([str(BIN / "dvc"), "add", "-q", "data"], repo)
+    ours = yaml.safe_load((repo / "data.dvc").read_text())["outs"][0]
+    committed = yaml.safe_load((REPO / "data.dvc").read_text())["outs"][0]
+    assert {k: ours[k] for k in ("md5", "size", "nfiles")} == {k: committed[k] for k in ("md5", "size", "nfiles")}, \
+        "data.dvc does not match `gdgp demo` output: regenerate it (see README, DVC section)"
+    assert "up to date" in sh([str(BIN / "dvc"), "status"], repo).lower() or \
+        "data and pipelines are up to date" in sh([str(BIN / "dvc"), "status"], repo).lower()
+
+    remote = tmp_path / "remote"
+    sh([str(BIN / "dvc"), "remote", "add", "-d", "local", str(remote)], repo)
+    sh(["git", "add", "-A"], repo)
+    sh(["git", "commit", "-qm", "data"], repo)
+    sh([str(BIN / "dvc"), "push", "-q"], repo)
+    clone = tmp_path / "b"
+    sh(["git", "clone", "-q", str(repo), str(clone)], tmp_path)
+    assert not (clone / "data").exists()
+    sh([str(BIN / "dvc"), "pull", "-q"], clone)
+    assert tree_digest(clone / "data") == tree_digest(repo / "data")
+
+
+def test_dvc_repro_metrics_and_plots_on_tiny_config(tmp_path: Path) -> None:
+    repo = new_repo(tmp_path / "p")
+    for name in ("workflow", "gdgp"):
+        shutil.copytree(REPO / name, repo / name, ignore=shutil.ignore_patterns("__pycache__"))
+    tiny = yaml.safe_load((REPO / "tests" / "workflow" / "config.yaml").read_text())
+    (repo / "config").mkdir()
+    (repo / "config" / "config.yaml").write_text(yaml.safe_dump(tiny))
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())
+    series = [f"{d}/{m}" for d in tiny["datasets"] for m in tiny["methods"]]
+    stages["stages"]["report"]["plots"][0]["results/dice_per_click.csv"]["y"] = series
+    (repo / "dvc.yaml").write_text(yaml.safe_dump(stages, sort_keys=False))
+    (repo / ".gitignore").write_text("/data/\n/results/logs/\n/results/benchmarks/\n/.snakemake/\n__pycache__/\n")
+    make_demo(repo / "data", seed=0, n_patients=tiny["demo"]["patients"], tasks=["Task93_DemoSpleen"])
+    sh([str(BIN / "dvc"), "add", "-q", "data"], repo)
+    sh([str(BIN / "dvc"), "repro", "-q"], repo)
+    assert "up to date" in sh([str(BIN / "dvc"), "repro"], repo).lower()
+    metrics = sh([str(BIN / "dvc"), "metrics", "show"], repo)
+    assert "tiny_spleen" in metrics and "click_unet" in metrics
+    sh(["git", "add", "-A"], repo)
+    sh(["git", "commit", "-qm", "run"], repo)
+    assert sh([str(BIN / "dvc"), "metrics", "diff"], repo).strip() in ("", "No changes.")
+    sh([str(BIN / "dvc"), "plots", "show", "-o", str(tmp_path / "plots")], repo)
+    html = (tmp_path / "plots" / "index.html").read_text()
+    assert "tiny_spleen/click_unet" in html
