@@ -70,12 +70,14 @@ def test_dvc_repro_metrics_and_plots_on_tiny_config(tmp_path: Path) -> None:
     repo = new_repo(tmp_path / "p")
     for name in ("workflow", "gdgp"):
         shutil.copytree(REPO / name, repo / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("environment.yml", ".dvcignore"):
+        shutil.copy(REPO / name, repo / name)
     tiny = yaml.safe_load((REPO / "tests" / "workflow" / "config.yaml").read_text())
     (repo / "config").mkdir()
     (repo / "config" / "config.yaml").write_text(yaml.safe_dump(tiny))
     stages = yaml.safe_load((REPO / "dvc.yaml").read_text())
     series = [f"{d}/{m}" for d in tiny["datasets"] for m in tiny["methods"]]
-    stages["stages"]["report"]["plots"][0]["results/dice_per_click.csv"]["y"] = series
+    stages["plots"][0]["results/dice_per_click.csv"]["y"] = {"results/dice_per_click.csv": series}
     (repo / "dvc.yaml").write_text(yaml.safe_dump(stages, sort_keys=False))
     (repo / ".gitignore").write_text("/data/\n/results/logs/\n/results/benchmarks/\n/.snakemake/\n__pycache__/\n")
     make_demo(repo / "data", seed=0, n_patients=tiny["demo"]["patients"], tasks=["Task93_DemoSpleen"])

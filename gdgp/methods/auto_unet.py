@@ -20,10 +20,10 @@ class AutoUNet(Method):
 
     name = "auto_unet"
     interactive = False
-    defaults: ClassVar[dict[str, Any]] = {"channels": [16, 32, 64, 128], "dropout": 0.0}
+    defaults: ClassVar[dict[str, Any]] = {"channels": [16, 32, 64, 128], "res_units": 0, "dropout": 0.0}
 
     def build_network(self) -> nn.Module:
-        return monai_unet(1, self.hparams["channels"], self.hparams["dropout"])
+        return monai_unet(1, self.hparams["channels"], self.hparams["dropout"], self.hparams["res_units"])
 
     def encode(self, image: np.ndarray, clicks: Sequence[Click], prev_mask: np.ndarray) -> np.ndarray:
         return image[None].astype(np.float32)

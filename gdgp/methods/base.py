@@ -24,8 +24,13 @@ from gdgp.errors import ConfigError
 from gdgp.interaction.robot import Click, Robot
 
 
-def monai_unet(in_channels: int, channels: Sequence[int], dropout: float, res_units: int = 2) -> nn.Module:
-    """A 2D MONAI U-Net with instance norm and one logit channel (no final sigmoid)."""
+def monai_unet(in_channels: int, channels: Sequence[int], dropout: float, res_units: int = 0) -> nn.Module:
+    """A 2D MONAI U-Net with instance norm and one logit channel (no final sigmoid).
+
+    ``res_units=0`` (plain conv blocks) is the default: on the demo's small targets the
+    residual variant (2 units) stayed at the all-background solution for 300 Adam steps
+    where the plain one reached training Dice 0.99 in the same steps, at a third of the cost.
+    """
     return UNet(spatial_dims=2, in_channels=in_channels, out_channels=1, channels=tuple(channels),
                 strides=(2,) * (len(channels) - 1), num_res_units=res_units, norm=Norm.INSTANCE,
                 dropout=dropout)
@@ -50,7 +55,7 @@ class Method(ABC):
         self.hparams: dict[str, Any] = {**self.defaults, **hparams}
         self.network: nn.Module = self.build_network()
         self.device = torch.device("cpu")
-        self.loss_fn = DiceCELoss(sigmoid=True, lambda_dice=0.5, lambda_ce=0.5)
+        self.loss_fn = DiceCELoss(sigmoid=True, batch=True, lambda_dice=0.5, lambda_ce=0.5)
 
     # --- construction -------------------------------------------------------------------
     @abstractmethod

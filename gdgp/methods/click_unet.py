@@ -26,13 +26,14 @@ class ClickUNet(Method):
     interactive = True
     defaults: ClassVar[dict[str, Any]] = {
         "channels": [16, 32, 64, 128],
+        "res_units": 0,
         "dropout": 0.0,
         "edv_scale": 64.0,
         "max_train_rounds": 3,
     }
 
     def build_network(self) -> nn.Module:
-        return monai_unet(3, self.hparams["channels"], self.hparams["dropout"])
+        return monai_unet(3, self.hparams["channels"], self.hparams["dropout"], self.hparams["res_units"])
 
     def encode(self, image: np.ndarray, clicks: Sequence[Click], prev_mask: np.ndarray) -> np.ndarray:
         shape = image.shape
