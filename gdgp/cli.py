@@ -103,8 +103,19 @@ def cmd_report(a: argparse.Namespace) -> None:
     print(json.dumps(metrics, indent=2, sort_keys=True))
 
 
+def _slice_and_device_options() -> argparse.ArgumentParser:
+    """Options shared by the verbs that read slices and run a network (train, evaluate)."""
+    shared = argparse.ArgumentParser(add_help=False)
+    shared.add_argument("--slices", required=True, help="slices .npz from gdgp extract")
+    shared.add_argument("--manifest", required=True, help="manifest.csv from gdgp extract")
+    shared.add_argument("--device", default="auto", help="auto (CUDA if visible), cpu, cuda, cuda:N")
+    shared.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    return shared
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="gdgp", description=__doc__.splitlines()[0])
+    shared = _slice_and_device_options()
     p.add_argument("--version", action="version", version=f"gdgp {__version__}")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = p.add_subparsers(dest="verb", required=True, metavar="VERB")
@@ -132,9 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out-manifest", required=True, help="output manifest.csv (one row per slice)")
     s.set_defaults(func=cmd_extract)
 
-    s = sub.add_parser("train", help="train one method on the training slices (resumes from latest.pt)")
-    s.add_argument("--slices", required=True, help="slices .npz from gdgp extract")
-    s.add_argument("--manifest", required=True, help="manifest.csv from gdgp extract")
+    s = sub.add_parser("train", parents=[shared], help="train one method on the training slices (resumes from latest.pt)")
     s.add_argument("--method", required=True, help="registered method name")
     s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="method hyperparameter (YAML value), repeatable")
@@ -147,15 +156,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--scale", type=float, default=0.1, help="augmentation zoom range 1 +- SCALE")
     s.add_argument("--flip-prob", type=float, default=0.5, help="horizontal flip probability")
     s.add_argument("--seed", type=int, default=0, help="training seed")
-    s.add_argument("--device", default="auto", help="auto (CUDA if visible), cpu, cuda, cuda:N")
-    s.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     s.add_argument("--out-checkpoint", required=True, help="final checkpoint path (latest.pt is kept beside it)")
     s.add_argument("--out-loss", required=True, help="per-epoch loss CSV")
     s.set_defaults(func=cmd_train)
 
-    s = sub.add_parser("evaluate", help="robot user + medpy scores on the test slices")
-    s.add_argument("--slices", required=True, help="slices .npz from gdgp extract")
-    s.add_argument("--manifest", required=True, help="manifest.csv from gdgp extract")
+    s = sub.add_parser("evaluate", parents=[shared], help="robot user + medpy scores on the test slices")
     s.add_argument("--checkpoint", required=True, help="final.pt from gdgp train")
     s.add_argument("--dataset", required=True, help="dataset name written into every record")
     s.add_argument("--rounds", type=int, default=20, help="corrective click rounds after the first interaction")
@@ -164,8 +169,6 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--threshold", type=float, default=0.5, help="probability threshold")
     s.add_argument("--overlay-slices", type=int, default=4, help="test slices kept for the qualitative figure")
     s.add_argument("--overlay-rounds", type=int, nargs="+", default=[0, 5], help="rounds kept for the figure")
-    s.add_argument("--device", default="auto", help="auto (CUDA if visible), cpu, cuda, cuda:N")
-    s.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     s.add_argument("--out-clicks", required=True, help="output clicks.csv")
     s.add_argument("--out-overlays", required=True, help="output overlays.npz")
     s.set_defaults(func=cmd_evaluate)
