@@ -81,7 +81,7 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
 
     _threads(a.threads)
     cfg = EvalConfig(n_rounds=a.rounds, noise_px=a.noise, seed=a.seed, threshold=a.threshold,
-                     overlay_slices=a.overlay_slices, overlay_rounds=tuple(a.overlay_rounds))
+                     overlay_slices=a.overlay_slices)
     method = load_method(a.checkpoint, resolve_device(a.device))
     test_set = load_slices(a.slices, a.manifest).subset("test")
     records, overlays = evaluate_method(method, test_set, a.dataset, cfg)
@@ -167,8 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--noise", type=float, default=0.0, help="click position noise, pixels (std)")
     s.add_argument("--seed", type=int, default=0, help="seed of the click noise")
     s.add_argument("--threshold", type=float, default=0.5, help="probability threshold")
-    s.add_argument("--overlay-slices", type=int, default=4, help="test slices kept for the qualitative figure")
-    s.add_argument("--overlay-rounds", type=int, nargs="+", default=[0, 5], help="rounds kept for the figure")
+    s.add_argument("--overlay-slices", type=int, default=4, help="test slices whose predictions (every round) are kept for the qualitative figure")
     s.add_argument("--out-clicks", required=True, help="output clicks.csv")
     s.add_argument("--out-overlays", required=True, help="output overlays.npz")
     s.set_defaults(func=cmd_evaluate)

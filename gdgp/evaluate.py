@@ -2,8 +2,9 @@
 
 Writes ``clicks.csv`` (one row per test slice x round: the click added, the click count,
 Dice, ASSD in pixels and mm, tp/fp/fn, the empty-prediction flag) and ``overlays.npz``
-(a few slices' images, ground truths, predictions at chosen rounds and clicks, for the
-qualitative figure). Slices are picked by their order in the manifest, so every method of
+(a few slices' images, ground truths, predictions at every round and clicks, for the
+qualitative figure; keeping every round lets the report choose its round without re-running
+the evaluation). Slices are picked by their order in the manifest, so every method of
 a dataset shows the same ones.
 """
 
@@ -34,7 +35,6 @@ class EvalConfig:
     threshold: float = 0.5
     batch_size: int = 32
     overlay_slices: int = 4
-    overlay_rounds: tuple[int, ...] = (0, 5)
 
     def __post_init__(self) -> None:
         if self.n_rounds < 0:
@@ -67,7 +67,7 @@ def evaluate_method(method: Method, test_set: SliceSet, dataset: str, cfg: EvalC
     """
     records: list[dict] = []
     overlay_k = min(cfg.overlay_slices, len(test_set.images))
-    rounds = tuple(sorted({min(r, cfg.n_rounds) for r in cfg.overlay_rounds}))
+    rounds = tuple(range(cfg.n_rounds + 1))  # all rounds: the report picks its table round
     ov_pred = np.zeros((overlay_k, len(rounds), *test_set.images.shape[1:]), dtype=np.uint8)
     ov_clicks: list[tuple[int, int, int, bool, int]] = []
     n = len(test_set.images)

@@ -25,7 +25,7 @@ def test_extract_train_evaluate_chain(msd_task: Path, tmp_path: Path) -> None:
     loss = pd.read_csv(out / "loss.csv")
     assert list(loss["epoch"]) == [1, 2] and np.isfinite(loss["loss"]).all()
     assert run(["evaluate", "--slices", out / "s.npz", "--manifest", out / "m.csv", "--checkpoint", out / "final.pt",
-                "--dataset", "tiny", "--rounds", 3, "--overlay-slices", 2, "--overlay-rounds", 0, 2,
+                "--dataset", "tiny", "--rounds", 3, "--overlay-slices", 2,
                 "--out-clicks", out / "clicks.csv", "--out-overlays", out / "ov.npz"]) == 0
     clicks = pd.read_csv(out / "clicks.csv")
     assert len(clicks) == 4 * 4  # 4 test slices x rounds 0..3
@@ -33,7 +33,10 @@ def test_extract_train_evaluate_chain(msd_task: Path, tmp_path: Path) -> None:
     assert (clicks.groupby("slice_id")["n_clicks"].first() == 1).all()
     assert clicks["dice"].between(0, 1).all() and (clicks["assd_mm"] >= 0).all()
     ov = np.load(out / "ov.npz")
-    assert ov["pred"].shape == (2, 2, 16, 16) and list(ov["rounds"]) == [0, 2]
+    assert ov["pred"].shape == (2, 4, 16, 16) and list(ov["rounds"]) == [0, 1, 2, 3]
+    first = clicks[clicks["slice_id"] == clicks["slice_id"].min()].sort_values("round")
+    np.testing.assert_allclose(first["dice"], [2 * (p & g).sum() / (p.sum() + g.sum())  # overlays = scored masks
+                                               for p, g in ((pr.astype(bool), ov["gt"][0].astype(bool)) for pr in ov["pred"][0])])
     assert (ov["click_round"][ov["click_slice"] == 0] == np.arange((ov["click_slice"] == 0).sum())).all()
 
 

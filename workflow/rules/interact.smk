@@ -21,13 +21,12 @@ rule evaluate:
         seed=config["evaluate"]["seed"],
         threshold=config["evaluate"]["threshold"],
         overlay_slices=config["evaluate"]["overlay_slices"],
-        overlay_rounds=f"0 {config['report']['table_round']}",
         device=config["train"]["device"],
     shell:
         "gdgp evaluate --slices {input.slices} --manifest {input.manifest} "
         "--checkpoint {input.checkpoint} --dataset {wildcards.dataset} --rounds {params.rounds} "
         "--noise {params.noise} --seed {params.seed} --threshold {params.threshold} "
-        "--overlay-slices {params.overlay_slices} --overlay-rounds {params.overlay_rounds} "
+        "--overlay-slices {params.overlay_slices} "
         "--device {params.device} --threads {threads} --out-clicks {output.clicks} "
         "--out-overlays {output.overlays} > {log} 2>&1"
 
