@@ -1,0 +1,25 @@
+"""Device selection: CUDA when visible, CPU otherwise, clear error for impossible requests."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from gdgp.device import resolve_device
+from gdgp.errors import ConfigError
+
+
+def test_auto_picks_cuda_only_when_visible() -> None:
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert resolve_device("cpu") == torch.device("cpu")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_cuda_request_without_gpu_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="no CUDA device"):
+        resolve_device("cuda:0")
+
+
+def test_unknown_device_name() -> None:
+    with pytest.raises(ConfigError, match="unknown device 'tpu'"):
+        resolve_device("tpu")
