@@ -1,0 +1,135 @@
+"""GDGP's hybrid first interaction: near-centre foreground points + outer-edge background points.
+
+The paper's user gives a few foreground points deep inside the target and a few background
+points just outside its boundary, spread around it; the outer-edge points also give a loose
+box that crops the image before encoding. The simulation here:
+
+* near-centre points: pixels whose distance to the target boundary (border counted as
+  boundary, as in :mod:`gdgp.interaction.robot`) is at least ``centre_fraction`` x the
+  maximum; the first is the deepest pixel (first in raster order), the others are chosen by
+  farthest-point sampling among the candidates so they spread over the interior;
+* outer-edge points: background pixels at distance 1..``edge_margin`` px from the target,
+  one per angular sector around the target centroid (``n_edge`` sectors), the one closest
+  to the middle of that distance band in each sector.
+
+Optional position noise moves each point by a Gaussian offset and snaps it back to the
+nearest candidate, so the point stays truthful. Coordinates are (y, x) = (row, column).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.ndimage import distance_transform_edt
+
+from gdgp.interaction.robot import error_distance
+
+
+@dataclass(frozen=True)
+class HybridConfig:
+    """How the simulated user places the hybrid first interaction.
+
+    Attributes:
+        n_centre: near-centre foreground points (k).
+        n_edge: outer-edge background points (m).
+        centre_fraction: near-centre points lie at >= this fraction of the maximal depth.
+        edge_margin: outer-edge points lie 1..edge_margin px outside the target.
+        crop_margin: the crop box is the points' bounding box grown by this many px.
+        noise_px: std of the Gaussian position noise (0 = deterministic).
+    """
+
+    n_centre: int = 3
+    n_edge: int = 4
+    centre_fraction: float = 0.5
+    edge_margin: float = 5.0
+    crop_margin: int = 8
+    noise_px: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.n_centre < 1 or self.n_edge < 0:
+            raise ValueError(f"need n_centre >= 1 and n_edge >= 0, got {self.n_centre}, {self.n_edge}")
+        if not 0.0 <= self.centre_fraction <= 1.0:
+            raise ValueError(f"centre_fraction must be in [0, 1], got {self.centre_fraction}")
+        if self.edge_margin < 1.0:
+            raise ValueError(f"edge_margin must be >= 1 px, got {self.edge_margin}")
+
+
+@dataclass(frozen=True)
+class HybridPoints:
+    """The hybrid interaction: point arrays (n, 2) of (y, x) and the crop box."""
+
+    centre: np.ndarray
+    edge: np.ndarray
+    box: tuple[int, int, int, int]  # y0, y1, x0, x1 (half-open)
+
+
+def _farthest_points(candidates: np.ndarray, first: np.ndarray, n: int) -> np.ndarray:
+    chosen = [first]
+    dist = np.hypot(*(candidates - first).T)
+    while len(chosen) < min(n, len(candidates)):
+        nxt = candidates[int(np.argmax(dist))]
+        chosen.append(nxt)
+        dist = np.minimum(dist, np.hypot(*(candidates - nxt).T))
+    return np.array(chosen, dtype=np.int64)
+
+
+def _snap(points: np.ndarray, candidates: np.ndarray, noise_px: float, rng: np.random.Generator | None
+          ) -> np.ndarray:
+    if noise_px <= 0 or len(points) == 0:
+        return points
+    if rng is None:
+        raise ValueError("noise_px > 0 needs an np.random.Generator")
+    noisy = points + rng.normal(0.0, noise_px, size=points.shape)
+    d = ((noisy[:, None, :] - candidates[None, :, :]) ** 2).sum(-1)
+    return candidates[np.argmin(d, axis=1)]
+
+
+def near_centre_points(gt: np.ndarray, n: int, fraction: float) -> tuple[np.ndarray, np.ndarray]:
+    """(points, candidates): ``n`` spread interior points at depth >= fraction x max depth."""
+    depth = error_distance(gt.astype(bool))
+    candidates = np.argwhere(depth >= fraction * depth.max())
+    deepest = np.argwhere(depth == depth.max())[0]
+    return _farthest_points(candidates, deepest, n), candidates
+
+
+def outer_edge_points(gt: np.ndarray, n: int, margin: float) -> tuple[np.ndarray, np.ndarray]:
+    """(points, candidates): one background point per angular sector, 1..margin px outside."""
+    g = gt.astype(bool)
+    outside = distance_transform_edt(~g)
+    candidates = np.argwhere((outside >= 1) & (outside <= margin))
+    if n == 0 or len(candidates) == 0:
+        return np.zeros((0, 2), dtype=np.int64), candidates
+    centroid = np.argwhere(g).mean(axis=0)
+    angle = np.arctan2(*(candidates - centroid).T)  # in (-pi, pi], angle of (dy, dx)
+    sector = np.floor((angle + np.pi) / (2 * np.pi) * n).astype(int) % n
+    band = np.abs(outside[tuple(candidates.T)] - (1 + margin) / 2)
+    points = []
+    for s in range(n):
+        idx = np.flatnonzero(sector == s)
+        if len(idx):
+            points.append(candidates[idx[np.argmin(band[idx])]])
+    return np.array(points, dtype=np.int64), candidates
+
+
+def crop_box(points: np.ndarray, shape: tuple[int, int], margin: int) -> tuple[int, int, int, int]:
+    """Bounding box (y0, y1, x0, x1), half-open, of ``points`` grown by ``margin``, clipped to the image."""
+    y0, x0 = points.min(axis=0) - margin
+    y1, x1 = points.max(axis=0) + margin + 1
+    return int(max(y0, 0)), int(min(y1, shape[0])), int(max(x0, 0)), int(min(x1, shape[1]))
+
+
+def hybrid_interaction(gt: np.ndarray, cfg: HybridConfig, rng: np.random.Generator | None = None) -> HybridPoints:
+    """Simulate the hybrid first interaction on ground truth ``gt`` (H, W).
+
+    Raises:
+        ValueError: ``gt`` is empty (no target to click).
+    """
+    if not gt.any():
+        raise ValueError("hybrid interaction needs a non-empty target")
+    centre, c_cand = near_centre_points(gt, cfg.n_centre, cfg.centre_fraction)
+    edge, e_cand = outer_edge_points(gt, cfg.n_edge, cfg.edge_margin)
+    centre = _snap(centre, c_cand, cfg.noise_px, rng)
+    edge = _snap(edge, e_cand, cfg.noise_px, rng)
+    box = crop_box(np.concatenate([centre, edge]), gt.shape, cfg.crop_margin)
+    return HybridPoints(centre=centre, edge=edge, box=box)
