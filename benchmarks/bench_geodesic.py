@@ -52,38 +52,18 @@ torch 2.15 CPU, NumPy 2.4), 2026-11-24:
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _timing import device_sync, median_ms  # noqa: E402
+
 from gdgp.geodesic import geodesic_distance  # noqa: E402
 
 CASES = [("1 x 256x256", 1, 256), ("16 x 64x64", 16, 64), ("16 x 256x256", 16, 256)]
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def median_ms(fn: Callable[[], object], device: torch.device, repeats: int, warmup: int = 2) -> float:
-    """Median wall time of ``fn`` in milliseconds after ``warmup`` untimed calls."""
-    for _ in range(warmup):
-        fn()
-    _sync(device)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        _sync(device)
-        times.append(time.perf_counter() - start)
-    return 1e3 * statistics.median(times)
 
 
 def make_inputs(batch: int, size: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -106,13 +86,13 @@ def bench_device(device: torch.device, iterations: int, repeats: int) -> None:
         FastGeodis = None  # noqa: N806
     for name, batch, size in CASES:
         image, seeds = make_inputs(batch, size, device)
-        ours = median_ms(lambda: geodesic_distance(image, seeds, lamb=1.0, iterations=iterations), device, repeats)
+        ours = median_ms(lambda: geodesic_distance(image, seeds, lamb=1.0, iterations=iterations), repeats, sync=device_sync(device))
         line = f"{device.type:4s} {name:14s} iterations={iterations}: ours {ours:8.2f} ms"
         if FastGeodis is not None:
             def run_fg() -> list[torch.Tensor]:
                 return [FastGeodis.generalised_geodesic2d(image[b][None, None], (~seeds[b]).float()[None, None],
                                                           1e10, 1.0, iterations) for b in range(batch)]
-            fg = median_ms(run_fg, device, repeats)
+            fg = median_ms(run_fg, repeats, sync=device_sync(device))
             ref = geodesic_distance(image, seeds, lamb=1.0, iterations=iterations)
             diff = max(float((f[0, 0] - r).abs().max() / r.max()) for f, r in zip(run_fg(), ref))
             line += f" | FastGeodis {fg:8.2f} ms (max |diff| / max D = {diff:.2g})"

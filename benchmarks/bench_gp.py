@@ -12,58 +12,19 @@ Usage: ``python benchmarks/bench_gp.py [--repeats 20] [--device cpu|cuda] [--siz
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 import warnings
-from collections.abc import Callable
 
 import numpy as np
 import torch
 from sklearn.gaussian_process import GaussianProcessClassifier
-from sklearn.gaussian_process.kernels import RBF, ConstantKernel, Kernel, Matern
+
+from _timing import device_sync, median_ms
 
 from gdgp.gp import LaplaceGPHead
+from gdgp.gp.sklearn_reference import sklearn_hybrid_kernel
 
 HP = {"alpha1": 0.5, "alpha2": 0.2, "tau": 1.0, "l": 2.0}
 DI, DD, N_CLICKS = 1, 8, 20
-
-
-class Columns(Kernel):
-    """sklearn kernel restricted to some input columns (no own hyperparameters)."""
-
-    def __init__(self, base: Kernel, cols: tuple[int, ...]) -> None:
-        self.base = base
-        self.cols = cols
-
-    def __call__(self, X, Y=None, eval_gradient=False):
-        Y = None if Y is None else np.asarray(Y)[:, list(self.cols)]
-        return self.base(np.asarray(X)[:, list(self.cols)], Y)
-
-    def diag(self, X):
-        return self.base.diag(np.asarray(X)[:, list(self.cols)])
-
-    def is_stationary(self):
-        return True
-
-
-def sklearn_kernel() -> Kernel:
-    rbf = ConstantKernel(HP["alpha1"], "fixed") * Columns(RBF(HP["tau"]), tuple(range(DI)))
-    mat = ConstantKernel(HP["alpha2"], "fixed") * Columns(Matern(HP["l"], nu=2.5), tuple(range(DI, DI + DD)))
-    return rbf + mat
-
-
-def median_ms(fn: Callable[[], object], repeats: int, warmup: int = 2, sync: Callable[[], None] = lambda: None
-              ) -> float:
-    for _ in range(warmup):
-        fn()
-    sync()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        sync()
-        times.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(times)
 
 
 def make_points(m: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -77,7 +38,7 @@ def make_points(m: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarr
 
 def bench_size(side: int, repeats: int, device: str) -> None:
     x, xs, y = make_points(side * side)
-    gpc = GaussianProcessClassifier(kernel=sklearn_kernel(), optimizer=None)
+    gpc = GaussianProcessClassifier(kernel=sklearn_hybrid_kernel(DI, DD, **HP), optimizer=None)
     y01 = (y > 0).astype(int)
 
     def run_sklearn() -> np.ndarray:
@@ -88,21 +49,31 @@ def bench_size(side: int, repeats: int, device: str) -> None:
     t_sk = median_ms(run_sklearn, max(3, repeats // 4), warmup=1)
     p_sk = run_sklearn()
     print(f"M = {side}x{side} = {side * side} test pixels, N = {N_CLICKS} clicks, Di = {DI}, Dd = {DD}")
-    print(f"  sklearn GaussianProcessClassifier (float64)  {t_sk:9.2f} ms")
-    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
-    for dtype in (torch.float32, torch.float64):
-        head = LaplaceGPHead(**HP, prob_mode="averaged", dtype=dtype).to(device)
+    print(f"  {'sklearn GaussianProcessClassifier fit + predict_proba (float64)':58s} {t_sk:9.2f} ms")
+    sync = device_sync(device)
+    mean_sk = gpc.latent_mean_and_variance(xs)[0]
+    # (dtype, prob_mode, predict_var): the first two compute exactly sklearn's outputs
+    # (latent mean + variance, averaged probability); the last is GDGP's own setting
+    # (sigmoid of the latent mean, no variance), compared on the latent mean.
+    configs = ((torch.float32, "averaged", True), (torch.float64, "averaged", True), (torch.float32, "sigmoid", False))
+    for dtype, mode, with_var in configs:
+        head = LaplaceGPHead(**HP, prob_mode=mode, predict_var=with_var, dtype=dtype).to(device)
         t = lambda a, dt=dtype: torch.as_tensor(a, dtype=dt, device=device)[None]  # noqa: E731
         args = (t(x[:, :DI]), t(x[:, DI:]), t(y), None, t(xs[:, :DI]), t(xs[:, DI:]))
 
-        def run_head() -> torch.Tensor:
+        def run_head() -> dict[str, torch.Tensor]:
             with torch.no_grad():
-                return head(*args)["prob"]
+                return head(*args)
 
         t_ours = median_ms(run_head, repeats, sync=sync)
-        err = float(np.abs(run_head()[0].cpu().double().numpy() - p_sk).max())
-        name = f"gdgp LaplaceGPHead ({device}, {str(dtype).removeprefix('torch.')})"
-        print(f"  {name:44s} {t_ours:9.2f} ms   speed-up x{t_sk / t_ours:6.1f}   max|dprob| {err:.1e}")
+        out = run_head()
+        if with_var:
+            err = f"max|dprob| {float(np.abs(out['prob'][0].cpu().double().numpy() - p_sk).max()):.1e}"
+        else:
+            err = f"max|dmean| {float(np.abs(out['mean'][0].cpu().double().numpy() - mean_sk).max()):.1e}"
+        what = "mean+var, averaged prob" if with_var else "GDGP: mean only, sigmoid"
+        name = f"gdgp head {device} {str(dtype).removeprefix('torch.')} ({what})"
+        print(f"  {name:58s} {t_ours:9.2f} ms   speed-up x{t_sk / t_ours:6.1f}   {err}")
 
 
 def main() -> None:

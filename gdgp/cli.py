@@ -103,6 +103,20 @@ def cmd_report(a: argparse.Namespace) -> None:
     print(json.dumps(metrics, indent=2, sort_keys=True))
 
 
+def cmd_experiment(a: argparse.Namespace) -> None:
+    from gdgp.report import experiments as ex
+
+    if a.what == "table2":
+        df = ex.write_table2([Path(p) for p in a.checkpoints], a.datasets, Path(a.out_csv), Path(a.out_md))
+        log.info("table2: %d rows -> %s", len(df), a.out_csv)
+    elif a.what == "fig2":
+        ex.save_figure(ex.plot_gdgp_loss([Path(p) for p in a.losses], a.datasets), Path(a.out_png))
+        log.info("fig2 -> %s", a.out_png)
+    else:
+        df = ex.write_variant_table([Path(p) for p in a.clicks], a.what, a.round, Path(a.out_csv), Path(a.out_md))
+        log.info("%s: %d rows -> %s", a.what, len(df), a.out_csv)
+
+
 def _slice_and_device_options() -> argparse.ArgumentParser:
     """Options shared by the verbs that read slices and run a network (train, evaluate)."""
     shared = argparse.ArgumentParser(add_help=False)
@@ -185,6 +199,26 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--reference", default=None, help="method the others are tested against (paired Wilcoxon)")
     s.add_argument("--order", nargs="*", default=None, help="method order in tables and legends")
     s.set_defaults(func=cmd_report)
+
+    s = sub.add_parser("experiment", help="the paper's GDGP experiment tables (2, 3, 5, 6) and Fig. 2")
+    exp = s.add_subparsers(dest="what", required=True, metavar="WHAT")
+    e = exp.add_parser("table2", help="initial vs learned sigma, alpha1, alpha2, tau, l per dataset")
+    e.add_argument("--checkpoints", nargs="+", required=True, help="gdgp final.pt, one per dataset")
+    e.add_argument("--datasets", nargs="+", required=True, help="dataset names, same order")
+    e.add_argument("--out-csv", required=True)
+    e.add_argument("--out-md", required=True)
+    for table, title in (("table3", "fixed vs learned parameters"), ("table5", "click encodings"),
+                         ("table6", "ablations")):
+        e = exp.add_parser(table, help=f"{title}: gdgp vs its variants")
+        e.add_argument("--clicks", nargs="+", required=True, help="clicks.csv of gdgp and the variants")
+        e.add_argument("--round", type=int, default=5, help="click round reported")
+        e.add_argument("--out-csv", required=True)
+        e.add_argument("--out-md", required=True)
+    e = exp.add_parser("fig2", help="gdgp's composite training loss and its parts per epoch")
+    e.add_argument("--losses", nargs="+", required=True, help="gdgp loss.csv, one per dataset")
+    e.add_argument("--datasets", nargs="+", required=True, help="dataset names, same order")
+    e.add_argument("--out-png", required=True)
+    s.set_defaults(func=cmd_experiment)
     return p
 
 

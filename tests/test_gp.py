@@ -8,43 +8,18 @@ import numpy as np
 import pytest
 import torch
 from sklearn.gaussian_process import GaussianProcessClassifier
-from sklearn.gaussian_process.kernels import RBF, ConstantKernel, Kernel, Matern
+from sklearn.gaussian_process.kernels import Kernel
 from torch.func import functional_call
 
 from gdgp.gp import HybridKernel, LaplaceGPHead, robust_cholesky
+from gdgp.gp.sklearn_reference import sklearn_hybrid_kernel
 
 HP = {"alpha1": 0.5, "alpha2": 0.2, "tau": 1.0, "l": 2.0}
 
 
-class Columns(Kernel):
-    """sklearn kernel acting on a subset of the columns (an ``active_dims`` wrapper).
-
-    It has no hyperparameters of its own (``theta`` is empty), which is all a
-    ``GaussianProcessClassifier(optimizer=None)`` needs.
-    """
-
-    def __init__(self, base: Kernel, cols: tuple[int, ...]) -> None:
-        self.base = base
-        self.cols = cols
-
-    def __call__(self, X, Y=None, eval_gradient=False):
-        if eval_gradient:
-            raise NotImplementedError
-        Y = None if Y is None else np.asarray(Y)[:, list(self.cols)]
-        return self.base(np.asarray(X)[:, list(self.cols)], Y)
-
-    def diag(self, X):
-        return self.base.diag(np.asarray(X)[:, list(self.cols)])
-
-    def is_stationary(self):
-        return True
-
-
 def sklearn_kernel(di: int, dd: int, hp: dict[str, float] = HP) -> Kernel:
-    """``alpha1 RBF(tau)`` on columns ``[0, di)`` + ``alpha2 Matern52(l)`` on ``[di, di+dd)``."""
-    rbf = ConstantKernel(hp["alpha1"], "fixed") * Columns(RBF(hp["tau"]), tuple(range(di)))
-    mat = ConstantKernel(hp["alpha2"], "fixed") * Columns(Matern(hp["l"], nu=2.5), tuple(range(di, di + dd)))
-    return rbf + mat
+    """The same kernel from scikit-learn's RBF and Matern (the independent reference)."""
+    return sklearn_hybrid_kernel(di, dd, **hp)
 
 
 def random_problem(seed: int, n: int, m: int, di: int, dd: int):
@@ -260,3 +235,19 @@ def test_cuda_matches_cpu():
         out = head.cuda()(t(x[:, :1]), t(x[:, 1:]), t(y), None, t(xs[:, :1]), t(xs[:, 1:]))
     for k in ref:
         torch.testing.assert_close(out[k].cpu(), ref[k], rtol=1e-8, atol=1e-10)
+
+
+def test_mean_only_mode_gives_the_same_mean_and_probability() -> None:
+    g = torch.Generator().manual_seed(5)
+    x_i, x_d = torch.randn(2, 9, 1, generator=g), torch.randn(2, 9, 4, generator=g)
+    y = torch.where(torch.randn(2, 9, generator=g) > 0, 1.0, -1.0)
+    mask = torch.ones(2, 9, dtype=torch.bool)
+    mask[1, 6:] = False
+    t_i, t_d = torch.randn(2, 50, 1, generator=g), torch.randn(2, 50, 4, generator=g)
+    full = LaplaceGPHead(dtype=torch.float64)(x_i, x_d, y, mask, t_i, t_d)
+    fast = LaplaceGPHead(dtype=torch.float64, predict_var=False)(x_i, x_d, y, mask, t_i, t_d)
+    assert fast["var"] is None
+    for k in ("mean", "prob", "nll", "kl"):
+        torch.testing.assert_close(fast[k], full[k])
+    with pytest.raises(ValueError, match="needs the latent variance"):
+        LaplaceGPHead(prob_mode="averaged", predict_var=False)

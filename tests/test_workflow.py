@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +11,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+
+from gdgp.experiment_plan import VARIANT_SETTINGS
 
 REPO = Path(__file__).parents[1]
 TINY = REPO / "tests" / "workflow" / "config.yaml"
@@ -51,9 +52,12 @@ def test_dry_run_of_demo_config_shows_full_dag() -> None:
     counts = {line.split()[0]: int(line.split()[1]) for line in out.splitlines()
               if len(line.split()) == 2 and line.split()[1].isdigit()}
     cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    n_jobs = len(cfg["datasets"]) * len(cfg["methods"])
+    variants = cfg["experiments"].get("variants", list(VARIANT_SETTINGS))  # schema default: all
+    n_variants = len(cfg["experiments"]["datasets"]) * len(variants)
+    n_jobs = len(cfg["datasets"]) * len(cfg["methods"]) + n_variants
     assert counts.get("train") == n_jobs and counts.get("evaluate") == n_jobs
     assert counts.get("extract") == len(cfg["datasets"]) and counts.get("report") == 1
+    assert counts.get("table2") == 1 and counts.get("fig2") == 1 and counts.get("variant_table") == 3
 
 
 def test_msd_config_replaces_demo_config() -> None:
@@ -68,6 +72,8 @@ def test_msd_config_replaces_demo_config() -> None:
     (("split", "mode"), "volume", "mode"),
     (("methods", "sam"), {}, "sam"),
     (("methods", "click_unet", "edv_scal"), 3, "edv_scal"),
+    (("methods", "gdgp", "encoding"), "sobel", "encoding"),
+    (("experiments", "variants"), ["gdgp_magic"], "gdgp_magic"),
 ])
 def test_bad_config_value_is_rejected_naming_the_key(tmp_path: Path, path: tuple, value, expected: str) -> None:
     cfg = yaml.safe_load(TINY.read_text())
@@ -86,16 +92,24 @@ def test_tiny_end_to_end_run(tmp_path: Path) -> None:
     work = project(tmp_path)
     snakemake(["--cores", "2"], work)
     res = work / "results"
-    for method in ("auto_unet", "click_unet"):
+    for method in ("auto_unet", "click_unet", "gdgp", "gdgp_fixed", "gdgp_abl_cnn"):
         clicks = pd.read_csv(res / "runs" / "tiny_spleen" / method / "clicks.csv")
         assert len(clicks) == 4 * 4 and sorted(clicks["round"].unique()) == [0, 1, 2, 3]
         assert clicks["dice"].between(0, 1).all()
         assert (res / "logs" / "train" / "tiny_spleen" / f"{method}.log").stat().st_size > 0
         assert (res / "benchmarks" / "train" / "tiny_spleen" / f"{method}.tsv").exists()
     metrics = json.loads((res / "metrics.json").read_text())
-    assert set(metrics["tiny_spleen"]) == {"auto_unet", "click_unet"}
+    assert set(metrics["tiny_spleen"]) == {"auto_unet", "click_unet", "gdgp"}  # variants stay out of Table 4
     table = pd.read_csv(res / "report" / "table4.csv")
-    assert set(table["method"]) == {"auto_unet", "click_unet"} and (table["round"] == 2).all()
+    assert set(table["method"]) == {"auto_unet", "click_unet", "gdgp"} and (table["round"] == 2).all()
+    # The experiment tables: Table 2 has the initial row and one learned row; Table 3 compares
+    # gdgp with gdgp_fixed; Table 6 holds only the configured ablation; no Table 5 (no variant).
+    t2 = pd.read_csv(res / "experiments" / "table2.csv")
+    assert list(t2["row"]) == ["initial", "learned (tiny_spleen)"]
+    assert t2.loc[0, ["sigma", "alpha1", "alpha2", "tau", "l"]].tolist() == [1.0, 0.5, 0.2, 1.0, 2.0]
+    assert set(pd.read_csv(res / "experiments" / "table3.csv")["method"]) == {"gdgp", "gdgp_fixed"}
+    assert set(pd.read_csv(res / "experiments" / "table6.csv")["method"]) == {"gdgp", "gdgp_abl_cnn"}
+    assert not (res / "experiments" / "table5.csv").exists()
     # Nothing left to do on a second run; the report renders.
     assert "Nothing to be done" in snakemake(["-n"], work).stdout + snakemake(["-n"], work).stderr
     snakemake(["--report", "report.html"], work)

@@ -239,15 +239,22 @@ class LaplaceGPHead(nn.Module):
         tol: Newton tolerance; ``None`` selects ``default_tol(dtype)``.
         max_iter: Maximum number of Newton iterations.
         dtype: Parameter (= computation) dtype; see ``HybridKernel``.
+        predict_var: Compute the latent variance of the test pixels. ``False`` skips the
+            ``(N, N) @ (N, M)`` product and returns ``var = None`` (only allowed with
+            ``prob_mode="sigmoid"``, which does not need it): GDGP's setting.
     """
 
     def __init__(self, alpha1: float = DEFAULT_HYPERS["alpha1"], alpha2: float = DEFAULT_HYPERS["alpha2"],
                  tau: float = DEFAULT_HYPERS["tau"], l: float = DEFAULT_HYPERS["l"],  # noqa: E741
                  learnable: bool = True, prob_mode: ProbMode = "sigmoid", jitter: float | None = None,
-                 tol: float | None = None, max_iter: int = 50, dtype: torch.dtype | None = None) -> None:
+                 tol: float | None = None, max_iter: int = 50, dtype: torch.dtype | None = None,
+                 predict_var: bool = True) -> None:
         super().__init__()
         if prob_mode not in ("sigmoid", "averaged"):
             raise ValueError(f"prob_mode must be 'sigmoid' or 'averaged', got {prob_mode!r}")
+        if not predict_var and prob_mode == "averaged":
+            raise ValueError("prob_mode='averaged' needs the latent variance (predict_var=True)")
+        self.predict_var = predict_var
         self.kernel = HybridKernel(alpha1=alpha1, alpha2=alpha2, tau=tau, l=l, learnable=learnable,
                                    dtype=dtype)
         self.prob_mode: ProbMode = prob_mode
@@ -278,7 +285,8 @@ class LaplaceGPHead(nn.Module):
 
         Returns:
             Dict of tensors in the dtype of ``test_deep``:
-            ``mean`` (B, M) latent mean, ``var`` (B, M) latent variance,
+            ``mean`` (B, M) latent mean, ``var`` (B, M) latent variance (``None`` when
+            ``predict_var`` is off),
             ``prob`` (B, M) foreground probability (see ``prob_mode``),
             ``nll`` (B,) ``-log q(y|X)`` (GPML eq. 3.32), ``kl`` (B,)
             ``KL(q(f)||p(f))`` of the Laplace posterior at the training points.
@@ -314,17 +322,20 @@ class LaplaceGPHead(nn.Module):
         # GPML Alg. 3.2 lines 4-6: mean = k*^T grad log p, v = L \ (W^1/2 k*), var = k** - v^T v.
         # One (N+1, N) @ (N, M) product: rows [grad^T; L^-1 diag(W^1/2)].  Padded points
         # have grad = W^1/2 = 0, so their (garbage) k* columns drop out.
-        A = torch.linalg.solve_triangular(L, torch.diag_embed(W_sr), upper=False)
-        R = torch.cat([grad[:, None, :], A], dim=1) @ Ks                    # (B, N+1, M)
-        mean = R[:, 0]
-        var = (kss - R[:, 1:].square().sum(1)).clamp_min(0.0)
+        if self.predict_var:
+            A = torch.linalg.solve_triangular(L, torch.diag_embed(W_sr), upper=False)
+            R = torch.cat([grad[:, None, :], A], dim=1) @ Ks                # (B, N+1, M)
+            mean = R[:, 0]
+            var = (kss - R[:, 1:].square().sum(1)).clamp_min(0.0)
+        else:
+            mean, var = (grad[:, None, :] @ Ks)[:, 0], None
 
         # GPML eq. 3.32: -log q(y|X) = a^T f / 2 - log p(y|f) + sum log diag L.
         quad = (a * f).sum(-1)                                              # f^T K^-1 f
         nll = 0.5 * quad - loglik + logdet_half
         kl = self._kl(L, quad, logdet_half)
         prob = self._probability(mean, var)
-        return {k: t.to(out_dtype) for k, t in
+        return {k: (None if t is None else t.to(out_dtype)) for k, t in
                 {"mean": mean, "var": var, "prob": prob, "nll": nll, "kl": kl}.items()}
 
     @staticmethod
@@ -350,8 +361,9 @@ class LaplaceGPHead(nn.Module):
         """No clicks: the prior (mean 0, variance k**, probability 0.5, nll = kl = 0)."""
         zeros = torch.zeros_like(kss)
         zb = kss.new_zeros(n_batch)
-        out = {"mean": zeros, "var": kss, "prob": self._probability(zeros, kss), "nll": zb, "kl": zb}
-        return {k: t.to(out_dtype) for k, t in out.items()}
+        out = {"mean": zeros, "var": kss if self.predict_var else None, "prob": self._probability(zeros, kss),
+               "nll": zb, "kl": zb}
+        return {k: (None if t is None else t.to(out_dtype)) for k, t in out.items()}
 
 
 __all__ = ["LaplaceGPHead", "ProbMode", "averaged_probability", "default_jitter", "default_tol",

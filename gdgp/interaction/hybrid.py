@@ -133,3 +133,28 @@ def hybrid_interaction(gt: np.ndarray, cfg: HybridConfig, rng: np.random.Generat
     edge = _snap(edge, e_cand, cfg.noise_px, rng)
     box = crop_box(np.concatenate([centre, edge]), gt.shape, cfg.crop_margin)
     return HybridPoints(centre=centre, edge=edge, box=box)
+
+
+def plain_interaction(gt: np.ndarray, cfg: HybridConfig, rng: np.random.Generator) -> HybridPoints:
+    """Conventional fg/bg clicks with the same counts (GDGP ablation 1, paper Table 6).
+
+    DIOS-style sampling (Xu et al. 2016): ``n_centre`` foreground points drawn at random
+    anywhere in the target (no depth constraint) and ``n_edge`` background points drawn at
+    random among background pixels 1..3 x ``edge_margin`` px from the target (no spread
+    around it). The box is the clicks' bounding box, as for the hybrid interaction, so it
+    may miss part of the target; corrective clicks then grow it.
+
+    Raises:
+        ValueError: ``gt`` is empty.
+    """
+    g = gt.astype(bool)
+    if not g.any():
+        raise ValueError("plain fg/bg interaction needs a non-empty target")
+    inside = np.argwhere(g)
+    outside_d = distance_transform_edt(~g)
+    band = np.argwhere((outside_d >= 1) & (outside_d <= 3 * cfg.edge_margin))
+    centre = inside[rng.choice(len(inside), size=min(cfg.n_centre, len(inside)), replace=False)]
+    n_bg = min(cfg.n_edge, len(band))
+    edge = band[rng.choice(len(band), size=n_bg, replace=False)] if n_bg else np.zeros((0, 2), np.int64)
+    box = crop_box(np.concatenate([centre, edge]), gt.shape, cfg.crop_margin)
+    return HybridPoints(centre=centre.astype(np.int64), edge=edge.astype(np.int64), box=box)

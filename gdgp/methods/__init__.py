@@ -8,10 +8,14 @@ from gdgp.errors import ConfigError
 from gdgp.methods.auto_unet import AutoUNet
 from gdgp.methods.base import Method
 from gdgp.methods.click_unet import ClickUNet
+from gdgp.methods.gdgp import GDGP
+from gdgp.methods.gdgp_variants import VARIANTS
 
 METHODS: dict[str, type[Method]] = {
     AutoUNet.name: AutoUNet,
     ClickUNet.name: ClickUNet,
+    GDGP.name: GDGP,
+    **{variant.name: variant for variant in VARIANTS},
 }
 
 

@@ -10,7 +10,8 @@ plus one registry line. Images are float32 (H, W) in [0, 1]; masks (H, W); click
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, ClassVar
 
 import numpy as np
@@ -68,6 +69,10 @@ class Method(ABC):
         opt = torch.optim.Adam(self.network.parameters(), lr=lr)
         return opt, torch.optim.lr_scheduler.StepLR(opt, step_size=lr_step, gamma=lr_gamma)
 
+    def learned_parameters(self) -> dict[str, float]:
+        """Named scalar parameters worth logging per epoch (GDGP: sigma and the kernel's); none by default."""
+        return {}
+
     def to(self, device: torch.device | str) -> Method:
         """Move the network to ``device``."""
         self.device = torch.device(device)
@@ -96,16 +101,22 @@ class Method(ABC):
         x = np.stack([self.encode(i, c, p) for i, c, p in zip(images, clicks, prev_masks, strict=True)])
         return torch.from_numpy(x).to(self.device)
 
-    @torch.no_grad()
-    def predict_batch(self, images: Sequence[np.ndarray], clicks: Sequence[Sequence[Click]],
-                      prev_masks: Sequence[np.ndarray]) -> np.ndarray:
-        """Foreground probabilities (B, H, W) for a batch, in eval mode."""
+    @contextmanager
+    def inference(self) -> Iterator[None]:
+        """Eval mode without gradient for the block; the previous train/eval mode is restored."""
         was_training = self.network.training
         self.network.eval()
         try:
-            logits = self.network(self._batch(images, clicks, prev_masks))
+            with torch.no_grad():
+                yield
         finally:
             self.network.train(was_training)
+
+    def predict_batch(self, images: Sequence[np.ndarray], clicks: Sequence[Sequence[Click]],
+                      prev_masks: Sequence[np.ndarray]) -> np.ndarray:
+        """Foreground probabilities (B, H, W) for a batch, in eval mode."""
+        with self.inference():
+            logits = self.network(self._batch(images, clicks, prev_masks))
         return torch.sigmoid(logits[:, 0]).float().cpu().numpy()
 
     def predict(self, image: np.ndarray, clicks: Sequence[Click], prev_mask: np.ndarray) -> np.ndarray:
@@ -113,6 +124,10 @@ class Method(ABC):
         return self.predict_batch([image], [clicks], [prev_mask])[0]
 
     # --- training -----------------------------------------------------------------------
+    def training_robots(self, labels: np.ndarray, rng: np.random.Generator) -> list[Robot]:
+        """The simulated users of a training batch (default: the deterministic RITM robot)."""
+        return [Robot(lab) for lab in labels]
+
     def simulate_interaction(self, images: np.ndarray, labels: np.ndarray, rng: np.random.Generator
                              ) -> tuple[list[list[Click]], np.ndarray]:
         """Clicks and previous masks for a training batch, as the robot user would give them.
@@ -121,7 +136,7 @@ class Method(ABC):
         ``max_train_rounds``) of corrective rounds, each predicted by the current network
         without gradient and corrected by the same :class:`Robot` used at evaluation.
         """
-        robots = [Robot(lab) for lab in labels]
+        robots = self.training_robots(labels, rng)
         clicks = [self.first_interaction(img, r) for img, r in zip(images, robots, strict=True)]
         prev = np.zeros(labels.shape, dtype=np.float32)
         if not self.interactive:
@@ -133,8 +148,13 @@ class Method(ABC):
         return [r.clicks for r in robots], prev
 
     def train_step(self, images: np.ndarray, labels: np.ndarray, optimizer: torch.optim.Optimizer,
-                   rng: np.random.Generator) -> float:
-        """One optimisation step on a batch of (B, H, W) images and labels; returns the loss."""
+                   rng: np.random.Generator) -> dict[str, float]:
+        """One optimisation step on a batch of (B, H, W) images and labels.
+
+        Returns:
+            ``{"loss": total}`` plus any loss components the method logs (averaged per
+            epoch into ``loss.csv``).
+        """
         clicks, prev = self.simulate_interaction(images, labels, rng)
         x = self._batch(images, clicks, prev)
         y = torch.from_numpy(labels[:, None].astype(np.float32)).to(self.device)
@@ -143,4 +163,4 @@ class Method(ABC):
         loss = self.loss_fn(self.network(x), y)
         loss.backward()
         optimizer.step()
-        return float(loss.detach())
+        return {"loss": float(loss.detach())}

@@ -67,8 +67,11 @@ def _resume_state(latest: Path, method: Method, cfg: TrainConfig) -> dict[str, A
 
 
 def _write_history(path: Path, history: list[dict[str, float]]) -> None:
+    """loss.csv: epoch, loss, lr, seconds, then the method's loss components and learned parameters."""
+    frame = pd.DataFrame(history)
+    first = ["epoch", "loss", "lr", "seconds"]
     with atomic_path(path) as tmp:
-        pd.DataFrame(history, columns=["epoch", "loss", "lr", "seconds"]).to_csv(tmp, index=False)
+        frame[first + [c for c in frame.columns if c not in first]].to_csv(tmp, index=False)
 
 
 def train_method(method_name: str, hparams: dict[str, Any], train_set: SliceSet, final_path: str | Path,
@@ -114,15 +117,18 @@ def train_method(method_name: str, hparams: dict[str, Any], train_set: SliceSet,
         aug.set_random_state(seed=seed % 2**32)
         rng = np.random.default_rng(seed)
         order = rng.permutation(n)
-        losses = []
+        sums: dict[str, float] = {}
         for i in range(0, n, cfg.batch_size):
             idx = order[i : i + cfg.batch_size]
             images, labels = augment_batch(aug, train_set.images[idx], train_set.labels[idx])
-            losses.append(method.train_step(images, labels, optimizer, rng) * len(idx))
+            for key, value in method.train_step(images, labels, optimizer, rng).items():
+                sums[key] = sums.get(key, 0.0) + value * len(idx)
         lr = optimizer.param_groups[0]["lr"]
         scheduler.step()
-        history.append({"epoch": epoch + 1, "loss": float(np.sum(losses) / n), "lr": lr,
-                        "seconds": time.perf_counter() - t0})
+        history.append({"epoch": epoch + 1, "loss": sums["loss"] / n, "lr": lr,
+                        "seconds": time.perf_counter() - t0,
+                        **{k: v / n for k, v in sums.items() if k != "loss"},
+                        **method.learned_parameters()})
         bar.set_postfix(loss=f"{history[-1]['loss']:.4f}")
         log.info("epoch %d/%d loss %.4f (%.1f s)", epoch + 1, cfg.epochs, history[-1]["loss"], history[-1]["seconds"])
         save_checkpoint(latest, method, optimizer, scheduler, epoch + 1, history, dataclasses.asdict(cfg))

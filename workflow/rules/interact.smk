@@ -33,5 +33,5 @@ rule evaluate:
 
 rule evaluate_all:
     input:
-        all_runs("clicks"),
+        every_run("clicks"),
     localrule: True

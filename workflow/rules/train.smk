@@ -37,5 +37,5 @@ rule train:
 
 rule train_all:
     input:
-        all_models("checkpoint"),
+        every_model("checkpoint"),
     localrule: True

@@ -1,0 +1,301 @@
+"""``gdgp``: hybrid clicks + Gaussian geodesic encoding + U-Net features + Laplace GP head.
+
+The paper's method (DESIGN.md "GDGP network"):
+
+1. **Hybrid first interaction** (:mod:`gdgp.interaction.hybrid`): ``n_centre`` near-centre
+   foreground points and ``n_edge`` outer-edge background points; later rounds add the
+   robot user's corrective clicks.
+2. **Crop** (:mod:`gdgp.crop`): the clicks' bounding box + ``crop_margin``, made square,
+   resized to ``crop_size``; the prediction is pasted back into the full slice.
+3. **Encoding**: one map for the foreground clicks and one for the background clicks,
+   ``exp(-D_geo / (2 sigma^2))`` with learnable sigma (:mod:`gdgp.geodesic_encodings`).
+4. **Features**: a MONAI ``DynUNet`` (nnU-Net's network: instance norm, LeakyReLU, a
+   quarter of nnU-Net's 2D filters, dropout 0.3) maps [crop, fg map, bg map] to
+   ``feature_channels`` deep features per pixel.
+5. **GP head** (:mod:`gdgp.gp`): training points are the clicked pixels; intensity
+   features = (image, fg map, bg map) go to the RBF term, deep features to the Matern-5/2
+   term; Laplace approximation; probability = sigmoid(latent mean) (the paper's choice).
+6. **Loss**: ``0.5 Dice + 0.5 CE`` on the latent mean as logit, ``+ 0.001 (NLL + 0.01 KL)``
+   of the GP (``gp_loss_weight``, ``kl_weight``).
+
+The experiments of the paper's Tables 3, 5 and 6 are the same class with one setting
+changed (``encoding``, ``interaction``, ``head``, ``learnable``); they are registered as
+variants in :mod:`gdgp.methods.gdgp_variants`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from monai.networks.nets import DynUNet
+from torch import Tensor, nn
+
+from gdgp.crop import Box, click_box, clicks_in_crop, crop_resize, paste_back
+from gdgp.encodings import click_map, euclidean_distance_map, gaussian_heatmap
+from gdgp.errors import ConfigError
+from gdgp.geodesic_encodings import GaussianGeodesicEncoding, geodesic_map
+from gdgp.gp import LaplaceGPHead
+from gdgp.interaction.hybrid import HybridConfig, hybrid_interaction, plain_interaction
+from gdgp.interaction.robot import Click, Robot
+from gdgp.methods.base import Method
+
+ENCODINGS = ("gaussian_geodesic", "geo", "edv", "gh", "points")
+INTERACTIONS = ("hybrid", "fgbg")
+HEADS = ("gp", "cnn")
+MIN_CROP_PX = 16  # smallest box side in slice pixels (tiny targets still get context)
+
+
+def dynunet_features(in_channels: int, out_channels: int, filters: Sequence[int], dropout: float) -> DynUNet:
+    """nnU-Net's 2D U-Net (MONAI ``DynUNet``): 3x3 convs, stride-2 downsampling, instance norm."""
+    levels = len(filters)
+    return DynUNet(spatial_dims=2, in_channels=in_channels, out_channels=out_channels,
+                   kernel_size=[3] * levels, strides=[1] + [2] * (levels - 1),
+                   upsample_kernel_size=[2] * (levels - 1), filters=list(filters), dropout=dropout,
+                   norm_name=("INSTANCE", {"affine": True}), res_block=False)
+
+
+@dataclass
+class CropBatch:
+    """A batch prepared for the network: crops, encoding inputs and the GP's training points."""
+
+    images: Tensor       # (B, S, S) crops
+    enc_in: Tensor       # (B, 2, S, S): distances (gaussian_geodesic) or final maps
+    seeds: Tensor        # (B, 2, S, S) bool click masks (fg, bg)
+    point_idx: Tensor    # (B, N) flat pixel index of each click in the crop
+    point_y: Tensor      # (B, N) +1 foreground / -1 background
+    point_mask: Tensor   # (B, N) bool, False = padding
+    boxes: list[Box]
+
+
+class GDGPNetwork(nn.Module):
+    """Encoding (learnable sigma) + DynUNet feature extractor + GP (or CNN) head.
+
+    Owns every learnable parameter (network weights, sigma, alpha1, alpha2, tau, l), so
+    the shared trainer and checkpoints handle it like any other network.
+    """
+
+    def __init__(self, hp: dict[str, Any]) -> None:
+        super().__init__()
+        self.encoding = hp["encoding"]
+        self.head_kind = hp["head"]
+        if self.encoding == "gaussian_geodesic":
+            self.encoder = GaussianGeodesicEncoding(sigma=hp["sigma"], lamb=hp["geodesic_lambda"],
+                                                    learnable=hp["learnable"])
+        self.backbone = dynunet_features(3, hp["feature_channels"], hp["filters"], hp["dropout"])
+        if self.head_kind == "gp":
+            self.head = LaplaceGPHead(alpha1=hp["alpha1"], alpha2=hp["alpha2"], tau=hp["tau"], l=hp["l"],
+                                      learnable=hp["learnable"], prob_mode="sigmoid", predict_var=False)
+        else:
+            self.head = nn.Conv2d(hp["feature_channels"] + 3, 1, kernel_size=1)
+
+    def maps(self, batch: CropBatch) -> Tensor:
+        """The (B, 2, S, S) click maps; the Gaussian geodesic map carries sigma's gradient."""
+        if self.encoding != "gaussian_geodesic":
+            return batch.enc_in
+        sigma = self.encoder.sigma
+        out = torch.exp(-batch.enc_in / (2.0 * sigma * sigma))
+        has_seed = batch.seeds.flatten(2).any(-1)[..., None, None]
+        return torch.where(has_seed, out, torch.zeros_like(out))
+
+    def forward(self, batch: CropBatch) -> dict[str, Tensor]:
+        """Logits (B, S, S) on the crop, and the GP's per-image NLL and KL (zeros for the CNN head)."""
+        maps = self.maps(batch)
+        low = torch.cat([batch.images[:, None], maps], dim=1)              # (B, 3, S, S)
+        feats = self.backbone(low)                                          # (B, F, S, S)
+        n_batch, size = low.shape[0], low.shape[-1]
+        if self.head_kind == "cnn":
+            logits = self.head(torch.cat([feats, low], dim=1))[:, 0]
+            zero = logits.new_zeros(n_batch)
+            return {"logits": logits, "nll": zero, "kl": zero}
+        test_int = low.flatten(2).transpose(1, 2)                           # (B, S*S, 3)
+        test_deep = feats.flatten(2).transpose(1, 2)                        # (B, S*S, F)
+        idx = batch.point_idx.clamp_min(0)
+        take = lambda t: torch.gather(t, 1, idx[..., None].expand(-1, -1, t.shape[-1]))  # noqa: E731
+        out = self.head(take(test_int), take(test_deep), batch.point_y, batch.point_mask, test_int, test_deep)
+        return {"logits": out["mean"].view(n_batch, size, size), "nll": out["nll"], "kl": out["kl"]}
+
+    def learned_parameters(self) -> dict[str, float]:
+        """sigma, alpha1, alpha2, tau, l (Table 2); only those this variant has."""
+        out: dict[str, float] = {}
+        if self.encoding == "gaussian_geodesic":
+            out["sigma"] = float(self.encoder.sigma.detach())
+        if self.head_kind == "gp":
+            out.update(self.head.hyperparameters())
+        return out
+
+
+class GDGP(Method):
+    """The paper's method; see the module docstring."""
+
+    name = "gdgp"
+    interactive = True
+    defaults: ClassVar[dict[str, Any]] = {
+        "crop_size": 128,
+        "filters": [8, 16, 32, 64, 128],
+        "feature_channels": 16,
+        "dropout": 0.3,
+        "encoding": "gaussian_geodesic",
+        "interaction": "hybrid",
+        "head": "gp",
+        "learnable": True,
+        "sigma": 1.0,
+        "alpha1": 0.5,
+        "alpha2": 0.2,
+        "tau": 1.0,
+        "l": 2.0,
+        "geodesic_lambda": 1.0,
+        "n_centre": 3,
+        "n_edge": 4,
+        "centre_fraction": 0.5,
+        "edge_margin": 5.0,
+        "crop_margin": 8,
+        "train_click_noise": 1.0,
+        "max_train_rounds": 3,
+        "gp_loss_weight": 0.001,
+        "kl_weight": 0.01,
+        "hyper_lr_scale": 50.0,
+    }
+    #: Settings that define a registered variant; they win over the configured ones.
+    variant: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, **hparams: Any) -> None:
+        super().__init__(**{**hparams, **self.variant})
+        hp = self.hparams
+        for key, allowed in (("encoding", ENCODINGS), ("interaction", INTERACTIONS), ("head", HEADS)):
+            if hp[key] not in allowed:
+                raise ConfigError(f"method {self.name!r}: {key} must be one of {allowed}, got {hp[key]!r}")
+        self.hybrid = HybridConfig(n_centre=hp["n_centre"], n_edge=hp["n_edge"],
+                                   centre_fraction=hp["centre_fraction"], edge_margin=hp["edge_margin"],
+                                   crop_margin=hp["crop_margin"])
+
+    def build_network(self) -> nn.Module:
+        return GDGPNetwork(self.hparams)
+
+    def learned_parameters(self) -> dict[str, float]:
+        """Current sigma and kernel hyperparameters (the paper's Table 2)."""
+        return self.network.learned_parameters()
+
+    def configure_optimizers(self, lr: float, lr_step: int, lr_gamma: float
+                             ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
+        """Adam + step schedule; sigma and the kernel hyperparameters at ``hyper_lr_scale`` x lr.
+
+        The five scalars move slowly at the network's learning rate (a few percent in the
+        demo's few hundred steps); a larger rate lets the short demo runs learn them too.
+        """
+        net = self.network
+        hyper = [p for n, p in net.named_parameters() if n.startswith(("encoder.", "head.kernel."))]
+        ids = {id(p) for p in hyper}
+        rest = [p for p in net.parameters() if id(p) not in ids]
+        groups = [{"params": rest, "lr": lr}]
+        if hyper:
+            groups.append({"params": hyper, "lr": lr * self.hparams["hyper_lr_scale"]})
+        opt = torch.optim.Adam(groups, lr=lr)
+        return opt, torch.optim.lr_scheduler.StepLR(opt, step_size=lr_step, gamma=lr_gamma)
+
+    # --- interaction --------------------------------------------------------------------
+    def first_interaction(self, image: np.ndarray, robot: Robot) -> list[Click]:
+        """Hybrid (or, for ablation 1, conventional fg/bg) points, recorded in ``robot``.
+
+        Position noise is the robot's (``evaluate.noise_px`` at test time,
+        ``train_click_noise`` in training). An empty target gets no click.
+        """
+        if not robot.gt.any():
+            return []
+        cfg = self.hybrid
+        if robot.noise_px > 0:
+            cfg = HybridConfig(**{**cfg.__dict__, "noise_px": robot.noise_px})
+        if self.hparams["interaction"] == "hybrid":
+            pts = hybrid_interaction(robot.gt, cfg, robot.rng)
+        else:
+            rng = robot.rng if robot.rng is not None else np.random.default_rng(int(robot.gt.sum()))
+            pts = plain_interaction(robot.gt, cfg, rng)
+        clicks = [robot.add(y, x, True) for y, x in pts.centre]
+        return clicks + [robot.add(y, x, False) for y, x in pts.edge]
+
+    def training_robots(self, labels: np.ndarray, rng: np.random.Generator) -> list[Robot]:
+        noise = float(self.hparams["train_click_noise"])
+        return [Robot(lab, noise_px=noise, rng=rng) for lab in labels]
+
+    # --- encoding -----------------------------------------------------------------------
+    def _maps(self, crop: np.ndarray, clicks: Sequence[Click]) -> np.ndarray:
+        """(2, S, S) fixed encoding maps (fg, bg) of the non-learnable encodings."""
+        enc, size = self.hparams["encoding"], crop.shape[0]
+        if enc == "edv":
+            fn = lambda pos: euclidean_distance_map(clicks, crop.shape, pos, scale=float(size))  # noqa: E731
+        elif enc == "gh":  # 10 px at the paper's 128-px working size
+            fn = lambda pos: gaussian_heatmap(clicks, crop.shape, pos, sigma=0.08 * size)  # noqa: E731
+        elif enc == "geo":
+            fn = lambda pos: geodesic_map(crop, clicks, pos, lamb=self.hparams["geodesic_lambda"])  # noqa: E731
+        else:  # "points": ablation 2, the clicks as raw binary maps
+            fn = lambda pos: click_map(clicks, crop.shape, pos).astype(np.float32)  # noqa: E731
+        return np.stack([fn(True), fn(False)])
+
+    def prepare(self, images: np.ndarray | Sequence[np.ndarray], clicks: Sequence[Sequence[Click]]) -> CropBatch:
+        """Crop every slice around its clicks and build the encoding inputs and GP points."""
+        size = int(self.hparams["crop_size"])
+        boxes, crops, seeds, crop_clicks = [], [], [], []
+        for image, cl in zip(images, clicks, strict=True):
+            box = (click_box(cl, image.shape, self.hparams["crop_margin"], MIN_CROP_PX) if cl
+                   else Box(0, image.shape[0], 0, image.shape[1]))
+            cc = clicks_in_crop(cl, box, size)
+            boxes.append(box)
+            crops.append(crop_resize(image, box, size))
+            crop_clicks.append(cc)
+            seeds.append(np.stack([click_map(cc, (size, size), True), click_map(cc, (size, size), False)]))
+        crop_t = torch.stack(crops)
+        seed_t = torch.from_numpy(np.stack(seeds))
+        if self.hparams["encoding"] == "gaussian_geodesic":
+            both = self.network.encoder.scaled_distance(crop_t.repeat_interleave(2, 0), seed_t.flatten(0, 1))
+            enc_in = both.view(len(boxes), 2, size, size)
+        else:
+            enc_in = torch.from_numpy(np.stack([self._maps(c.numpy(), cc) for c, cc in zip(crops, crop_clicks)]))
+        n_max = max(1, max(len(cc) for cc in crop_clicks))
+        idx = torch.full((len(boxes), n_max), -1, dtype=torch.long)
+        lab = torch.zeros((len(boxes), n_max))
+        for b, cc in enumerate(crop_clicks):
+            for j, c in enumerate(cc):
+                idx[b, j] = c.y * size + c.x
+                lab[b, j] = 1.0 if c.positive else -1.0
+        dev = self.device
+        return CropBatch(crop_t.to(dev), enc_in.to(dev), seed_t.to(dev), idx.to(dev), lab.to(dev),
+                         (idx >= 0).to(dev), boxes)
+
+    def encode(self, image: np.ndarray, clicks: Sequence[Click], prev_mask: np.ndarray) -> np.ndarray:
+        """The network's low-level input (3, S, S) on the crop: image, fg map, bg map."""
+        batch = self.prepare([image], [clicks])
+        with torch.no_grad():
+            maps = self.network.maps(batch)
+        return torch.cat([batch.images[:, None], maps], 1)[0].float().cpu().numpy()
+
+    # --- prediction and training ----------------------------------------------------------
+    def predict_batch(self, images: Sequence[np.ndarray], clicks: Sequence[Sequence[Click]],
+                      prev_masks: Sequence[np.ndarray]) -> np.ndarray:
+        """Full-slice foreground probabilities (B, H, W): crop, predict, paste back."""
+        with self.inference():
+            batch = self.prepare(images, clicks)
+            probs = torch.sigmoid(self.network(batch)["logits"]).float().cpu()
+        return np.stack([paste_back(p, box, img.shape).numpy()
+                         for p, box, img in zip(probs, batch.boxes, images, strict=True)])
+
+    def train_step(self, images: np.ndarray, labels: np.ndarray, optimizer: torch.optim.Optimizer,
+                   rng: np.random.Generator) -> dict[str, float]:
+        """One step on the crops: ``0.5 Dice + 0.5 CE + w (NLL + kl_weight KL)``."""
+        clicks, _ = self.simulate_interaction(images, labels, rng)
+        batch = self.prepare(images, clicks)
+        size = int(self.hparams["crop_size"])
+        target = torch.stack([crop_resize(lab.astype(np.float32), box, size) > 0.5
+                              for lab, box in zip(labels, batch.boxes, strict=True)]).float()
+        self.network.train()
+        optimizer.zero_grad(set_to_none=True)
+        out = self.network(batch)
+        seg = self.loss_fn(out["logits"][:, None], target[:, None].to(self.device))
+        nll, kl = out["nll"].mean(), out["kl"].mean()
+        loss = seg + self.hparams["gp_loss_weight"] * (nll + self.hparams["kl_weight"] * kl)
+        loss.backward()
+        optimizer.step()
+        return {"loss": float(loss.detach()), "seg": float(seg.detach()), "nll": float(nll.detach()),
+                "kl": float(kl.detach())}

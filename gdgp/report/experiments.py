@@ -1,0 +1,175 @@
+"""The paper's GDGP experiment tables and figure: Table 2, Tables 3/5/6 and Fig. 2.
+
+* Table 2: initial vs learned sigma, alpha1, alpha2, tau, l, one row per dataset, read
+  from the trained ``gdgp`` checkpoints.
+* Tables 3, 5, 6: GDGP vs its variants (fixed parameters; EDV/GH/GEO encodings;
+  ablations) on the experiment datasets: Dice and ASSD (px) mean ± std at the report
+  round, paired Wilcoxon of GDGP against each variant (Holm-corrected per dataset).
+* Fig. 2: GDGP's composite training loss per epoch and its parts (0.5 Dice + 0.5 CE, NLL,
+  KL), one panel per dataset.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from gdgp.atomic import atomic_path  # noqa: E402
+from gdgp.errors import InputDataError  # noqa: E402
+from gdgp.experiment_plan import ROW_LABELS, TABLES, TITLES  # noqa: E402
+from gdgp.report import tables  # noqa: E402
+from gdgp.report.build import load_clicks  # noqa: E402
+
+PARAMETERS = ("sigma", "alpha1", "alpha2", "tau", "l")
+
+
+def _write_text(text: str, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(text)
+
+
+def _write_csv(df: pd.DataFrame, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        df.to_csv(tmp, index=False)
+
+
+def _markdown(df: pd.DataFrame) -> str:
+    """A GitHub-markdown table of a small frame (all cells as strings)."""
+    cols = [str(c) for c in df.columns]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in df.itertuples(index=False)]
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------- Table 2
+def learned_parameters_table(checkpoints: Sequence[Path], datasets: Sequence[str]) -> pd.DataFrame:
+    """Initial values (from the checkpoint's hyperparameters) and learned values per dataset."""
+    from gdgp.training.checkpoint import load_method
+
+    if len(checkpoints) != len(datasets):
+        raise InputDataError(f"table2: {len(checkpoints)} checkpoints but {len(datasets)} dataset names")
+    rows = []
+    for path, dataset in zip(checkpoints, datasets, strict=True):
+        method = load_method(path)
+        learned = method.learned_parameters()
+        if set(learned) != set(PARAMETERS):
+            raise InputDataError(f"{path}: a {method.name!r} checkpoint has parameters {sorted(learned)}; "
+                                 f"Table 2 needs a full gdgp model with {list(PARAMETERS)}")
+        initial = {k: float(method.hparams[k]) for k in PARAMETERS}
+        if not rows:
+            rows.append({"row": "initial", **initial})
+        rows.append({"row": f"learned ({dataset})", **learned,
+                     **{f"{k}_initial": initial[k] for k in PARAMETERS}})
+    return pd.DataFrame(rows)
+
+
+def table2_markdown(df: pd.DataFrame) -> str:
+    shown = df[["row", *PARAMETERS]].copy()
+    for k in PARAMETERS:
+        shown[k] = shown[k].map(lambda v: f"{v:.2f}")
+    return "# Table 2: initial and learned parameters\n\n" + _markdown(shown.rename(columns={"row": ""}))
+
+
+# --------------------------------------------------------------------------- Tables 3, 5, 6
+def variant_table(clicks_csvs: Sequence[Path], table: str, table_round: int) -> pd.DataFrame:
+    """One row per (dataset, gdgp or variant): Dice/ASSD at the round, and p vs gdgp."""
+    if table not in TABLES:
+        raise InputDataError(f"unknown experiment table {table!r}; known: {sorted(TABLES)}")
+    clicks = load_clicks(list(map(Path, clicks_csvs)))
+    expected = {"gdgp", *TABLES[table]}
+    extra = sorted(set(clicks["method"]) - expected)
+    if extra:
+        raise InputDataError(f"{table}: clicks of {extra} do not belong to this table (expects {sorted(expected)})")
+    if "gdgp" not in set(clicks["method"]):
+        raise InputDataError(f"{table}: no gdgp clicks among {list(map(str, clicks_csvs))}")
+    summary = tables.summarise_round(clicks, table_round)
+    tests = tables.paired_tests(clicks, "gdgp", table_round)[["dataset", "method", "mean_diff", "p_value", "p_holm"]]
+    out = summary.merge(tests, on=["dataset", "method"], how="left")
+    order = {m: i for i, m in enumerate(["gdgp", *TABLES[table]])}
+    out["row"] = out["method"].map(ROW_LABELS)
+    out = out.sort_values(["dataset", "method"], key=lambda s: s.map(order) if s.name == "method" else s)
+    return out[["dataset", "method", "row", "round", "n_slices", "dice_mean", "dice_std", "assd_px_mean",
+                "assd_px_std", "mean_diff", "p_value", "p_holm"]].reset_index(drop=True)
+
+
+def variant_markdown(df: pd.DataFrame, table: str) -> str:
+    """Rows = settings, column pairs = datasets, as the paper lays Tables 3, 5 and 6 out."""
+    datasets = list(dict.fromkeys(df["dataset"]))
+    methods = list(dict.fromkeys(df["method"]))
+    rows = []
+    for m in methods:
+        cells = {"setting": ROW_LABELS.get(m, m)}
+        for d in datasets:
+            r = df[(df["dataset"] == d) & (df["method"] == m)]
+            if r.empty:
+                cells[f"{d} Dice (%)"] = cells[f"{d} ASSD (px)"] = "–"
+                continue
+            r = r.iloc[0]
+            p = "" if m == "gdgp" or pd.isna(r["p_holm"]) else f" (p={r['p_holm']:.2g})"
+            cells[f"{d} Dice (%)"] = tables.format_mean_std(100 * r["dice_mean"], 100 * r["dice_std"], 2) + p
+            cells[f"{d} ASSD (px)"] = tables.format_mean_std(r["assd_px_mean"], r["assd_px_std"], 2)
+        rows.append(cells)
+    rnd = int(df["round"].max()) if len(df) else 0
+    note = (f"\nDice and ASSD after {rnd} corrective clicks, mean ± std over test slices; p = paired "
+            "Wilcoxon of GDGP vs the row, Holm-corrected per dataset.\n")
+    return f"# {TITLES[table]}\n\n" + _markdown(pd.DataFrame(rows)) + note
+
+
+# --------------------------------------------------------------------------- Fig. 2
+def plot_gdgp_loss(loss_csvs: Sequence[Path], datasets: Sequence[str]) -> plt.Figure:
+    """Composite loss and its parts per epoch (the paper's Fig. 2), one panel per dataset."""
+    if len(loss_csvs) != len(datasets):
+        raise InputDataError(f"fig2: {len(loss_csvs)} loss files but {len(datasets)} dataset names")
+    fig, axes = plt.subplots(1, len(datasets), figsize=(4.2 * len(datasets), 3.4), squeeze=False, dpi=120)
+    for ax, path, dataset in zip(axes[0], loss_csvs, datasets, strict=True):
+        df = pd.read_csv(path)
+        missing = {"epoch", "loss", "seg"} - set(df.columns)
+        if missing:
+            raise InputDataError(f"{path}: loss table lacks {sorted(missing)} (not a gdgp loss.csv?)")
+        ax.plot(df["epoch"], df["loss"], lw=2, label="L (total)")
+        ax.plot(df["epoch"], df["seg"], lw=1.2, ls="--", label="0.5 Dice + 0.5 CE")
+        ax.set_title(dataset)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("loss")
+        ax.grid(True, alpha=0.3)
+        if "nll" in df.columns and df["nll"].abs().sum() > 0:
+            twin = ax.twinx()
+            twin.plot(df["epoch"], df["nll"], lw=1, color="tab:red", alpha=0.7, label="GP NLL")
+            twin.plot(df["epoch"], df["kl"], lw=1, color="tab:green", alpha=0.7, label="GP KL")
+            twin.set_ylabel("NLL, KL")
+            h1, l1 = ax.get_legend_handles_labels()
+            h2, l2 = twin.get_legend_handles_labels()
+            ax.legend(h1 + h2, l1 + l2, fontsize=7)
+        else:
+            ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def save_figure(fig: plt.Figure, path: Path) -> None:
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format="png")
+    finally:
+        plt.close(fig)
+
+
+def write_table2(checkpoints: Sequence[Path], datasets: Sequence[str], out_csv: Path, out_md: Path) -> pd.DataFrame:
+    df = learned_parameters_table(checkpoints, datasets)
+    _write_csv(df, out_csv)
+    _write_text(table2_markdown(df), out_md)
+    return df
+
+
+def write_variant_table(clicks_csvs: Sequence[Path], table: str, table_round: int, out_csv: Path,
+                        out_md: Path) -> pd.DataFrame:
+    df = variant_table(clicks_csvs, table, table_round)
+    _write_csv(df, out_csv)
+    _write_text(variant_markdown(df, table), out_md)
+    return df

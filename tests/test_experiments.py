@@ -1,0 +1,97 @@
+"""The paper's GDGP experiment outputs: Table 2 from checkpoints, Tables 3/5/6 from clicks, Fig. 2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.image as mpimg
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from scipy import stats
+
+from gdgp.cli import main
+from gdgp.errors import InputDataError
+from gdgp.methods import build_method
+from gdgp.report import experiments as ex
+from gdgp.training.checkpoint import save_checkpoint
+from tests.test_report import make_clicks, write_clicks
+
+TINY = {"crop_size": 32, "filters": [4, 8, 16], "feature_channels": 4}
+
+
+def gdgp_checkpoint(path: Path, name: str = "gdgp", **values: float) -> Path:
+    m = build_method(name, **TINY)
+    if "sigma" in values:
+        with torch.no_grad():
+            m.network.encoder.log_sigma.fill_(float(np.log(values.pop("sigma"))))
+    if values:
+        m.network.head.kernel.set_hypers(**values)
+    opt, sched = m.configure_optimizers(1e-3, 20, 0.5)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_checkpoint(path, m, opt, sched, 1, [], {})
+    return path
+
+
+def test_table2_has_initial_row_and_learned_values_per_dataset(tmp_path: Path) -> None:
+    a = gdgp_checkpoint(tmp_path / "a.pt", sigma=0.9, alpha1=0.6, alpha2=0.4, tau=0.8, l=1.8)
+    b = gdgp_checkpoint(tmp_path / "b.pt", sigma=0.5, alpha1=1.5, alpha2=0.3, tau=2.0, l=3.0)
+    df = ex.learned_parameters_table([a, b], ["spleen", "colon"])
+    assert list(df["row"]) == ["initial", "learned (spleen)", "learned (colon)"]
+    np.testing.assert_allclose(df.loc[0, list(ex.PARAMETERS)].to_numpy(float), [1.0, 0.5, 0.2, 1.0, 2.0], rtol=1e-6)
+    np.testing.assert_allclose(df.loc[1, list(ex.PARAMETERS)].to_numpy(float), [0.9, 0.6, 0.4, 0.8, 1.8], rtol=1e-5)
+    np.testing.assert_allclose(df.loc[2, list(ex.PARAMETERS)].to_numpy(float), [0.5, 1.5, 0.3, 2.0, 3.0], rtol=1e-5)
+    assert "| learned (colon) | 0.50 | 1.50 | 0.30 | 2.00 | 3.00 |" in ex.table2_markdown(df)
+
+
+def test_table2_rejects_a_variant_without_the_gp(tmp_path: Path) -> None:
+    cnn = gdgp_checkpoint(tmp_path / "cnn.pt", name="gdgp_abl_cnn")
+    with pytest.raises(InputDataError, match="cnn.pt"):
+        ex.learned_parameters_table([cnn], ["spleen"])
+
+
+def test_variant_table_means_and_paired_p_values_match_scipy(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    slices = np.arange(30)
+    full = np.clip(0.85 + 0.05 * rng.standard_normal((30, 4)), 0, 1)
+    worse = np.clip(full - 0.05 + 0.02 * rng.standard_normal((30, 4)), 0, 1)
+    paths = [write_clicks(tmp_path, make_clicks("spleen", "gdgp", full, slice_ids=slices)),
+             write_clicks(tmp_path, make_clicks("spleen", "gdgp_fixed", worse, slice_ids=slices))]
+    df = ex.variant_table(paths, "table3", table_round=2)
+    assert list(df["method"]) == ["gdgp", "gdgp_fixed"]
+    row = df.set_index("method").loc["gdgp_fixed"]
+    assert row["dice_mean"] == pytest.approx(worse[:, 2].mean())
+    assert row["dice_std"] == pytest.approx(worse[:, 2].std(ddof=1))
+    assert row["p_value"] == pytest.approx(stats.wilcoxon(full[:, 2], worse[:, 2]).pvalue)
+    md = ex.variant_markdown(df, "table3")
+    assert f"{100 * full[:, 2].mean():.2f} ± {100 * full[:, 2].std(ddof=1):.2f}" in md and "fixed parameters" in md
+
+
+def test_variant_table_rejects_clicks_of_another_table(tmp_path: Path) -> None:
+    dice = np.full((3, 3), 0.8)
+    paths = [write_clicks(tmp_path, make_clicks("spleen", "gdgp", dice)),
+             write_clicks(tmp_path, make_clicks("spleen", "gdgp_enc_gh", dice))]
+    with pytest.raises(InputDataError, match="gdgp_enc_gh"):
+        ex.variant_table(paths, "table3", 1)
+
+
+def test_fig2_cli_plots_every_dataset_and_rejects_non_gdgp_losses(tmp_path: Path) -> None:
+    losses = []
+    for i, d in enumerate(["spleen", "colon"]):
+        e = np.arange(1, 11)
+        p = tmp_path / d / "loss.csv"
+        p.parent.mkdir()
+        pd.DataFrame({"epoch": e, "loss": 1 / e + i, "lr": 1e-3, "seconds": 1.0, "seg": 1 / e, "nll": 5 - e / 10,
+                      "kl": 1 + e / 10}).to_csv(p, index=False)
+        losses.append(p)
+    out = tmp_path / "fig2.png"
+    assert main(["experiment", "fig2", "--losses", *map(str, losses), "--datasets", "spleen", "colon",
+                 "--out-png", str(out)]) == 0
+    img = mpimg.imread(out)
+    assert img.shape[1] > img.shape[0] * 1.5  # two panels side by side
+    bad = tmp_path / "auto.csv"
+    pd.DataFrame({"epoch": [1], "loss": [1.0], "lr": [1e-3], "seconds": [1.0]}).to_csv(bad, index=False)
+    assert main(["experiment", "fig2", "--losses", str(bad), "--datasets", "x", "--out-png",
+                 str(tmp_path / "bad.png")]) == 1
+    assert not (tmp_path / "bad.png").exists()

@@ -1,0 +1,173 @@
+"""The GDGP method: hybrid first interaction, crop + encoding, GP head wiring, training step, variants."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from gdgp.experiment_plan import TABLES, VARIANT_SETTINGS
+from gdgp.interaction.hybrid import HybridConfig, plain_interaction
+from gdgp.interaction.loop import run_interactions
+from gdgp.interaction.robot import Robot
+from gdgp.methods import METHODS, build_method
+from gdgp.methods.gdgp import GDGP
+from gdgp.training.checkpoint import load_method, save_checkpoint
+
+SCHEMA = Path(__file__).parents[1] / "workflow" / "schemas" / "config.schema.yaml"
+TINY = {"crop_size": 32, "filters": [4, 8, 16], "feature_channels": 4, "edge_margin": 3.0, "crop_margin": 3}
+
+
+def disc(shape=(48, 48), centre=(24, 20), r=8.0) -> np.ndarray:
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    return (yy - centre[0]) ** 2 + (xx - centre[1]) ** 2 <= r * r
+
+
+def image_of(gt: np.ndarray, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return np.clip(0.3 + 0.4 * gt + 0.05 * rng.standard_normal(gt.shape), 0, 1).astype(np.float32)
+
+
+def test_first_interaction_gives_inside_fg_and_outside_bg_clicks() -> None:
+    gt = disc()
+    m = build_method("gdgp", **TINY)
+    robot = Robot(gt)
+    clicks = m.first_interaction(image_of(gt), robot)
+    fg = [c for c in clicks if c.positive]
+    bg = [c for c in clicks if not c.positive]
+    assert len(fg) == 3 and len(bg) == 4 and robot.clicks == clicks
+    assert all(gt[c.y, c.x] for c in fg) and not any(gt[c.y, c.x] for c in bg)
+
+
+def test_empty_target_gets_no_click_and_a_finite_prediction() -> None:
+    m = build_method("gdgp", **TINY)
+    gt = np.zeros((40, 40), bool)
+    assert m.first_interaction(np.zeros((40, 40), np.float32), Robot(gt)) == []
+    prob = m.predict(np.random.rand(40, 40).astype(np.float32), [], np.zeros((40, 40)))
+    assert prob.shape == (40, 40) and np.isfinite(prob).all()
+
+
+def test_encoding_is_one_on_the_clicks_and_prediction_is_zero_outside_the_box() -> None:
+    gt = disc()
+    img = image_of(gt)
+    m = build_method("gdgp", **TINY)
+    robot = Robot(gt)
+    clicks = m.first_interaction(img, robot)
+    enc = m.encode(img, clicks, np.zeros_like(img))
+    assert enc.shape == (3, 32, 32)
+    batch = m.prepare([img], [clicks])
+    seeds = batch.seeds[0].numpy()
+    assert np.all(enc[1][seeds[0]] == 1.0) and np.all(enc[2][seeds[1]] == 1.0)
+    assert enc[1].min() < 1.0 and enc[2].min() < 1.0
+    prob = m.predict(img, clicks, np.zeros_like(img))
+    box = batch.boxes[0]
+    outside = np.ones(gt.shape, bool)
+    outside[box.y0:box.y1, box.x0:box.x1] = False
+    assert prob.shape == gt.shape and prob[outside].max() == 0.0 and 0 <= prob.min() and prob.max() <= 1
+
+
+def test_gp_head_is_trained_on_exactly_the_clicked_crop_pixels() -> None:
+    gt = disc()
+    img = image_of(gt)
+    m = build_method("gdgp", **TINY)
+    clicks = m.first_interaction(img, Robot(gt))
+    batch = m.prepare([img], [clicks])
+    flat = batch.seeds[0].flatten(1)  # (2, S*S)
+    idx = batch.point_idx[0][batch.point_mask[0]].numpy()
+    lab = batch.point_y[0][batch.point_mask[0]].numpy()
+    assert set(idx[lab > 0]) == set(np.flatnonzero(flat[0].numpy()))
+    assert set(idx[lab < 0]) == set(np.flatnonzero(flat[1].numpy()))
+
+
+def test_train_step_moves_sigma_kernel_and_network_and_fixed_variant_keeps_them() -> None:
+    rng = np.random.default_rng(0)
+    labels = np.stack([disc(centre=(20 + i, 22 - i)) for i in range(4)]).astype(np.uint8)
+    images = np.stack([image_of(lab, i) for i, lab in enumerate(labels)])
+    for name in ("gdgp", "gdgp_fixed"):
+        torch.manual_seed(0)
+        m = build_method(name, **TINY)
+        opt, _ = m.configure_optimizers(1e-3, 20, 0.5)
+        before = m.learned_parameters()
+        w0 = m.network.backbone.input_block.conv1.conv.weight.detach().clone()
+        out = m.train_step(images, labels, opt, rng)
+        assert set(out) == {"loss", "seg", "nll", "kl"} and all(np.isfinite(v) for v in out.values())
+        assert out["nll"] > 0 and out["kl"] >= 0
+        assert out["loss"] == pytest.approx(out["seg"] + 1e-3 * (out["nll"] + 1e-2 * out["kl"]), rel=1e-5)
+        after = m.learned_parameters()
+        assert set(after) == {"sigma", "alpha1", "alpha2", "tau", "l"}
+        assert not torch.equal(w0, m.network.backbone.input_block.conv1.conv.weight)
+        moved = {k for k in before if abs(after[k] - before[k]) > 1e-7}
+        assert moved == (set(before) if name == "gdgp" else set())
+
+
+def test_same_seed_same_training_step() -> None:
+    labels = np.stack([disc() for _ in range(2)]).astype(np.uint8)
+    images = np.stack([image_of(lab, i) for i, lab in enumerate(labels)])
+    losses = []
+    for _ in range(2):
+        torch.manual_seed(3)
+        m = build_method("gdgp", **TINY)
+        opt, _ = m.configure_optimizers(1e-3, 20, 0.5)
+        losses.append(m.train_step(images, labels, opt, np.random.default_rng(7)))
+    assert losses[0] == losses[1]
+
+
+@pytest.mark.parametrize("name", sorted(VARIANT_SETTINGS))
+def test_variant_setting_wins_over_the_configured_gdgp_settings(name: str) -> None:
+    configured = {**TINY, "encoding": "gaussian_geodesic", "interaction": "hybrid", "head": "gp", "learnable": True}
+    m = build_method(name, **configured)
+    for key, value in VARIANT_SETTINGS[name].items():
+        assert m.hparams[key] == value
+    gt = disc()
+    img = image_of(gt)
+    probs = run_interactions(img[None], m, [Robot(gt)], n_rounds=2)
+    assert [r.round for r in probs[0]] == [0, 1, 2] and probs[0][0].n_clicks == 7
+
+
+def test_registry_schema_and_plan_agree() -> None:
+    assert {n for n, c in METHODS.items() if issubclass(c, GDGP)} == {"gdgp", *VARIANT_SETTINGS}
+    assert {v for vs in TABLES.values() for v in vs} == set(VARIANT_SETTINGS)
+    schema = yaml.safe_load(SCHEMA.read_text())["properties"]["experiments"]["properties"]["variants"]
+    assert schema["items"]["enum"] == list(VARIANT_SETTINGS) and schema["default"] == list(VARIANT_SETTINGS)
+
+
+def test_bad_setting_is_a_config_error() -> None:
+    from gdgp.errors import ConfigError
+    with pytest.raises(ConfigError, match="encoding must be one of"):
+        build_method("gdgp", encoding="sobel")
+
+
+def test_checkpoint_round_trip_keeps_learned_parameters(tmp_path: Path) -> None:
+    m = build_method("gdgp", **TINY)
+    m.network.head.kernel.set_hypers(alpha1=0.9, l=1.3)
+    with torch.no_grad():
+        m.network.encoder.log_sigma.fill_(np.log(0.7))
+    opt, sched = m.configure_optimizers(1e-3, 20, 0.5)
+    save_checkpoint(tmp_path / "c.pt", m, opt, sched, 1, [], {})
+    back = load_method(tmp_path / "c.pt")
+    assert back.learned_parameters() == pytest.approx({**m.learned_parameters()}, rel=1e-6)
+    assert back.learned_parameters()["sigma"] == pytest.approx(0.7, rel=1e-6)
+
+
+def test_cnn_head_variant_has_no_gp_terms() -> None:
+    labels = np.stack([disc() for _ in range(2)]).astype(np.uint8)
+    images = np.stack([image_of(lab, i) for i, lab in enumerate(labels)])
+    m = build_method("gdgp_abl_cnn", **TINY)
+    opt, _ = m.configure_optimizers(1e-3, 20, 0.5)
+    out = m.train_step(images, labels, opt, np.random.default_rng(0))
+    assert out["nll"] == 0 and out["kl"] == 0 and out["loss"] == out["seg"]
+    assert set(m.learned_parameters()) == {"sigma"}
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_plain_fgbg_clicks_are_truthful_and_within_the_band(seed: int) -> None:
+    from scipy.ndimage import distance_transform_edt
+    gt = disc(r=6.0 + seed % 4)
+    cfg = HybridConfig(n_centre=3, n_edge=4, edge_margin=3.0)
+    pts = plain_interaction(gt, cfg, np.random.default_rng(seed))
+    d_out = distance_transform_edt(~gt)
+    assert len(pts.centre) == 3 and all(gt[y, x] for y, x in pts.centre)
+    assert len(pts.edge) == 4 and all(1 <= d_out[y, x] <= 9 for y, x in pts.edge)
