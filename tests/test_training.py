@@ -23,10 +23,18 @@ def _weights(path: Path) -> dict[str, torch.Tensor]:
     return read_checkpoint(path)["network_weights"]
 
 
-@pytest.mark.parametrize("name", sorted(METHODS))
+SMALL = {"auto_unet": {"channels": [4, 8, 16]}, "click_unet": {"channels": [4, 8, 16]},
+         "gdgp": {"crop_size": 16, "filters": [4, 8, 16], "feature_channels": 4}}
+
+
+def test_every_base_method_is_covered() -> None:
+    assert {n for n in METHODS if not n.startswith("gdgp_")} == set(SMALL)
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
 def test_resume_after_kill_gives_identical_weights(name: str, slice_set: SliceSet, tmp_path: Path) -> None:
     train = slice_set.subset("train")
-    hp = {"channels": [4, 8, 16]}
+    hp = SMALL[name]
     straight = tmp_path / "a" / "final.pt"
     train_method(name, hp, train, straight, tmp_path / "a" / "loss.csv", CFG)
     killed = tmp_path / "b" / "final.pt"
@@ -43,7 +51,9 @@ def test_resume_after_kill_gives_identical_weights(name: str, slice_set: SliceSe
     la = pd.read_csv(tmp_path / "a" / "loss.csv")
     lb = pd.read_csv(tmp_path / "b" / "loss.csv")
     np.testing.assert_allclose(la["loss"], lb["loss"])
-    assert list(la.columns) == ["epoch", "loss", "lr", "seconds"]
+    extra = ["seg", "nll", "kl", "sigma", "alpha1", "alpha2", "tau", "l"] if name == "gdgp" else []
+    assert list(la.columns) == ["epoch", "loss", "lr", "seconds", *extra]
+    np.testing.assert_allclose(la[extra].to_numpy(), lb[extra].to_numpy())
 
 
 def test_training_reduces_loss_and_beats_chance(slice_set: SliceSet, tmp_path: Path) -> None:
