@@ -62,10 +62,12 @@ def test_variant_table_means_and_paired_p_values_match_scipy(tmp_path: Path) -> 
     assert list(df["method"]) == ["gdgp", "gdgp_fixed"]
     row = df.set_index("method").loc["gdgp_fixed"]
     assert row["dice_mean"] == pytest.approx(worse[:, 2].mean())
+    assert row["last_round"] == 3 and row["dice_last_mean"] == pytest.approx(worse[:, 3].mean())
     assert row["dice_std"] == pytest.approx(worse[:, 2].std(ddof=1))
     assert row["p_value"] == pytest.approx(stats.wilcoxon(full[:, 2], worse[:, 2]).pvalue)
     md = ex.variant_markdown(df, "table3")
     assert f"{100 * full[:, 2].mean():.2f} ± {100 * full[:, 2].std(ddof=1):.2f}" in md and "fixed parameters" in md
+    assert f"Δ {100 * (full[:, 2] - worse[:, 2]).mean():+.1f}," in md
 
 
 def test_variant_table_rejects_clicks_of_another_table(tmp_path: Path) -> None:
@@ -89,7 +91,7 @@ def test_fig2_cli_plots_every_dataset_and_rejects_non_gdgp_losses(tmp_path: Path
     assert main(["experiment", "fig2", "--losses", *map(str, losses), "--datasets", "spleen", "colon",
                  "--out-png", str(out)]) == 0
     img = mpimg.imread(out)
-    assert img.shape[1] > img.shape[0] * 1.5  # two panels side by side
+    assert img.shape[1] > img.shape[0] * 1.5  # two panels side by side (up to 3 per row)
     bad = tmp_path / "auto.csv"
     pd.DataFrame({"epoch": [1], "loss": [1.0], "lr": [1e-3], "seconds": [1.0]}).to_csv(bad, index=False)
     assert main(["experiment", "fig2", "--losses", str(bad), "--datasets", "x", "--out-png",

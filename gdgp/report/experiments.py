@@ -89,13 +89,16 @@ def variant_table(clicks_csvs: Sequence[Path], table: str, table_round: int) -> 
     if "gdgp" not in set(clicks["method"]):
         raise InputDataError(f"{table}: no gdgp clicks among {list(map(str, clicks_csvs))}")
     summary = tables.summarise_round(clicks, table_round)
+    last = tables.summarise_round(clicks, int(clicks["round"].max()))[["dataset", "method", "round", "dice_mean"]]
+    summary = summary.merge(last.rename(columns={"round": "last_round", "dice_mean": "dice_last_mean"}),
+                            on=["dataset", "method"])
     tests = tables.paired_tests(clicks, "gdgp", table_round)[["dataset", "method", "mean_diff", "p_value", "p_holm"]]
     out = summary.merge(tests, on=["dataset", "method"], how="left")
     order = {m: i for i, m in enumerate(["gdgp", *TABLES[table]])}
     out["row"] = out["method"].map(ROW_LABELS)
     out = out.sort_values(["dataset", "method"], key=lambda s: s.map(order) if s.name == "method" else s)
     return out[["dataset", "method", "row", "round", "n_slices", "dice_mean", "dice_std", "assd_px_mean",
-                "assd_px_std", "mean_diff", "p_value", "p_holm"]].reset_index(drop=True)
+                "assd_px_std", "mean_diff", "p_value", "p_holm", "last_round", "dice_last_mean"]].reset_index(drop=True)
 
 
 def variant_markdown(df: pd.DataFrame, table: str) -> str:
@@ -108,16 +111,21 @@ def variant_markdown(df: pd.DataFrame, table: str) -> str:
         for d in datasets:
             r = df[(df["dataset"] == d) & (df["method"] == m)]
             if r.empty:
-                cells[f"{d} Dice (%)"] = cells[f"{d} ASSD (px)"] = "–"
+                cells[f"{d} Dice (%)"] = cells[f"{d} ASSD (px)"] = cells[f"{d} Dice (%) last"] = "–"
                 continue
             r = r.iloc[0]
-            p = "" if m == "gdgp" or pd.isna(r["p_holm"]) else f" (p={r['p_holm']:.2g})"
+            p = ("" if m == "gdgp" or pd.isna(r["p_holm"])
+                 else f" (Δ {100 * r['mean_diff']:+.1f}, p={r['p_holm']:.2g})")
             cells[f"{d} Dice (%)"] = tables.format_mean_std(100 * r["dice_mean"], 100 * r["dice_std"], 2) + p
             cells[f"{d} ASSD (px)"] = tables.format_mean_std(r["assd_px_mean"], r["assd_px_std"], 2)
+            cells[f"{d} Dice (%) last"] = f"{100 * r['dice_last_mean']:.2f}"
         rows.append(cells)
     rnd = int(df["round"].max()) if len(df) else 0
-    note = (f"\nDice and ASSD after {rnd} corrective clicks, mean ± std over test slices; p = paired "
-            "Wilcoxon of GDGP vs the row, Holm-corrected per dataset.\n")
+    last = int(df["last_round"].max()) if len(df) else 0
+    note = (f"\nDice and ASSD after {rnd} corrective clicks, mean ± std over test slices (\"last\": mean Dice "
+            f"after {last} clicks); Δ = GDGP − row "
+            "(Dice points, paired by slice; positive: GDGP better), p = two-sided paired Wilcoxon, "
+            "Holm-corrected per dataset.\n")
     return f"# {TITLES[table]}\n\n" + _markdown(pd.DataFrame(rows)) + note
 
 
@@ -126,8 +134,12 @@ def plot_gdgp_loss(loss_csvs: Sequence[Path], datasets: Sequence[str]) -> plt.Fi
     """Composite loss and its parts per epoch (the paper's Fig. 2), one panel per dataset."""
     if len(loss_csvs) != len(datasets):
         raise InputDataError(f"fig2: {len(loss_csvs)} loss files but {len(datasets)} dataset names")
-    fig, axes = plt.subplots(1, len(datasets), figsize=(4.2 * len(datasets), 3.4), squeeze=False, dpi=120)
-    for ax, path, dataset in zip(axes[0], loss_csvs, datasets, strict=True):
+    ncols = min(len(datasets), 3)
+    nrows = -(-len(datasets) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.6 * ncols, 3.4 * nrows), squeeze=False, dpi=120)
+    for ax in list(axes.flat)[len(datasets):]:
+        ax.set_visible(False)
+    for ax, path, dataset in zip(axes.flat, loss_csvs, datasets, strict=False):
         df = pd.read_csv(path)
         missing = {"epoch", "loss", "seg"} - set(df.columns)
         if missing:
