@@ -251,3 +251,17 @@ def test_mean_only_mode_gives_the_same_mean_and_probability() -> None:
         torch.testing.assert_close(fast[k], full[k])
     with pytest.raises(ValueError, match="needs the latent variance"):
         LaplaceGPHead(prob_mode="averaged", predict_var=False)
+
+
+def test_blockwise_prediction_equals_one_block(monkeypatch: pytest.MonkeyPatch) -> None:
+    g = torch.Generator().manual_seed(9)
+    x_i, x_d = torch.randn(2, 7, 2, generator=g), torch.randn(2, 7, 3, generator=g)
+    y = torch.where(torch.randn(2, 7, generator=g) > 0, 1.0, -1.0)
+    t_i, t_d = torch.randn(2, 1000, 2, generator=g), torch.randn(2, 1000, 3, generator=g)
+    head = LaplaceGPHead(dtype=torch.float64)
+    with torch.no_grad():
+        whole = head(x_i, x_d, y, None, t_i, t_d)
+        monkeypatch.setattr(LaplaceGPHead, "PREDICT_BLOCK", 128)  # 8 blocks, the last one partial
+        blocks = head(x_i, x_d, y, None, t_i, t_d)
+    for k in ("mean", "var", "prob"):
+        torch.testing.assert_close(blocks[k], whole[k], rtol=1e-12, atol=1e-12)

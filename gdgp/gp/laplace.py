@@ -309,7 +309,6 @@ class LaplaceGPHead(nn.Module):
         tol = self.tol if self.tol is not None else default_tol(dt)
         m = mask.to(dt)
         K = masked_train_cov(self.kernel(x_int, x_deep, x_int, x_deep), mask, jitter)
-        Ks = self.kernel.cross(x_int, x_deep, t_int, t_deep)                 # (B, N, M)
 
         f_k = find_mode(K, y01, m, jitter, tol, self.max_iter)
         # One differentiable Newton step from the detached mode = implicit gradient.
@@ -322,13 +321,13 @@ class LaplaceGPHead(nn.Module):
         # GPML Alg. 3.2 lines 4-6: mean = k*^T grad log p, v = L \ (W^1/2 k*), var = k** - v^T v.
         # One (N+1, N) @ (N, M) product: rows [grad^T; L^-1 diag(W^1/2)].  Padded points
         # have grad = W^1/2 = 0, so their (garbage) k* columns drop out.
+        rows = grad[:, None, :]
         if self.predict_var:
             A = torch.linalg.solve_triangular(L, torch.diag_embed(W_sr), upper=False)
-            R = torch.cat([grad[:, None, :], A], dim=1) @ Ks                # (B, N+1, M)
-            mean = R[:, 0]
-            var = (kss - R[:, 1:].square().sum(1)).clamp_min(0.0)
-        else:
-            mean, var = (grad[:, None, :] @ Ks)[:, 0], None
+            rows = torch.cat([rows, A], dim=1)                              # (B, N+1, N)
+        R = self._times_cross_kernel(rows, x_int, x_deep, t_int, t_deep)    # (B, R, M)
+        mean = R[:, 0]
+        var = (kss - R[:, 1:].square().sum(1)).clamp_min(0.0) if self.predict_var else None
 
         # GPML eq. 3.32: -log q(y|X) = a^T f / 2 - log p(y|f) + sum log diag L.
         quad = (a * f).sum(-1)                                              # f^T K^-1 f
@@ -337,6 +336,20 @@ class LaplaceGPHead(nn.Module):
         prob = self._probability(mean, var)
         return {k: (None if t is None else t.to(out_dtype)) for k, t in
                 {"mean": mean, "var": var, "prob": prob, "nll": nll, "kl": kl}.items()}
+
+    #: Test pixels per block of the no-gradient prediction: the (N, block) kernel slice stays
+    #: in cache (1.5-2x faster than one (N, M) matrix at M = 256^2 on CPU).
+    PREDICT_BLOCK = 16384
+
+    def _times_cross_kernel(self, rows: Tensor, x_int: Tensor, x_deep: Tensor, t_int: Tensor,
+                            t_deep: Tensor) -> Tensor:
+        """``rows @ k(X, X*)`` (B, R, M); blockwise over the test pixels when no gradient is needed."""
+        n_test = t_int.shape[1]
+        if torch.is_grad_enabled() or n_test <= self.PREDICT_BLOCK:
+            return rows @ self.kernel.cross(x_int, x_deep, t_int, t_deep)
+        return torch.cat([rows @ self.kernel.cross(x_int, x_deep, t_int[:, s:s + self.PREDICT_BLOCK],
+                                                   t_deep[:, s:s + self.PREDICT_BLOCK])
+                          for s in range(0, n_test, self.PREDICT_BLOCK)], dim=2)
 
     @staticmethod
     def _kl(L: Tensor, quad: Tensor, logdet_half: Tensor) -> Tensor:
