@@ -10,11 +10,13 @@ from gdgp.methods.base import Method
 from gdgp.methods.click_unet import ClickUNet
 from gdgp.methods.gdgp import GDGP
 from gdgp.methods.gdgp_variants import VARIANTS
+from gdgp.methods.nnunet import NNUNet
 
 METHODS: dict[str, type[Method]] = {
     AutoUNet.name: AutoUNet,
     ClickUNet.name: ClickUNet,
     GDGP.name: GDGP,
+    NNUNet.name: NNUNet,
     **{variant.name: variant for variant in VARIANTS},
 }
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -48,6 +49,9 @@ class Method(ABC):
     name: ClassVar[str]
     interactive: ClassVar[bool] = True
     defaults: ClassVar[dict[str, Any]] = {}
+    #: True for a method trained by its own framework (nnU-Net): the shared trainer then calls
+    #: :meth:`train_external` once instead of looping over :meth:`train_step`.
+    external_training: ClassVar[bool] = False
 
     def __init__(self, **hparams: Any) -> None:
         unknown = sorted(set(hparams) - set(self.defaults))
@@ -68,6 +72,18 @@ class Method(ABC):
         """Adam with a step learning-rate schedule (stepped once per epoch)."""
         opt = torch.optim.Adam(self.network.parameters(), lr=lr)
         return opt, torch.optim.lr_scheduler.StepLR(opt, step_size=lr_step, gamma=lr_gamma)
+
+    def train_external(self, images: np.ndarray, labels: np.ndarray, work_dir: Path, epochs: int,
+                       seed: int) -> list[dict[str, float]]:
+        """Train with the method's own framework; returns per-epoch rows (epoch, loss, lr, seconds)."""
+        raise NotImplementedError(f"method {self.name!r} trains through the shared loop")
+
+    def extra_state(self) -> dict[str, str]:
+        """Plain-data state the network is rebuilt from before its weights load (nnU-Net's plans)."""
+        return {}
+
+    def load_extra_state(self, state: dict[str, str]) -> None:
+        """Rebuild the network from :meth:`extra_state`'s output (called before the weights load)."""
 
     def learned_parameters(self) -> dict[str, float]:
         """Named scalar parameters worth logging per epoch (GDGP: sigma and the kernel's); none by default."""

@@ -17,16 +17,21 @@ from gdgp.errors import InputDataError
 from gdgp.methods import Method, build_method
 
 
-def save_checkpoint(path: str | Path, method: Method, optimizer: torch.optim.Optimizer,
-                    scheduler: torch.optim.lr_scheduler.LRScheduler, epoch: int,
+def save_checkpoint(path: str | Path, method: Method, optimizer: torch.optim.Optimizer | None,
+                    scheduler: torch.optim.lr_scheduler.LRScheduler | None, epoch: int,
                     history: list[dict[str, float]], train_config: dict[str, Any]) -> None:
-    """Write a checkpoint atomically (temporary file, then rename)."""
+    """Write a checkpoint atomically (temporary file, then rename).
+
+    ``optimizer``/``scheduler`` are ``None`` for externally trained methods (nnU-Net keeps
+    its own); their network is rebuilt from ``extra_state`` (plain strings) before loading.
+    """
     state = {
         "method": method.name,
         "init_kwargs": method.hparams,
+        "extra_state": method.extra_state(),
         "network_weights": method.network.state_dict(),
-        "optimizer_state": optimizer.state_dict(),
-        "scheduler_state": scheduler.state_dict(),
+        "optimizer_state": None if optimizer is None else optimizer.state_dict(),
+        "scheduler_state": None if scheduler is None else scheduler.state_dict(),
         "epoch": epoch,
         "history": history,
         "train_config": train_config,
@@ -48,5 +53,6 @@ def load_method(path: str | Path, device: torch.device | str = "cpu") -> Method:
     """Rebuild the method stored in a checkpoint, weights loaded, on ``device``."""
     state = read_checkpoint(path)
     method = build_method(state["method"], **state["init_kwargs"])
+    method.load_extra_state(state.get("extra_state") or {})
     method.network.load_state_dict(state["network_weights"])
     return method.to(device)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,6 +75,22 @@ def _write_history(path: Path, history: list[dict[str, float]]) -> None:
         frame[first + [c for c in frame.columns if c not in first]].to_csv(tmp, index=False)
 
 
+def _train_external(method: Method, train_set: SliceSet, final_path: Path, loss_path: Path,
+                    cfg: TrainConfig) -> pd.DataFrame:
+    """A method with its own training framework: one call, then the same outputs as the loop.
+
+    The framework's files live in ``<model dir>/work/`` while it runs and are removed after
+    ``final.pt`` (which holds everything prediction needs) is written. No resume: the
+    framework restarts from scratch (nnU-Net's own ``--c`` is not wired in).
+    """
+    work = final_path.parent / "work"
+    history = method.train_external(train_set.images, train_set.labels, work, cfg.epochs, cfg.seed)
+    _write_history(loss_path, history)
+    save_checkpoint(final_path, method, None, None, len(history), history, dataclasses.asdict(cfg))
+    shutil.rmtree(work, ignore_errors=True)
+    return pd.DataFrame(history)
+
+
 def train_method(method_name: str, hparams: dict[str, Any], train_set: SliceSet, final_path: str | Path,
                  loss_path: str | Path, cfg: TrainConfig, device: torch.device | str = "cpu",
                  stop_after_epoch: int | None = None) -> pd.DataFrame:
@@ -97,6 +114,8 @@ def train_method(method_name: str, hparams: dict[str, Any], train_set: SliceSet,
     latest = final_path.with_name("latest.pt")
     torch.manual_seed(cfg.seed)
     method = build_method(method_name, **hparams).to(device)
+    if method.external_training:
+        return _train_external(method, train_set, final_path, loss_path, cfg)
     optimizer, scheduler = method.configure_optimizers(cfg.lr, cfg.lr_step, cfg.lr_gamma)
     history: list[dict[str, float]] = []
     start = 0

@@ -1,0 +1,221 @@
+"""``nnunet``: the real nnU-Net v2 (Isensee et al., Nature Methods 2021), 2D configuration, no clicks.
+
+Training runs nnU-Net's own pipeline on the training slices, unchanged:
+
+1. export: every slice becomes one case of a private ``nnUNet_raw/Dataset999_gdgp`` (NIfTI,
+   shape (1, H, W); spacing (999, 1, 1) as nnU-Net's own 2D image reader marks 2D data: the
+   slices are already on one common pixel grid, which every method works on, so nnU-Net
+   does not resample them; channel ``image`` → nnU-Net's per-image z-score normalisation;
+   label 1 = the target);
+2. ``nnUNetv2_plan_and_preprocess -c 2d`` (fingerprint, plans, preprocessing);
+3. nnU-Net's trainer (``trainer``, default ``nnUNetTrainer``) on all slices (fold ``all``:
+   no held-out fold, like the other methods), through :mod:`gdgp.methods.nnunet_train`,
+   which equals ``nnUNetv2_train <id> 2d all -tr <trainer>`` except that ``epochs``,
+   ``iterations_per_epoch`` and ``val_iterations_per_epoch`` can override nnU-Net's
+   1000 x 250 (+ 50) budget (the MSD config keeps nnU-Net's, the CPU demo cannot) and that
+   nnU-Net's final validation pass is skipped (gdgp scores the test slices itself).
+
+The three environment variables nnU-Net reads (``nnUNet_raw``, ``nnUNet_preprocessed``,
+``nnUNet_results``) are set for those subprocesses only, to folders inside the job's own
+work directory, never from the user's shell. The checkpoint keeps nnU-Net's plans and
+dataset.json as strings (``extra_state``) and the network weights, so prediction rebuilds
+nnU-Net's network and runs its own ``nnUNetPredictor`` (sliding window, Gaussian weighting,
+mirroring as trained) on each test slice. Automatic: its per-click curve is flat.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import SimpleITK as sitk  # noqa: N813 (nnU-Net's own reader; installed with nnunetv2)
+import torch
+from torch import nn
+
+from gdgp.errors import ConfigError, GdgpError
+from gdgp.interaction.robot import Click
+from gdgp.methods.base import Method
+
+log = logging.getLogger(__name__)
+
+DATASET_ID = 999
+DATASET_NAME = f"Dataset{DATASET_ID}_gdgp"
+
+
+def _nnunet_env(work: Path, threads: int = 1) -> dict[str, str]:
+    """Environment of the nnU-Net subprocesses: its three folders inside ``work``."""
+    return {**os.environ, "nnUNet_raw": str(work / "raw"), "nnUNet_preprocessed": str(work / "preprocessed"),
+            "nnUNet_results": str(work / "results"), "nnUNet_n_proc_DA": str(threads),
+            "nnUNet_def_n_proc": str(threads)}
+
+
+#: Spacing of every exported slice and of prediction inputs, in nnU-Net's array order (z, y, x).
+SPACING = (999.0, 1.0, 1.0)
+
+
+def _write_case(path: Path, array: np.ndarray) -> None:
+    img = sitk.GetImageFromArray(array[None])           # (z=1, y, x)
+    img.SetSpacing(SPACING[::-1])                       # sitk order: x, y, z
+    sitk.WriteImage(img, str(path), useCompression=True)
+
+
+def export_raw_dataset(images: np.ndarray, labels: np.ndarray, raw_root: Path) -> Path:
+    """Write the slices as an nnU-Net v2 raw dataset; returns its folder."""
+    folder = raw_root / DATASET_NAME
+    (folder / "imagesTr").mkdir(parents=True, exist_ok=True)
+    (folder / "labelsTr").mkdir(parents=True, exist_ok=True)
+    for i, (img, lab) in enumerate(zip(images, labels, strict=True)):
+        _write_case(folder / "imagesTr" / f"slice_{i:05d}_0000.nii.gz", img.astype(np.float32))
+        _write_case(folder / "labelsTr" / f"slice_{i:05d}.nii.gz", (lab > 0).astype(np.uint8))
+    meta = {"channel_names": {"0": "image"}, "labels": {"background": 0, "target": 1},
+            "numTraining": len(images), "file_ending": ".nii.gz"}
+    (folder / "dataset.json").write_text(json.dumps(meta, indent=2))
+    return folder
+
+
+def _run(cmd: Sequence[str], env: dict[str, str], log_path: Path) -> None:
+    """Run an nnU-Net command; its output goes to ``log_path``; failure raises with the tail."""
+    log.info("running %s", " ".join(cmd))
+    with open(log_path, "a") as fh:
+        proc = subprocess.run(list(cmd), env=env, stdout=fh, stderr=subprocess.STDOUT)
+    if proc.returncode != 0:
+        tail = "".join(Path(log_path).read_text().splitlines(keepends=True)[-25:])
+        raise GdgpError(f"nnU-Net step failed (exit {proc.returncode}): {' '.join(cmd)}\n{tail}")
+
+
+def _entry_point(name: str) -> str:
+    """The nnU-Net console script beside this interpreter (the venv's), else on PATH."""
+    local = Path(sys.executable).parent / name
+    return str(local) if local.exists() else name
+
+
+class NNUNet(Method):
+    """nnU-Net v2, 2D configuration, trained and run by nnU-Net itself."""
+
+    name = "nnunet"
+    interactive = False
+    external_training = True
+    defaults: ClassVar[dict[str, Any]] = {
+        "trainer": "nnUNetTrainer",
+        "configuration": "2d",
+        "epochs": None,
+        "iterations_per_epoch": None,
+        "val_iterations_per_epoch": None,
+        "use_mirroring": True,
+    }
+
+    def __init__(self, **hparams: Any) -> None:
+        self._state: dict[str, str] = {}
+        super().__init__(**hparams)
+        if self.hparams["configuration"] != "2d":
+            raise ConfigError(f"method 'nnunet': configuration must be '2d' (slices), got {self.hparams['configuration']!r}")
+        if not str(self.hparams["trainer"]).startswith("nnUNetTrainer"):
+            raise ConfigError(f"method 'nnunet': trainer must name an nnU-Net trainer class, got {self.hparams['trainer']!r}")
+        for key in ("epochs", "iterations_per_epoch", "val_iterations_per_epoch"):
+            if self.hparams[key] is not None and int(self.hparams[key]) < 1:
+                raise ConfigError(f"method 'nnunet': {key} must be >= 1 or null, got {self.hparams[key]!r}")
+        self._predictor = None
+
+    # --- network: nnU-Net's, rebuilt from its plans ------------------------------------------
+    def build_network(self) -> nn.Module:
+        """An empty module until nnU-Net has planned (its architecture comes from the plans)."""
+        if not self._state:
+            return nn.Module()
+        from nnunetv2.utilities.get_network_from_plans import get_network_from_plans
+        from nnunetv2.utilities.plans_handling.plans_handler import PlansManager
+
+        plans = PlansManager(json.loads(self._state["plans"]))
+        conf = plans.get_configuration(self.hparams["configuration"])
+        n_out = plans.get_label_manager(json.loads(self._state["dataset_json"])).num_segmentation_heads
+        return get_network_from_plans(conf.network_arch_class_name, conf.network_arch_init_kwargs,
+                                      conf.network_arch_init_kwargs_req_import, 1, n_out,
+                                      allow_init=True, deep_supervision=False)
+
+    def extra_state(self) -> dict[str, str]:
+        return dict(self._state)
+
+    def load_extra_state(self, state: dict[str, str]) -> None:
+        self._state = dict(state)
+        self.network = self.build_network().to(self.device)
+        self._predictor = None
+
+    # --- training ---------------------------------------------------------------------------
+    def train_external(self, images: np.ndarray, labels: np.ndarray, work_dir: Path, epochs: int,
+                       seed: int) -> list[dict[str, float]]:
+        """Export, plan + preprocess, train with nnU-Net; load the result; per-epoch history.
+
+        ``epochs`` is not used: the nnU-Net trainer class sets the epoch budget.
+        """
+        work_dir.mkdir(parents=True, exist_ok=True)
+        env = _nnunet_env(work_dir)
+        log_path = work_dir / "nnunet.log"
+        export_raw_dataset(images, labels, work_dir / "raw")
+        conf, trainer = self.hparams["configuration"], self.hparams["trainer"]
+        _run([_entry_point("nnUNetv2_plan_and_preprocess"), "-d", str(DATASET_ID), "-c", conf, "-np", "1",
+              "-npfp", "1", "--verify_dataset_integrity"], env, log_path)
+        cmd = [sys.executable, "-m", "gdgp.methods.nnunet_train", "--dataset", str(DATASET_ID),
+               "--configuration", conf, "--trainer", trainer, "--seed", str(seed),
+               "--device", "cuda" if self.device.type == "cuda" else "cpu"]
+        for key, flag in (("epochs", "--epochs"), ("iterations_per_epoch", "--iterations"),
+                          ("val_iterations_per_epoch", "--val-iterations")):
+            if self.hparams[key] is not None:
+                cmd += [flag, str(int(self.hparams[key]))]
+        _run(cmd, env, log_path)
+        model_dir = work_dir / "results" / DATASET_NAME / f"{trainer}__nnUNetPlans__{conf}"
+        # nnU-Net pickles its own checkpoint (written by the subprocess above, not user input).
+        ckpt = torch.load(model_dir / "fold_all" / "checkpoint_final.pth", map_location="cpu", weights_only=False)
+        self.load_extra_state({"plans": (model_dir / "plans.json").read_text(),
+                               "dataset_json": (model_dir / "dataset.json").read_text(),
+                               "trainer_name": ckpt["trainer_name"],
+                               "mirroring_axes": json.dumps(ckpt.get("inference_allowed_mirroring_axes"))})
+        self.network.load_state_dict(ckpt["network_weights"])
+        logs = ckpt["logging"]
+        starts, ends = logs["epoch_start_timestamps"], logs["epoch_end_timestamps"]
+        return [{"epoch": i + 1, "loss": float(logs["train_losses"][i]), "lr": float(logs["lrs"][i]),
+                 "seconds": float(ends[i] - starts[i]), "val_loss": float(logs["val_losses"][i]),
+                 "pseudo_dice": float(np.mean(logs["dice_per_class_or_region"][i]))}
+                for i in range(len(logs["train_losses"]))]
+
+    # --- prediction -------------------------------------------------------------------------
+    def _get_predictor(self):
+        if self._predictor is None:
+            if not self._state:
+                raise GdgpError("nnunet: no trained model (train it first; the checkpoint has no plans)")
+            from nnunetv2.inference.predict_from_raw_data import nnUNetPredictor
+            from nnunetv2.utilities.plans_handling.plans_handler import PlansManager
+
+            plans = PlansManager(json.loads(self._state["plans"]))
+            axes = json.loads(self._state["mirroring_axes"])
+            predictor = nnUNetPredictor(tile_step_size=0.5, use_gaussian=True,
+                                        use_mirroring=bool(self.hparams["use_mirroring"]) and axes is not None,
+                                        perform_everything_on_device=self.device.type == "cuda",
+                                        device=self.device, verbose=False, verbose_preprocessing=False,
+                                        allow_tqdm=False)
+            predictor.manual_initialization(self.network, plans, plans.get_configuration(self.hparams["configuration"]),
+                                            [self.network.state_dict()], json.loads(self._state["dataset_json"]),
+                                            self._state["trainer_name"], None if axes is None else tuple(axes))
+            self._predictor = predictor
+        return self._predictor
+
+    def encode(self, image: np.ndarray, clicks: Sequence[Click], prev_mask: np.ndarray) -> np.ndarray:
+        return image[None].astype(np.float32)
+
+    def predict_batch(self, images: Sequence[np.ndarray], clicks: Sequence[Sequence[Click]],
+                      prev_masks: Sequence[np.ndarray]) -> np.ndarray:
+        """Foreground probability of each slice from nnU-Net's own predictor (same spacing as the
+        exported training cases, so no resampling)."""
+        predictor = self._get_predictor()
+        out = []
+        with self.inference():
+            for image in images:
+                _, probs = predictor.predict_single_npy_array(
+                    np.asarray(image, np.float32)[None, None], {"spacing": list(SPACING)}, None, None, True)
+                out.append(np.asarray(probs[1, 0], dtype=np.float32))
+        return np.stack(out)
