@@ -7,16 +7,24 @@ from typing import Any
 from gdgp.errors import ConfigError
 from gdgp.methods.auto_unet import AutoUNet
 from gdgp.methods.base import Method
+from gdgp.methods.bs_iris import BSIRIS
 from gdgp.methods.click_unet import ClickUNet
+from gdgp.methods.dextr import DEXTR
 from gdgp.methods.gdgp import GDGP
 from gdgp.methods.gdgp_variants import VARIANTS
+from gdgp.methods.mideepseg import MIDeepSeg
 from gdgp.methods.nnunet import NNUNet
+from gdgp.methods.tis import TIS
 
 METHODS: dict[str, type[Method]] = {
     AutoUNet.name: AutoUNet,
     ClickUNet.name: ClickUNet,
     GDGP.name: GDGP,
     NNUNet.name: NNUNet,
+    DEXTR.name: DEXTR,
+    MIDeepSeg.name: MIDeepSeg,
+    BSIRIS.name: BSIRIS,
+    TIS.name: TIS,
     **{variant.name: variant for variant in VARIANTS},
 }
 

@@ -1,0 +1,221 @@
+"""MIDeepSeg baseline: interior margin points, exp-geodesic encoding, fusion, graph cut, post-processing, training."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from gdgp.errors import ConfigError
+from gdgp.geodesic_encodings import exp_geodesic_map
+from gdgp.interaction.loop import run_interactions
+from gdgp.interaction.robot import Click, Robot, error_distance
+from gdgp.methods.dextr import JitterRobot
+from gdgp.methods.mideepseg import (
+    MIDeepSeg,
+    disc_seeds,
+    exp_geodesic_encoding,
+    fuse,
+    graph_cut,
+    interior_margin_points,
+    keep_components,
+)
+
+TINY = {"crop_size": 32, "crop_margin": 3, "channels": [4, 8, 16], "inner_margin": 2.0, "seed_radius": 0.0}
+
+
+def disc(shape=(48, 48), centre=(24, 20), r=8.0) -> np.ndarray:
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    return (yy - centre[0]) ** 2 + (xx - centre[1]) ** 2 <= r * r
+
+
+def image_of(gt: np.ndarray, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return np.clip(0.3 + 0.4 * gt + 0.05 * rng.standard_normal(gt.shape), 0, 1).astype(np.float32)
+
+
+def batch(n: int = 2, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    labels = np.stack([disc(centre=(20 + 4 * i, 18 + 3 * i), r=7 + i) for i in range(n)]).astype(np.uint8)
+    return np.stack([image_of(lab, seed + i) for i, lab in enumerate(labels)]), labels
+
+
+# --- interaction ------------------------------------------------------------------------
+def test_interior_margin_points_are_the_extremes_moved_inward_by_the_margin() -> None:
+    gt = disc()  # rows 16..32, columns 12..28
+    left, top, right, bottom = interior_margin_points(gt, 4, margin=3)
+    assert left.tolist() == [24, 15] and right.tolist() == [24, 25]
+    assert top.tolist() == [19, 20] and bottom.tolist() == [29, 20]
+    depth = error_distance(gt)
+    assert all(gt[y, x] and 1 <= depth[y, x] <= 3 + 1 for y, x in (left, top, right, bottom))
+
+
+def test_a_point_moved_past_a_thin_target_is_snapped_back_inside() -> None:
+    bar = np.zeros((12, 24), bool)
+    bar[5:7, 2:21] = True  # 2 px high: moving the top point 4 px down leaves the bar
+    pts = interior_margin_points(bar, 4, margin=4)
+    assert all(bar[y, x] for y, x in pts)
+    assert pts[1].tolist() == [6, 11]  # top: (5, 11) -> (9, 11) -> nearest bar pixel (6, 11)
+
+
+@pytest.mark.parametrize("n", [3, 4, 6])
+def test_interior_points_of_random_blobs_lie_inside_within_the_margin(n: int) -> None:
+    rng = np.random.default_rng(n)
+    for _ in range(5):
+        gt = disc((40, 40), tuple(rng.integers(14, 26, 2)), rng.uniform(5, 11))
+        for jitter in (0, 3):
+            pts = interior_margin_points(gt, n, margin=2, jitter=jitter, rng=rng)
+            depth = error_distance(gt)
+            assert len(pts) == n and all(gt[y, x] for y, x in pts)
+            assert all(depth[y, x] <= 2 + jitter + 1.5 for y, x in pts)
+
+
+def test_first_interaction_records_the_points_and_training_jitters_them() -> None:
+    gt = disc()
+    m = MIDeepSeg(**TINY)
+    robot = Robot(gt)
+    clicks = m.first_interaction(image_of(gt), robot)
+    assert robot.clicks == clicks and all(c.positive for c in clicks)
+    assert [(c.y, c.x) for c in clicks] == [tuple(p) for p in interior_margin_points(gt, 4, 2.0)]
+    jittered = m.first_interaction(image_of(gt), JitterRobot(gt, 3, np.random.default_rng(1)))
+    assert all(gt[c.y, c.x] for c in jittered) and [(c.y, c.x) for c in jittered] != [(c.y, c.x) for c in clicks]
+    assert m.first_interaction(image_of(gt), Robot(np.zeros_like(gt))) == []
+
+
+# --- encoding -----------------------------------------------------------------------------
+def test_encoding_is_the_normalised_exp_geodesic_map() -> None:
+    rng = np.random.default_rng(0)
+    img = rng.random((24, 28)).astype(np.float32)
+    clicks = [Click(5, 6, True, 0), Click(18, 20, True, 1)]
+    seeds = disc_seeds(clicks, img.shape, True, 0)
+    enc = exp_geodesic_encoding(torch.from_numpy(img)[None], torch.from_numpy(seeds)[None])[0].numpy()
+    ref = exp_geodesic_map(img, clicks, True)  # exp(-D / max D), in [e^-1, 1]
+    expected = (ref - ref.min()) / (ref.max() - ref.min())
+    np.testing.assert_allclose(enc, expected, atol=1e-6)
+    assert enc[5, 6] == 1.0 and enc[18, 20] == 1.0 and enc.min() == 0.0
+    empty = exp_geodesic_encoding(torch.from_numpy(img)[None], torch.zeros(1, 24, 28, dtype=torch.bool))
+    assert not empty.any()
+
+
+def test_disc_seeds_have_the_radius() -> None:
+    seeds = disc_seeds([Click(10, 10, True, 0), Click(2, 2, False, 1)], (20, 20), True, 2)
+    assert seeds.sum() == 13 and seeds[10, 12] and not seeds[11, 12] and not seeds[2, 2]
+
+
+def test_network_input_and_prediction_shapes() -> None:
+    gt = disc()
+    img = image_of(gt)
+    m = MIDeepSeg(**TINY)
+    clicks = m.first_interaction(img, Robot(gt))
+    enc = m.encode(img, clicks, np.zeros_like(img))
+    assert enc.shape == (2, 32, 32) and enc.dtype == np.float32
+    assert enc[0].min() == 0.0 and enc[0].max() == 1.0 and enc[1].max() == 1.0 and enc[1].min() == 0.0
+    pred = m.predict(img, clicks, np.zeros_like(img))
+    box = m.box(clicks, gt.shape)
+    outside = np.ones(gt.shape, bool)
+    outside[box.y0:box.y1, box.x0:box.x1] = False
+    assert pred.shape == gt.shape and pred.dtype == np.float32
+    assert set(np.unique(pred)) <= {0.0, 1.0} and not pred[outside].any()
+    prob = m.network_probability([img], [clicks])[0]
+    assert 0.0 <= prob.min() and prob.max() <= 1.0 and not prob[outside].any()
+
+
+# --- refinement ---------------------------------------------------------------------------
+def test_graph_cut_respects_hard_seeds() -> None:
+    rng = np.random.default_rng(0)
+    img = rng.random((16, 16)).astype(np.float32)
+    fg_seed = np.zeros((16, 16), bool)
+    fg_seed[4, 5] = True
+    bg_seed = np.zeros((16, 16), bool)
+    bg_seed[11, 9] = True
+    low = np.full((16, 16), 0.01, np.float32)   # the unaries say background everywhere
+    cut = graph_cut(img, low, 1 - low, fg_seed, bg_seed)
+    assert cut[4, 5] and not cut[11, 9] and cut.sum() < 20
+    high = 1 - low                              # ... and foreground everywhere
+    cut = graph_cut(img, high, 1 - high, fg_seed, bg_seed)
+    assert cut[4, 5] and not cut[11, 9] and cut.sum() > 16 * 16 - 20
+
+
+def test_graph_cut_without_smoothness_is_the_unary_argmax_and_with_it_removes_isolated_flips() -> None:
+    rng = np.random.default_rng(1)
+    square = np.zeros((20, 20), bool)
+    square[5:15, 4:14] = True
+    prob = np.where(square, 0.8, 0.2).astype(np.float32)
+    flips = rng.random((20, 20)) < 0.05
+    prob[flips] = 1 - prob[flips]
+    assert np.array_equal(graph_cut(square.astype(np.float32), prob, 1 - prob, lamb=0.0), prob > 0.5)
+    smooth = graph_cut(square.astype(np.float32), prob, 1 - prob, lamb=5.0, sigma=0.1)
+    assert np.array_equal(smooth, square)
+
+
+def test_fusion_lets_the_click_maps_override_the_network_and_normalises() -> None:
+    prob = np.array([0.1, 0.9, 0.6, 0.4], np.float32)
+    fg_map = np.array([1.0, 0.0, 0.0, 0.0], np.float32)
+    bg_map = np.array([0.0, 1.0, 0.0, 0.0], np.float32)
+    fg, bg = fuse(prob, fg_map, bg_map)
+    np.testing.assert_allclose(fg + bg, 1.0, atol=1e-6)
+    assert fg[0] > 0.5 and bg[1] > 0.5          # the clicks win over the network
+    assert fg[2] > 0.5 and bg[3] > 0.5          # elsewhere the network decides
+    assert 0.4 < fg.min() and fg.max() < 0.6    # two softmaxes narrow the unaries (released code)
+
+
+def test_keep_components_keeps_the_largest_and_clicked_ones_and_fills_holes() -> None:
+    mask = np.zeros((20, 20), bool)
+    mask[2:10, 2:10] = True
+    mask[5, 5] = False          # a hole
+    mask[14:16, 14:16] = True   # a small component
+    mask[17, 2] = True          # another
+    out = keep_components(mask, [(15, 15)])
+    assert out[5, 5] and out[2:10, 2:10].all() and out[14:16, 14:16].all() and not out[17, 2]
+    assert not keep_components(np.zeros((5, 5), bool)).any()
+
+
+def test_corrective_clicks_are_hard_seeds_in_the_prediction() -> None:
+    gt = disc()
+    img = image_of(gt)
+    torch.manual_seed(0)
+    m = MIDeepSeg(**{**TINY, "seed_radius": 1.0})
+    robot = Robot(gt)
+    first = m.first_interaction(img, robot)
+    pred = m.predict(img, first, np.zeros_like(img)) > 0
+    fg_at = next((int(y), int(x)) for y, x in np.argwhere(gt & ~pred)) if (gt & ~pred).any() else (24, 20)
+    bg_at = next((int(y), int(x)) for y, x in np.argwhere(pred)) if pred.any() else (24, 21)
+    if bg_at == fg_at:
+        bg_at = (24, 21)
+    clicks = [*first, robot.add(*fg_at, True), robot.add(*bg_at, False)]
+    refined = m.predict(img, clicks, pred.astype(np.float32))
+    assert refined[fg_at] == 1.0 and refined[bg_at] == 0.0
+
+
+# --- training -----------------------------------------------------------------------------
+def test_train_step_changes_weights_and_is_reproducible() -> None:
+    images, labels = batch()
+    results, weights = [], []
+    for _ in range(2):
+        torch.manual_seed(0)
+        m = MIDeepSeg(**TINY)
+        before = [p.detach().clone() for p in m.network.parameters()]
+        opt, _ = m.configure_optimizers(1e-3, 10, 0.5)
+        rng = np.random.default_rng(5)
+        out = [m.train_step(images, labels, opt, rng) for _ in range(2)]
+        assert all(np.isfinite(o["loss"]) for o in out)
+        assert any(not torch.equal(b, p) for b, p in zip(before, m.network.parameters()))
+        results.append(out)
+        weights.append([p.detach().clone() for p in m.network.parameters()])
+    assert results[0] == results[1]
+    assert all(torch.equal(a, b) for a, b in zip(*weights))
+
+
+def test_interaction_loop_runs_all_rounds() -> None:
+    images, labels = batch()
+    m = MIDeepSeg(**TINY)
+    res = run_interactions(images, m, [Robot(lab) for lab in labels], n_rounds=2)
+    assert [len(r) for r in res] == [3, 3] and res[0][0].n_clicks == 4
+
+
+@pytest.mark.parametrize("bad", [{"n_points": 0}, {"inner_margin": -1.0}, {"crop_margin": 1},
+                                 {"seed_radius": -1}, {"geodesic_lambda": 1.5}, {"gc_sigma": 0.0},
+                                 {"gc_lambda": -1.0}, {"train_point_jitter": -1}, {"crop_size": 30},
+                                 {"channels": [4]}, {"unknown": 3}])
+def test_bad_hyperparameter_is_a_config_error(bad: dict) -> None:
+    with pytest.raises(ConfigError):
+        MIDeepSeg(**{**TINY, **bad})
