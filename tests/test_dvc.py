@@ -92,3 +92,10 @@ def test_dvc_repro_metrics_and_plots_on_tiny_config(tmp_path: Path) -> None:
     sh([str(BIN / "dvc"), "plots", "show", "-o", str(tmp_path / "plots")], repo)
     html = (tmp_path / "plots" / "index.html").read_text()
     assert "tiny_spleen/click_unet" in html
+
+
+def test_dvc_plot_series_are_the_demo_config_runs() -> None:
+    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())
+    series = stages["plots"][0]["results/dice_per_click.csv"]["y"]["results/dice_per_click.csv"]
+    assert series == [f"{d}/{m}" for d in cfg["datasets"] for m in cfg["methods"]]

@@ -27,7 +27,8 @@ SMALL = {"auto_unet": {"channels": [4, 8, 16]}, "click_unet": {"channels": [4, 8
          "gdgp": {"crop_size": 16, "filters": [4, 8, 16], "feature_channels": 4},
          "bs_iris": {"channels": [4, 8]}, "tis": {"channels": [4, 8], "feature_channels": 4},
          "dextr": {"crop_size": 16, "channels": [4, 8], "crop_margin": 2},
-         "mideepseg": {"crop_size": 16, "channels": [4, 8], "crop_margin": 2, "seed_radius": 0.0}}
+         "mideepseg": {"crop_size": 16, "channels": [4, 8], "crop_margin": 2, "seed_radius": 0.0},
+         "intercnn": {"channels": [4, 8], "train_rounds": 2}, "deepigeos": {"channels": [4, 4, 4]}}
 
 
 def test_every_base_method_is_covered() -> None:

@@ -9,9 +9,11 @@ from gdgp.methods.auto_unet import AutoUNet
 from gdgp.methods.base import Method
 from gdgp.methods.bs_iris import BSIRIS
 from gdgp.methods.click_unet import ClickUNet
+from gdgp.methods.deepigeos import DeepIGeoS
 from gdgp.methods.dextr import DEXTR
 from gdgp.methods.gdgp import GDGP
 from gdgp.methods.gdgp_variants import VARIANTS
+from gdgp.methods.intercnn import InterCNN
 from gdgp.methods.mideepseg import MIDeepSeg
 from gdgp.methods.nnunet import NNUNet
 from gdgp.methods.tis import TIS
@@ -22,6 +24,8 @@ METHODS: dict[str, type[Method]] = {
     GDGP.name: GDGP,
     NNUNet.name: NNUNet,
     DEXTR.name: DEXTR,
+    InterCNN.name: InterCNN,
+    DeepIGeoS.name: DeepIGeoS,
     MIDeepSeg.name: MIDeepSeg,
     BSIRIS.name: BSIRIS,
     TIS.name: TIS,
