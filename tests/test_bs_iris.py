@@ -13,18 +13,15 @@ from gdgp.errors import ConfigError
 from gdgp.interaction.robot import Click, Robot
 from gdgp.methods.bs_iris import (BSIRIS, CE_EPS, apply_actions, boundary_weight_map, pixel_reward,
                                   sample_actions)
-
-TINY = {"channels": [4, 8, 16], "n_steps": 2, "hint_sigma": 3.0}
+from tests.phantoms import disc as _disc
+from tests.phantoms import image_of
 
 
 def disc(shape=(32, 32), centre=(16, 13), r=6.0) -> np.ndarray:
-    yy, xx = np.mgrid[: shape[0], : shape[1]]
-    return (yy - centre[0]) ** 2 + (xx - centre[1]) ** 2 <= r * r
+    return _disc(shape, centre, r)
 
 
-def image_of(gt: np.ndarray, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    return np.clip(0.3 + 0.4 * gt + 0.05 * rng.standard_normal(gt.shape), 0, 1).astype(np.float32)
+TINY = {"channels": [4, 8, 16], "n_steps": 2, "hint_sigma": 3.0}
 
 
 def test_first_click_is_the_innermost_pixel_and_hints_are_gaussians_of_the_stated_width() -> None:

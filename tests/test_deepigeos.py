@@ -14,18 +14,15 @@ from gdgp.geodesic_encodings import geodesic_map
 from gdgp.interaction.loop import run_interactions
 from gdgp.interaction.robot import Click, Robot
 from gdgp.methods.deepigeos import DeepIGeoS, geodesic_maps, graph_cut
-
-TINY = {"channels": [4, 4, 4], "max_train_rounds": 2}
+from tests.phantoms import disc as _disc
+from tests.phantoms import image_of
 
 
 def disc(shape=(32, 32), centre=(16, 14), r=6.0) -> np.ndarray:
-    yy, xx = np.mgrid[: shape[0], : shape[1]]
-    return (yy - centre[0]) ** 2 + (xx - centre[1]) ** 2 <= r * r
+    return _disc(shape, centre, r)
 
 
-def image_of(gt: np.ndarray, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    return np.clip(0.3 + 0.4 * gt + 0.05 * rng.standard_normal(gt.shape), 0, 1).astype(np.float32)
+TINY = {"channels": [4, 4, 4], "max_train_rounds": 2}
 
 
 # --- encoding ---------------------------------------------------------------------------------

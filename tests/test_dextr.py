@@ -10,18 +10,9 @@ from gdgp.errors import ConfigError
 from gdgp.interaction.loop import run_interactions
 from gdgp.interaction.robot import Click, Robot
 from gdgp.methods.dextr import DEXTR, JitterRobot, class_balanced_bce, dextr_heatmap, extreme_points
+from tests.phantoms import disc, image_of
 
 TINY = {"crop_size": 32, "crop_margin": 3, "channels": [4, 8, 16], "max_train_rounds": 1}
-
-
-def disc(shape=(48, 48), centre=(24, 20), r=8.0) -> np.ndarray:
-    yy, xx = np.mgrid[: shape[0], : shape[1]]
-    return (yy - centre[0]) ** 2 + (xx - centre[1]) ** 2 <= r * r
-
-
-def image_of(gt: np.ndarray, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    return np.clip(0.3 + 0.4 * gt + 0.05 * rng.standard_normal(gt.shape), 0, 1).astype(np.float32)
 
 
 def batch(n: int = 2, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

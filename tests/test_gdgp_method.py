@@ -16,19 +16,10 @@ from gdgp.interaction.robot import Robot
 from gdgp.methods import METHODS, build_method
 from gdgp.methods.gdgp import GDGP
 from gdgp.training.checkpoint import load_method, save_checkpoint
+from tests.phantoms import disc, image_of
 
 SCHEMA = Path(__file__).parents[1] / "workflow" / "schemas" / "config.schema.yaml"
 TINY = {"crop_size": 32, "filters": [4, 8, 16], "feature_channels": 4, "edge_margin": 3.0, "crop_margin": 3}
-
-
-def disc(shape=(48, 48), centre=(24, 20), r=8.0) -> np.ndarray:
-    yy, xx = np.mgrid[: shape[0], : shape[1]]
-    return (yy - centre[0]) ** 2 + (xx - centre[1]) ** 2 <= r * r
-
-
-def image_of(gt: np.ndarray, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    return np.clip(0.3 + 0.4 * gt + 0.05 * rng.standard_normal(gt.shape), 0, 1).astype(np.float32)
 
 
 def test_first_interaction_gives_inside_fg_and_outside_bg_clicks() -> None:
