@@ -105,12 +105,13 @@ def cmd_report(a: argparse.Namespace) -> None:
 
 def cmd_experiment(a: argparse.Namespace) -> None:
     from gdgp.report import experiments as ex
+    from gdgp.report.build import save_figure
 
     if a.what == "table2":
         df = ex.write_table2([Path(p) for p in a.checkpoints], a.datasets, Path(a.out_csv), Path(a.out_md))
         log.info("table2: %d rows -> %s", len(df), a.out_csv)
     elif a.what == "fig2":
-        ex.save_figure(ex.plot_gdgp_loss([Path(p) for p in a.losses], a.datasets), Path(a.out_png))
+        save_figure(ex.plot_gdgp_loss([Path(p) for p in a.losses], a.datasets), Path(a.out_png))
         log.info("fig2 -> %s", a.out_png)
     else:
         df = ex.write_variant_table([Path(p) for p in a.clicks], a.what, a.round, Path(a.out_csv), Path(a.out_md))

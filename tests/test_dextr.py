@@ -148,3 +148,15 @@ def test_interaction_loop_runs_all_rounds() -> None:
 def test_bad_hyperparameter_is_a_config_error(bad: dict) -> None:
     with pytest.raises(ConfigError):
         DEXTR(**{**TINY, **bad})
+
+
+def test_evaluation_noise_moves_extreme_points_but_keeps_them_on_the_target_and_seeded() -> None:
+    gt = disc()
+    m = DEXTR(**TINY)
+    exact = [(c.y, c.x) for c in m.first_interaction(image_of(gt), Robot(gt))]
+    runs = []
+    for _ in range(2):
+        robot = Robot(gt, noise_px=3.0, rng=np.random.default_rng(4))
+        runs.append([(c.y, c.x) for c in m.first_interaction(image_of(gt), robot)])
+    assert runs[0] == runs[1] and runs[0] != exact
+    assert all(gt[y, x] for y, x in runs[0])

@@ -74,8 +74,13 @@ def _farthest_points(candidates: np.ndarray, first: np.ndarray, n: int) -> np.nd
     return np.array(chosen, dtype=np.int64)
 
 
-def _snap(points: np.ndarray, candidates: np.ndarray, noise_px: float, rng: np.random.Generator | None
-          ) -> np.ndarray:
+def snap_with_noise(points: np.ndarray, candidates: np.ndarray, noise_px: float,
+                    rng: np.random.Generator | None) -> np.ndarray:
+    """Gaussian position noise (std ``noise_px``) on (n, 2) points, each snapped to the nearest candidate.
+
+    Simulated points stay on valid pixels (inside the target, in the edge band...), so their
+    labels stay truthful; ``noise_px <= 0`` returns the points unchanged.
+    """
     if noise_px <= 0 or len(points) == 0:
         return points
     if rng is None:
@@ -129,8 +134,8 @@ def hybrid_interaction(gt: np.ndarray, cfg: HybridConfig, rng: np.random.Generat
         raise ValueError("hybrid interaction needs a non-empty target")
     centre, c_cand = near_centre_points(gt, cfg.n_centre, cfg.centre_fraction)
     edge, e_cand = outer_edge_points(gt, cfg.n_edge, cfg.edge_margin)
-    centre = _snap(centre, c_cand, cfg.noise_px, rng)
-    edge = _snap(edge, e_cand, cfg.noise_px, rng)
+    centre = snap_with_noise(centre, c_cand, cfg.noise_px, rng)
+    edge = snap_with_noise(edge, e_cand, cfg.noise_px, rng)
     box = crop_box(np.concatenate([centre, edge]), gt.shape, cfg.crop_margin)
     return HybridPoints(centre=centre, edge=edge, box=box)
 

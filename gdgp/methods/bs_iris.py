@@ -182,7 +182,8 @@ class BSIRIS(Method):
         """Simulate 0..``max_train_rounds`` greedy rounds, then learn from one sampled ``n_steps`` episode."""
         hp, shape = self.hparams, images.shape[1:]
         robots = self.training_robots(labels, rng)
-        clicks = [self.first_interaction(img, r) for img, r in zip(images, robots, strict=True)]
+        for image, robot in zip(images, robots, strict=True):
+            self.first_interaction(image, robot)  # records the first click in the robot
         img = torch.from_numpy(images.astype(np.float32)).to(self.device)
         gt = torch.from_numpy(labels.astype(np.float32)).to(self.device)
         weight = torch.from_numpy(np.stack([boundary_weight_map(lab, hp["boundary_weight"], hp["boundary_sigma"])

@@ -50,6 +50,7 @@ from torch import Tensor, nn
 from gdgp.crop import Box, click_box, clicks_in_crop, crop_resize, paste_back
 from gdgp.encodings import click_map
 from gdgp.errors import ConfigError
+from gdgp.interaction.hybrid import snap_with_noise
 from gdgp.interaction.robot import Click, Robot
 from gdgp.methods.base import Method, monai_unet
 
@@ -98,22 +99,6 @@ def extreme_points(mask: np.ndarray, jitter: float = 0.0, rng: np.random.Generat
     ys, xs = pix[:, 0], pix[:, 1]
     sides = (xs <= xs.min() + jitter, xs >= xs.max() - jitter, ys <= ys.min() + jitter, ys >= ys.max() - jitter)
     return np.stack([_pick(pix[side], jitter, rng) for side in sides]).astype(np.int64)
-
-
-def snap_noise(points: np.ndarray, mask: np.ndarray, noise_px: float, rng: np.random.Generator | None
-               ) -> np.ndarray:
-    """Gaussian position noise (std ``noise_px``) on (n, 2) points, each snapped to the nearest mask pixel.
-
-    The evaluation robot's position noise (``evaluate.noise_px``) applied to a method's own
-    first interaction; the points stay on the object, so they stay truthful.
-    """
-    if noise_px <= 0 or len(points) == 0:
-        return points
-    if rng is None:
-        raise ValueError("noise_px > 0 needs an np.random.Generator")
-    pix = np.argwhere(mask > 0)
-    noisy = points + rng.normal(0.0, noise_px, size=points.shape)
-    return pix[np.argmin(((noisy[:, None, :] - pix[None]) ** 2).sum(-1), axis=1)]
 
 
 def dextr_heatmap(clicks: Sequence[Click], shape: tuple[int, int], positive: bool, sigma: float) -> np.ndarray:
@@ -212,7 +197,7 @@ class DEXTR(Method):
             return []
         jitter = robot.point_jitter if isinstance(robot, JitterRobot) else 0.0
         pts = extreme_points(robot.gt, jitter, robot.rng)
-        pts = snap_noise(pts, robot.gt, robot.noise_px, robot.rng)
+        pts = snap_with_noise(pts, np.argwhere(robot.gt), robot.noise_px, robot.rng)
         return [robot.add(int(y), int(x), True) for y, x in pts]
 
     def training_robots(self, labels: np.ndarray, rng: np.random.Generator) -> list[Robot]:

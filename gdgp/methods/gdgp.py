@@ -25,6 +25,7 @@ variants in :mod:`gdgp.methods.gdgp_variants`.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -207,7 +208,7 @@ class GDGP(Method):
             return []
         cfg = self.hybrid
         if robot.noise_px > 0:
-            cfg = HybridConfig(**{**cfg.__dict__, "noise_px": robot.noise_px})
+            cfg = dataclasses.replace(cfg, noise_px=robot.noise_px)
         if self.hparams["interaction"] == "hybrid":
             pts = hybrid_interaction(robot.gt, cfg, robot.rng)
         else:

@@ -79,9 +79,10 @@ from gdgp.crop import Box, click_box, clicks_in_crop, crop_resize, paste_back
 from gdgp.encodings import click_map
 from gdgp.errors import ConfigError
 from gdgp.geodesic import geodesic_distance
+from gdgp.interaction.hybrid import snap_with_noise
 from gdgp.interaction.robot import Click, Robot
 from gdgp.methods.base import Method, monai_unet
-from gdgp.methods.dextr import JitterRobot, check_unet_crop, snap_noise
+from gdgp.methods.dextr import JitterRobot, check_unet_crop
 
 MIN_CROP_PX = 16  # smallest box side in slice pixels, so that tiny targets keep some context
 HARD_SEED = 1e9  # t-link capacity that ties a seed pixel to its label (SimpleCRF: 1000 x max edge weight)
@@ -300,7 +301,7 @@ class MIDeepSeg(Method):
         hp = self.hparams
         jitter = robot.point_jitter if isinstance(robot, JitterRobot) else 0.0
         pts = interior_margin_points(robot.gt, hp["n_points"], hp["inner_margin"], jitter, robot.rng)
-        pts = snap_noise(pts, robot.gt, robot.noise_px, robot.rng)
+        pts = snap_with_noise(pts, np.argwhere(robot.gt), robot.noise_px, robot.rng)
         return [robot.add(int(y), int(x), True) for y, x in pts]
 
     def training_robots(self, labels: np.ndarray, rng: np.random.Generator) -> list[Robot]:

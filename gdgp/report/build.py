@@ -242,12 +242,14 @@ def load_overlays(paths: Sequence[Path], known: Sequence[Pair]) -> dict[Pair, Ov
 # --------------------------------------------------------------------------- writing
 
 
-def _write_csv(df: pd.DataFrame, path: Path) -> None:
+def write_csv(df: pd.DataFrame, path: Path) -> None:
+    """Write a table atomically (temporary file, then rename)."""
     with atomic_path(path) as tmp:
         df.to_csv(tmp, index=False)
 
 
-def _save(fig: figures.Figure, path: Path) -> None:
+def save_figure(fig: figures.Figure, path: Path) -> None:
+    """Write a PNG atomically and release the figure."""
     try:
         with atomic_path(path) as tmp:
             fig.savefig(tmp, dpi=figures.DPI, format="png")
@@ -270,17 +272,17 @@ def _check_options(table_round: int, noc_thresholds: Sequence[float]) -> None:
 def _write_tables(clicks: pd.DataFrame, out_dir: Path, table_round: int, thresholds: Sequence[float],
                   reference_method: str | None, method_order: Sequence[str] | None) -> dict:
     summary = tables.summarise_round(clicks, table_round)
-    _write_csv(summary, out_dir / "table4.csv")
+    write_csv(summary, out_dir / "table4.csv")
     write_text_atomic(out_dir / "table4.md", tables.table4_markdown(summary, method_order))
     write_text_atomic(out_dir / "table4.tex", tables.table4_latex(summary, method_order))
     noc = tables.noc_table(clicks, thresholds)
-    _write_csv(noc, out_dir / "noc.csv")
+    write_csv(noc, out_dir / "noc.csv")
     write_text_atomic(out_dir / "noc.md", tables.noc_markdown(noc, method_order))
-    _write_csv(tables.per_click_curve(clicks), out_dir / "dice_per_click.csv")
+    write_csv(tables.per_click_curve(clicks), out_dir / "dice_per_click.csv")
     if reference_method is not None and reference_method not in set(clicks["method"]):
         log.warning("reference method %r is in no clicks table; significance.csv has no rows", reference_method)
-    _write_csv(tables.paired_tests(clicks, reference_method, table_round), out_dir / "significance.csv")
-    _write_csv(tables.empty_prediction_table(clicks, table_round), out_dir / "empty_predictions.csv")
+    write_csv(tables.paired_tests(clicks, reference_method, table_round), out_dir / "significance.csv")
+    write_csv(tables.empty_prediction_table(clicks, table_round), out_dir / "empty_predictions.csv")
     metrics = tables.headline_metrics(summary, noc, thresholds)
     write_text_atomic(out_dir / "metrics.json", json.dumps(metrics, indent=2, sort_keys=True, allow_nan=False) + "\n")
     return metrics
@@ -294,16 +296,16 @@ def _write_figures(clicks: pd.DataFrame, losses: pd.DataFrame, overlays: dict[Pa
     for dataset in sorted(clicks["dataset"].unique()):
         c = curve.loc[curve["dataset"] == dataset]
         methods = tables.order_methods(c["method"], method_order)
-        _save(figures.plot_dice_per_click(c, dataset, methods, colours, thresholds),
+        save_figure(figures.plot_dice_per_click(c, dataset, methods, colours, thresholds),
               out_dir / f"dice_per_click_{dataset}.png")
     if not losses.empty:
-        _save(figures.plot_loss_curves(losses, sorted(losses["dataset"].unique()),
+        save_figure(figures.plot_loss_curves(losses, sorted(losses["dataset"].unique()),
                                        tables.order_methods(losses["method"], method_order), colours),
               out_dir / "loss_curves.png")
     for dataset in sorted({d for d, _ in overlays}):
         per_method = {m: ov for (d, m), ov in overlays.items() if d == dataset}
         methods = tables.order_methods(per_method, method_order)
-        _save(figures.plot_overlays(dataset, per_method, methods, table_round), out_dir / f"overlays_{dataset}.png")
+        save_figure(figures.plot_overlays(dataset, per_method, methods, table_round), out_dir / f"overlays_{dataset}.png")
 
 
 def build_report(clicks_csvs: Sequence[Path], loss_csvs: Sequence[Path], overlay_npzs: Sequence[Path],
@@ -348,7 +350,7 @@ def build_report(clicks_csvs: Sequence[Path], loss_csvs: Sequence[Path], overlay
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     metrics = _write_tables(clicks, out_dir, table_round, thresholds, reference_method, method_order)
-    _write_csv(losses, out_dir / "loss_curves.csv")
+    write_csv(losses, out_dir / "loss_curves.csv")
     _write_figures(clicks, losses, overlays, out_dir, table_round, thresholds, method_order)
     return metrics
 
@@ -370,4 +372,4 @@ def write_dvc_files(out_dir: Path, metrics_path: Path | None, curves_path: Path 
         long["series"] = long["dataset"] + "/" + long["method"]
         wide = long.pivot(index="round", columns="series", values="dice_mean")
         wide = wide[list(dict.fromkeys(long["series"]))].reset_index()
-        _write_csv(wide.round(6), curves_path)
+        write_csv(wide.round(6), curves_path)

@@ -20,23 +20,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from gdgp.atomic import atomic_path  # noqa: E402
+from gdgp.atomic import write_text_atomic  # noqa: E402
 from gdgp.errors import InputDataError  # noqa: E402
 from gdgp.experiment_plan import ROW_LABELS, TABLES, TITLES  # noqa: E402
-from gdgp.report import tables  # noqa: E402
-from gdgp.report.build import load_clicks  # noqa: E402
+from gdgp.report import figures, tables  # noqa: E402
+from gdgp.report.build import load_clicks, write_csv  # noqa: E402
 
 PARAMETERS = ("sigma", "alpha1", "alpha2", "tau", "l")
-
-
-def _write_text(text: str, path: Path) -> None:
-    with atomic_path(path) as tmp:
-        Path(tmp).write_text(text)
-
-
-def _write_csv(df: pd.DataFrame, path: Path) -> None:
-    with atomic_path(path) as tmp:
-        df.to_csv(tmp, index=False)
 
 
 def _markdown(df: pd.DataFrame) -> str:
@@ -136,7 +126,7 @@ def plot_gdgp_loss(loss_csvs: Sequence[Path], datasets: Sequence[str]) -> plt.Fi
         raise InputDataError(f"fig2: {len(loss_csvs)} loss files but {len(datasets)} dataset names")
     ncols = min(len(datasets), 3)
     nrows = -(-len(datasets) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.6 * ncols, 3.4 * nrows), squeeze=False, dpi=120)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.6 * ncols, 3.4 * nrows), squeeze=False, dpi=figures.DPI)
     for ax in list(axes.flat)[len(datasets):]:
         ax.set_visible(False)
     for ax, path, dataset in zip(axes.flat, loss_csvs, datasets, strict=False):
@@ -164,24 +154,16 @@ def plot_gdgp_loss(loss_csvs: Sequence[Path], datasets: Sequence[str]) -> plt.Fi
     return fig
 
 
-def save_figure(fig: plt.Figure, path: Path) -> None:
-    try:
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format="png")
-    finally:
-        plt.close(fig)
-
-
 def write_table2(checkpoints: Sequence[Path], datasets: Sequence[str], out_csv: Path, out_md: Path) -> pd.DataFrame:
     df = learned_parameters_table(checkpoints, datasets)
-    _write_csv(df, out_csv)
-    _write_text(table2_markdown(df), out_md)
+    write_csv(df, out_csv)
+    write_text_atomic(out_md, table2_markdown(df))
     return df
 
 
 def write_variant_table(clicks_csvs: Sequence[Path], table: str, table_round: int, out_csv: Path,
                         out_md: Path) -> pd.DataFrame:
     df = variant_table(clicks_csvs, table, table_round)
-    _write_csv(df, out_csv)
-    _write_text(variant_markdown(df, table), out_md)
+    write_csv(df, out_csv)
+    write_text_atomic(out_md, variant_markdown(df, table))
     return df
