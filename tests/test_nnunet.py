@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 import SimpleITK as sitk  # noqa: N813
 
 from gdgp.errors import ConfigError
@@ -46,7 +47,7 @@ def test_export_writes_nnunet_raw_layout(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("key", "value"), [("configuration", "3d_fullres"), ("trainer", "MyTrainer"),
-                                             ("epochs", 0)])
+                                             ("epochs", 0), ("augmentation_processes", -1)])
 def test_bad_settings_are_config_errors(key: str, value) -> None:
     with pytest.raises(ConfigError, match=key):
         build_method("nnunet", **{key: value})
@@ -62,7 +63,7 @@ def test_untrained_model_cannot_predict() -> None:
 def test_tiny_nnunet_trains_checkpoints_and_predicts(tmp_path: Path) -> None:
     images, labels = discs(8)
     manifest = pd.DataFrame({"slice_id": range(8), "split": "train", "spacing_y": 1.0, "spacing_x": 1.0})
-    hp = {"epochs": 1, "iterations_per_epoch": 3, "val_iterations_per_epoch": 1}
+    hp = {"epochs": 1, "iterations_per_epoch": 3, "val_iterations_per_epoch": 1, "augmentation_processes": 0}
     history = train_method("nnunet", hp, SliceSet(images, labels, manifest), tmp_path / "m" / "final.pt",
                            tmp_path / "m" / "loss.csv", TrainConfig(epochs=1))
     assert list(history["epoch"]) == [1] and np.isfinite(history["loss"]).all()
@@ -73,3 +74,8 @@ def test_tiny_nnunet_trains_checkpoints_and_predicts(tmp_path: Path) -> None:
     probs = method.predict_batch(list(images[:2]), [[], []], list(np.zeros_like(images[:2])))
     assert probs.shape == (2, 32, 32) and probs.min() >= 0 and probs.max() <= 1
     assert not np.allclose(probs[0], probs[0].flat[0])  # a real prediction, not a constant
+    # Augmenting in-process (augmentation_processes=0) makes nnU-Net's training reproducible.
+    train_method("nnunet", hp, SliceSet(images, labels, manifest), tmp_path / "m2" / "final.pt",
+                 tmp_path / "m2" / "loss.csv", TrainConfig(epochs=1))
+    again = read_checkpoint(tmp_path / "m2" / "final.pt")["network_weights"]
+    assert all(torch.equal(again[k], w) for k, w in state["network_weights"].items())

@@ -49,11 +49,20 @@ DATASET_ID = 999
 DATASET_NAME = f"Dataset{DATASET_ID}_gdgp"
 
 
-def _nnunet_env(work: Path, threads: int = 1) -> dict[str, str]:
-    """Environment of the nnU-Net subprocesses: its three folders inside ``work``."""
-    return {**os.environ, "nnUNet_raw": str(work / "raw"), "nnUNet_preprocessed": str(work / "preprocessed"),
-            "nnUNet_results": str(work / "results"), "nnUNet_n_proc_DA": str(threads),
-            "nnUNet_def_n_proc": str(threads)}
+def _nnunet_env(work: Path, augmentation_processes: int | None = None) -> dict[str, str]:
+    """Environment of the nnU-Net subprocesses: its three folders inside ``work``.
+
+    ``augmentation_processes``: None keeps nnU-Net's own choice (its worker processes, for a
+    GPU box); 0 makes nnU-Net augment in the training process itself (its
+    ``SingleThreadedAugmenter``): the only way its training is reproducible from the seed,
+    and on a 1-core job it spares the worker's contention.
+    """
+    env = {**os.environ, "nnUNet_raw": str(work / "raw"), "nnUNet_preprocessed": str(work / "preprocessed"),
+           "nnUNet_results": str(work / "results"), "nnUNet_def_n_proc": "1"}
+    env.pop("nnUNet_n_proc_DA", None)
+    if augmentation_processes is not None:
+        env["nnUNet_n_proc_DA"] = str(augmentation_processes)
+    return env
 
 
 #: Spacing of every exported slice and of prediction inputs, in nnU-Net's array order (z, y, x).
@@ -109,6 +118,7 @@ class NNUNet(Method):
         "iterations_per_epoch": None,
         "val_iterations_per_epoch": None,
         "use_mirroring": True,
+        "augmentation_processes": None,
     }
 
     def __init__(self, **hparams: Any) -> None:
@@ -121,6 +131,9 @@ class NNUNet(Method):
         for key in ("epochs", "iterations_per_epoch", "val_iterations_per_epoch"):
             if self.hparams[key] is not None and int(self.hparams[key]) < 1:
                 raise ConfigError(f"method 'nnunet': {key} must be >= 1 or null, got {self.hparams[key]!r}")
+        n_da = self.hparams["augmentation_processes"]
+        if n_da is not None and int(n_da) < 0:
+            raise ConfigError(f"method 'nnunet': augmentation_processes must be >= 0 or null, got {n_da!r}")
         self._predictor = None
 
     # --- network: nnU-Net's, rebuilt from its plans ------------------------------------------
@@ -154,12 +167,15 @@ class NNUNet(Method):
         ``epochs`` is not used: the nnU-Net trainer class sets the epoch budget.
         """
         work_dir.mkdir(parents=True, exist_ok=True)
-        env = _nnunet_env(work_dir)
+        n_da = self.hparams["augmentation_processes"]
+        # The planner sets torch's thread count to nnUNet_n_proc_DA, so it must be >= 1 there.
+        plan_env = _nnunet_env(work_dir, 1)
+        train_env = _nnunet_env(work_dir, None if n_da is None else int(n_da))
         log_path = work_dir / "nnunet.log"
         export_raw_dataset(images, labels, work_dir / "raw")
         conf, trainer = self.hparams["configuration"], self.hparams["trainer"]
         _run([_entry_point("nnUNetv2_plan_and_preprocess"), "-d", str(DATASET_ID), "-c", conf, "-np", "1",
-              "-npfp", "1", "--verify_dataset_integrity"], env, log_path)
+              "-npfp", "1", "--verify_dataset_integrity"], plan_env, log_path)
         cmd = [sys.executable, "-m", "gdgp.methods.nnunet_train", "--dataset", str(DATASET_ID),
                "--configuration", conf, "--trainer", trainer, "--seed", str(seed),
                "--device", "cuda" if self.device.type == "cuda" else "cpu"]
@@ -167,7 +183,7 @@ class NNUNet(Method):
                           ("val_iterations_per_epoch", "--val-iterations")):
             if self.hparams[key] is not None:
                 cmd += [flag, str(int(self.hparams[key]))]
-        _run(cmd, env, log_path)
+        _run(cmd, train_env, log_path)
         model_dir = work_dir / "results" / DATASET_NAME / f"{trainer}__nnUNetPlans__{conf}"
         # nnU-Net pickles its own checkpoint (written by the subprocess above, not user input).
         ckpt = torch.load(model_dir / "fold_all" / "checkpoint_final.pth", map_location="cpu", weights_only=False)

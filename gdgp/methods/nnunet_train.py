@@ -10,7 +10,9 @@ validation pass is skipped (gdgp's evaluation scores the held-out test slices in
 from __future__ import annotations
 
 import argparse
+import random
 
+import numpy as np
 import torch
 
 
@@ -25,6 +27,9 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
+    # nnU-Net's data loader and augmentation draw from numpy's and Python's global generators.
+    random.seed(args.seed)
+    np.random.seed(args.seed)
     torch.manual_seed(args.seed)
     from nnunetv2.run.run_training import get_trainer_from_args
 
