@@ -12,7 +12,7 @@ rule evaluate:
         "../../environment.yml"
     threads: 1  # one batched forward pass per round; robot + medpy are single-threaded
     resources:
-        gpu=1,
+        gpu=config["resources"]["gpus"],
         mem_mb=config["resources"]["evaluate_mem_mb"],
         runtime=config["resources"]["evaluate_runtime"],
     params:

@@ -11,7 +11,7 @@ rule train:
         "../../environment.yml"
     threads: 1  # small 2D U-Nets: one torch thread per job, jobs run side by side
     resources:
-        gpu=1,  # uses CUDA when the job sees one; SLURM profile turns this into a GPU request
+        gpu=config["resources"]["gpus"],  # SLURM profile: --gpus=N; the job uses CUDA when it sees one
         mem_mb=config["resources"]["train_mem_mb"],
         runtime=config["resources"]["train_runtime"],
     params:
