@@ -50,10 +50,13 @@ def cmd_extract(a: argparse.Namespace) -> None:
 
     cfg = ExtractConfig(labels=parse_labels(a.labels), window=(a.window[0], a.window[1]), size=a.size,
                         n_train=a.n_train, n_test=a.n_test, split=a.split, seed=a.seed,
-                        denoise_strength=a.denoise, min_target_pixels=a.min_pixels)
-    slices = run_extract(a.task_dir, cfg, a.out_slices, a.out_manifest)
+                        denoise_strength=a.denoise, min_target_pixels=a.min_pixels, on_bad_case=a.on_bad_case)
+    slices = run_extract(a.task_dir, cfg, a.out_slices, a.out_manifest, a.out_skipped)
     counts = slices.manifest["split"].value_counts().to_dict()
     log.info("%s: %d train / %d test slices", a.task_dir, counts.get("train", 0), counts.get("test", 0))
+    if len(slices.skipped):
+        log.warning("%s: %d unreadable case(s) skipped: %s", a.task_dir, len(slices.skipped),
+                    ", ".join(slices.skipped["case"]))
 
 
 def cmd_train(a: argparse.Namespace) -> None:
@@ -97,7 +100,8 @@ def cmd_report(a: argparse.Namespace) -> None:
 
     metrics = build_report([Path(p) for p in a.clicks], [Path(p) for p in a.losses],
                            [Path(p) for p in a.overlays], Path(a.out_dir), table_round=a.round,
-                           noc_thresholds=tuple(a.noc), reference_method=a.reference, method_order=a.order)
+                           noc_thresholds=tuple(a.noc), reference_method=a.reference, method_order=a.order,
+                           skipped_csvs=[Path(p) for p in a.skipped])
     write_dvc_files(Path(a.out_dir), Path(a.metrics) if a.metrics else None, Path(a.curves) if a.curves else None)
     log.info("report written to %s", a.out_dir)
     print(json.dumps(metrics, indent=2, sort_keys=True))
@@ -156,6 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--min-pixels", type=int, default=10, help="a valid slice has at least this many target pixels")
     s.add_argument("--out-slices", required=True, help="output .npz of images and labels")
     s.add_argument("--out-manifest", required=True, help="output manifest.csv (one row per slice)")
+    s.add_argument("--on-bad-case", choices=["error", "skip"], default="error",
+                   help="an unreadable case (corrupt file, shape mismatch): stop naming it, or skip it and list it")
+    s.add_argument("--out-skipped", default=None, help="output skipped.csv (the skipped cases and why; header only if none)")
     s.set_defaults(func=cmd_extract)
 
     s = sub.add_parser("train", parents=[shared], help="train one method on the training slices (resumes from latest.pt)")
@@ -191,6 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--clicks", nargs="+", required=True, help="clicks.csv files")
     s.add_argument("--losses", nargs="*", default=[], help="loss.csv files")
     s.add_argument("--overlays", nargs="*", default=[], help="overlays.npz files")
+    s.add_argument("--skipped", nargs="*", default=[], help="skipped.csv files of the extractions (listed in the report)")
     s.add_argument("--out-dir", required=True, help="report folder")
     s.add_argument("--metrics", default=None, help="also write the headline metrics JSON here (for DVC)")
     s.add_argument("--curves", default=None,

@@ -36,14 +36,19 @@ class Volume:
     spacing_xyz: tuple[float, float, float]
 
 
-def list_cases(task_dir: str | Path) -> list[Case]:
+def list_cases(task_dir: str | Path, check_files: bool = True) -> list[Case]:
     """List the training cases of an MSD task folder, checking that every file exists.
 
     Follows nnU-Net's MSD import in skipping names that start with ``.`` or ``_``
     (macOS resource forks in the official tarballs).
 
+    Args:
+        task_dir: the MSD task folder.
+        check_files: raise on a listed file that is missing; False leaves that to
+            :func:`load_case`, so a caller that skips bad cases can skip that one too.
+
     Raises:
-        InputDataError: the folder, its ``dataset.json`` or a listed file is missing.
+        InputDataError: the folder, its ``dataset.json`` or (``check_files``) a listed file is missing.
     """
     task_dir = Path(task_dir)
     if not task_dir.is_dir():
@@ -67,7 +72,7 @@ def list_cases(task_dir: str | Path) -> list[Case]:
             raise InputDataError(f"{meta_path}: training entry {entry!r} lacks image/label") from err
         if image.name.startswith((".", "_")):
             continue
-        for path in (image, label):
+        for path in (image, label) if check_files else ():
             if not path.is_file():
                 raise InputDataError(f"{path}: listed in {meta_path} but missing")
         cases.append(Case(name=image.name.removesuffix(".nii.gz").removesuffix(".nii"), image=image, label=label))
@@ -94,6 +99,9 @@ def load_case(case: Case) -> Volume:
     Raises:
         InputDataError: unreadable file, not 3D, or image/label shapes differ.
     """
+    for path in (case.image, case.label):
+        if not path.is_file():
+            raise InputDataError(f"{path}: listed in dataset.json but missing")
     image, spacing = _load_nifti(case.image)
     label, _ = _load_nifti(case.label)
     if image.shape != label.shape:

@@ -93,6 +93,29 @@ def test_dvc_repro_metrics_and_plots_on_tiny_config(tmp_path: Path) -> None:
     html = (tmp_path / "plots" / "index.html").read_text()
     assert "tiny_spleen/click_unet" in html
 
+    # Round trip: push data and results to a local remote; a fresh clone pulls them and finds
+    # nothing to re-run and no metric changed.
+    dvc = str(BIN / "dvc")
+    sh([dvc, "remote", "add", "-d", "store", str(tmp_path / "remote")], repo)
+    sh(["git", "commit", "-qam", "remote"], repo)
+    sh([dvc, "push", "-q"], repo)
+    clone = tmp_path / "clone"
+    sh(["git", "clone", "-q", str(repo), str(clone)], tmp_path)
+    assert not (clone / "results" / "metrics.json").exists()
+    sh([dvc, "pull", "-q"], clone)
+    assert tree_digest(clone / "results" / "report") == tree_digest(repo / "results" / "report")
+    assert "up to date" in sh([dvc, "repro"], clone).lower()
+    assert sh([dvc, "metrics", "diff"], clone).strip() in ("", "No changes.")
+
+    # An experiment with one config value changed re-runs only what depends on it, and its
+    # metrics are comparable with the committed ones.
+    out = sh([dvc, "exp", "run", "-S", "config/config.yaml:report.table_round=1"], clone)
+    assert "Running stage 'report'" in out and "Running stage 'train'" not in out
+    diff = sh([dvc, "metrics", "diff", "--md"], clone)
+    assert "tiny_spleen" in diff and "dice" in diff.lower()
+    shown = sh([dvc, "exp", "show", "--csv"], clone)
+    assert "report.table_round" in shown and ",1," in shown
+
 
 def test_dvc_plot_series_are_the_demo_config_runs() -> None:
     cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import nibabel as nib
 import numpy as np
+import pandas as pd
 import pytest
 
 from gdgp.errors import InputDataError
-from gdgp.extract import ExtractConfig, load_slices, run_extract
+from gdgp.extract import SKIPPED_COLUMNS, ExtractConfig, load_slices, run_extract
 from gdgp.preprocess import window_normalise
 
 CFG = ExtractConfig(labels=(1, 2), window=(-100.0, 200.0), size=16, n_train=8, n_test=4, seed=0)
@@ -100,3 +101,43 @@ def test_gzip_helper_sanity(msd_task: Path) -> None:
     # The fixture's files are real gzip NIfTI (guards the corrupt-file tests above).
     raw = gzip.decompress((msd_task / "imagesTr" / "tiny_000.nii.gz").read_bytes())
     assert raw[344:348] == b"n+1\x00"
+
+
+SKIP = ExtractConfig(labels=(1, 2), window=(-100.0, 200.0), size=16, n_train=6, n_test=3, seed=0,
+                     on_bad_case="skip")
+
+
+def test_skip_mode_leaves_bad_cases_out_and_lists_them(msd_task: Path, tmp_path: Path) -> None:
+    truncated = msd_task / "imagesTr" / "tiny_002.nii.gz"
+    truncated.write_bytes(truncated.read_bytes()[:200])
+    nib.save(nib.Nifti1Image(np.zeros((32, 30, 8), np.uint8), np.eye(4)), msd_task / "labelsTr" / "tiny_000.nii.gz")
+    out = tmp_path / "o"
+    s = run_extract(msd_task, SKIP, out / "slices.npz", out / "manifest.csv", out / "skipped.csv")
+    assert set(s.manifest["case"]) == {"tiny_001", "tiny_003"}  # every readable case, none of the bad ones
+    skipped = pd.read_csv(out / "skipped.csv")
+    assert list(skipped.columns) == SKIPPED_COLUMNS
+    assert list(skipped["case"]) == ["tiny_000", "tiny_002"] and set(skipped["task"]) == {msd_task.name}
+    assert "shape" in skipped.loc[0, "reason"] and "tiny_002.nii.gz" in skipped.loc[1, "reason"]
+    # The same data with the default policy stops at the first bad case, naming it.
+    _expect_error(msd_task, tmp_path / "strict", "tiny_000.nii.gz")
+
+
+def test_skip_mode_with_no_bad_case_writes_a_header_only_list(msd_task: Path, tmp_path: Path) -> None:
+    clean = run_extract(msd_task, CFG, tmp_path / "a.npz", tmp_path / "a.csv")
+    s = run_extract(msd_task, ExtractConfig(**{**CFG.__dict__, "on_bad_case": "skip"}), tmp_path / "b.npz",
+                    tmp_path / "b.csv", tmp_path / "skipped.csv")
+    np.testing.assert_array_equal(s.images, clean.images)  # same slices as the strict policy
+    skipped = pd.read_csv(tmp_path / "skipped.csv")
+    assert skipped.empty and list(skipped.columns) == SKIPPED_COLUMNS
+
+
+def test_skip_mode_still_fails_when_nothing_is_left(msd_task: Path, tmp_path: Path) -> None:
+    (msd_task / "imagesTr" / "tiny_003.nii.gz").unlink()          # a missing file is skipped too
+    for i in range(3):
+        (msd_task / "labelsTr" / f"tiny_{i:03d}.nii.gz").write_bytes(b"junk")
+    _expect_error(msd_task, tmp_path, "no valid slice.*4 unreadable case", SKIP)
+
+
+def test_unknown_bad_case_policy_is_rejected() -> None:
+    with pytest.raises(ValueError, match="on_bad_case"):
+        ExtractConfig(labels=(1,), window=(0.0, 1.0), on_bad_case="ignore")

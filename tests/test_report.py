@@ -16,6 +16,7 @@ import pytest
 from scipy import stats
 
 from gdgp.errors import ConfigError, InputDataError
+from gdgp.extract import SKIPPED_COLUMNS
 from gdgp.report import build_report
 from gdgp.report import tables
 from gdgp.report.build import identify
@@ -424,3 +425,35 @@ def test_missing_loss_and_overlays_skip_only_those_figures(two_methods: list[Pat
     for name in ("table4.csv", "table4.md", "table4.tex", "noc.csv", "noc.md", "dice_per_click.csv",
                  "dice_per_click_spleen.png", "significance.csv", "empty_predictions.csv", "metrics.json"):
         assert (out / name).is_file(), name
+
+
+# --------------------------------------------------------------------------- skipped cases
+
+
+def _skipped_csv(path: Path, rows: list[dict]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows, columns=SKIPPED_COLUMNS).to_csv(path, index=False)
+    return path
+
+
+def test_skipped_cases_are_listed_once_in_csv_and_under_table4(two_methods: list[Path], tmp_path: Path) -> None:
+    bad = {"task": "Task09_Spleen", "case": "spleen_7", "image": "i.nii.gz", "label": "l.nii.gz",
+           "reason": "l.nii.gz: cannot read NIfTI (EOFError)"}
+    # two datasets of the same task list the same case: reported once
+    paths = [_skipped_csv(tmp_path / "s" / name / "skipped.csv", [bad]) for name in ("a", "b")]
+    paths.append(_skipped_csv(tmp_path / "s" / "c" / "skipped.csv", []))
+    build_report(two_methods, [], [], tmp_path / "out", table_round=1, skipped_csvs=paths)
+    listed = pd.read_csv(tmp_path / "out" / "skipped.csv")
+    assert listed.to_dict("records") == [bad]
+    md = (tmp_path / "out" / "table4.md").read_text()
+    assert "1 case(s) skipped" in md and "Task09_Spleen / spleen_7: l.nii.gz: cannot read NIfTI" in md
+
+
+def test_no_skipped_case_gives_header_only_csv_and_no_note(two_methods: list[Path], tmp_path: Path) -> None:
+    build_report(two_methods, [], [], tmp_path / "out", table_round=1,
+                 skipped_csvs=[_skipped_csv(tmp_path / "s.csv", [])])
+    assert pd.read_csv(tmp_path / "out" / "skipped.csv").empty
+    assert "skipped" not in (tmp_path / "out" / "table4.md").read_text()
+    with pytest.raises(InputDataError, match="s2.csv"):
+        (tmp_path / "s2.csv").write_text("task,case\nT,c\n")  # reason etc. missing
+        build_report(two_methods, [], [], tmp_path / "out2", table_round=1, skipped_csvs=[tmp_path / "s2.csv"])

@@ -24,6 +24,7 @@ import pandas as pd
 
 from gdgp.atomic import atomic_path, write_text_atomic
 from gdgp.errors import ConfigError, InputDataError
+from gdgp.extract import SKIPPED_COLUMNS
 from gdgp.report import figures, tables
 from gdgp.report.figures import Overlay
 
@@ -40,8 +41,9 @@ _OVERLAY_KEYS = ("image", "gt", "pred", "rounds", "slice_id", "click_slice", "cl
 # --------------------------------------------------------------------------- reading
 
 
-def _read_csv(path: Path, required: Sequence[str], kind: str) -> pd.DataFrame:
-    """Read a CSV and check it has rows and the ``required`` columns; errors name the file."""
+def _read_csv(path: Path, required: Sequence[str], kind: str, allow_empty: bool = False) -> pd.DataFrame:
+    """Read a CSV and check it has the ``required`` columns and (unless ``allow_empty``) rows;
+    errors name the file."""
     path = Path(path)
     if not path.is_file():
         raise InputDataError(f"{kind} file not found: {path}")
@@ -52,7 +54,7 @@ def _read_csv(path: Path, required: Sequence[str], kind: str) -> pd.DataFrame:
     missing = [c for c in required if c not in df.columns]
     if missing:
         raise InputDataError(f"{kind} file {path} lacks required column(s) {missing}; it has {list(df.columns)}")
-    if df.empty:
+    if df.empty and not allow_empty:
         raise InputDataError(f"{kind} file {path} has a header but no rows")
     return df
 
@@ -269,11 +271,26 @@ def _check_options(table_round: int, noc_thresholds: Sequence[float]) -> None:
         raise ConfigError(f"report noc_thresholds {list(noc_thresholds)} give duplicate column names {labels}")
 
 
+def load_skipped(paths: Sequence[Path]) -> pd.DataFrame:
+    """The cases every extraction skipped (skipped.csv files), one row per task and case."""
+    frames = [_read_csv(Path(p), SKIPPED_COLUMNS, "skipped cases", allow_empty=True) for p in paths]
+    frames = [f for f in frames if not f.empty]
+    if not frames:
+        return pd.DataFrame(columns=SKIPPED_COLUMNS)
+    both = pd.concat(frames, ignore_index=True)[SKIPPED_COLUMNS].astype(str)
+    return both.drop_duplicates(["task", "case"]).sort_values(["task", "case"]).reset_index(drop=True)
+
+
 def _write_tables(clicks: pd.DataFrame, out_dir: Path, table_round: int, thresholds: Sequence[float],
-                  reference_method: str | None, method_order: Sequence[str] | None) -> dict:
+                  reference_method: str | None, method_order: Sequence[str] | None,
+                  skipped: pd.DataFrame) -> dict:
     summary = tables.summarise_round(clicks, table_round)
     write_csv(summary, out_dir / "table4.csv")
-    write_text_atomic(out_dir / "table4.md", tables.table4_markdown(summary, method_order))
+    write_csv(skipped, out_dir / "skipped.csv")
+    if not skipped.empty:
+        log.warning("%d case(s) were skipped at extraction: %s", len(skipped),
+                    ", ".join(f"{t}/{c}" for t, c in zip(skipped["task"], skipped["case"], strict=True)))
+    write_text_atomic(out_dir / "table4.md", tables.table4_markdown(summary, method_order, skipped))
     write_text_atomic(out_dir / "table4.tex", tables.table4_latex(summary, method_order))
     noc = tables.noc_table(clicks, thresholds)
     write_csv(noc, out_dir / "noc.csv")
@@ -310,13 +327,15 @@ def _write_figures(clicks: pd.DataFrame, losses: pd.DataFrame, overlays: dict[Pa
 
 def build_report(clicks_csvs: Sequence[Path], loss_csvs: Sequence[Path], overlay_npzs: Sequence[Path],
                  out_dir: Path, table_round: int = 5, noc_thresholds: Sequence[float] = (0.85, 0.90),
-                 reference_method: str | None = None, method_order: Sequence[str] | None = None) -> dict:
+                 reference_method: str | None = None, method_order: Sequence[str] | None = None,
+                 skipped_csvs: Sequence[Path] = ()) -> dict:
     """Write every table and figure of the report into ``out_dir``.
 
     Files: ``table4.{csv,md,tex}``, ``noc.{csv,md}``, ``dice_per_click.csv``,
     ``dice_per_click_<dataset>.png``, ``loss_curves.{png,csv}`` (PNG only with loss files),
     ``overlays_<dataset>.png`` (datasets with overlay files), ``significance.csv``,
-    ``empty_predictions.csv`` and ``metrics.json``. Conventions (clipping of the table
+    ``empty_predictions.csv``, ``skipped.csv`` (cases the extraction skipped, also listed
+    under Table 4's markdown; header only when none) and ``metrics.json``. Conventions (clipping of the table
     round, sample std, NoC of never-reaching slices, empty-prediction penalty) are those of
     :mod:`gdgp.report.tables`.
 
@@ -331,6 +350,7 @@ def build_report(clicks_csvs: Sequence[Path], loss_csvs: Sequence[Path], overlay
             writes a header-only significance.csv.
         method_order: table/legend order; unknown names ignored, unlisted methods follow
             alphabetically.
+        skipped_csvs: skipped.csv files of the extractions (may be empty).
 
     Returns:
         The headline metrics ``{dataset: {method: {dice, assd_px, assd_mm, noc85, noc90}}}``
@@ -349,7 +369,8 @@ def build_report(clicks_csvs: Sequence[Path], loss_csvs: Sequence[Path], overlay
     overlays = load_overlays(overlay_npzs, known)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    metrics = _write_tables(clicks, out_dir, table_round, thresholds, reference_method, method_order)
+    skipped = load_skipped(skipped_csvs)
+    metrics = _write_tables(clicks, out_dir, table_round, thresholds, reference_method, method_order, skipped)
     write_csv(losses, out_dir / "loss_curves.csv")
     _write_figures(clicks, losses, overlays, out_dir, table_round, thresholds, method_order)
     return metrics

@@ -312,8 +312,20 @@ def clip_notes(summary: pd.DataFrame) -> list[str]:
     return notes
 
 
-def table4_markdown(summary: pd.DataFrame, method_order: Sequence[str] | None = None) -> str:
-    """Table 4 as GitHub markdown: rows = methods, two columns per dataset, best in bold."""
+def skipped_note(skipped: pd.DataFrame) -> list[str]:
+    """Lines naming every case the extraction skipped (empty when none): never a silent drop."""
+    if skipped.empty:
+        return []
+    lines = [f"**{len(skipped)} case(s) skipped** as unreadable (`preprocess.on_bad_case: skip`; "
+             "see `skipped.csv`):"]
+    lines += [f"- {r.task} / {r.case}: {r.reason}" for r in skipped.itertuples(index=False)]
+    return lines
+
+
+def table4_markdown(summary: pd.DataFrame, method_order: Sequence[str] | None = None,
+                    skipped: pd.DataFrame | None = None) -> str:
+    """Table 4 as GitHub markdown: rows = methods, two columns per dataset, best in bold;
+    notes on clipped rounds and on skipped cases follow the table."""
     datasets, methods, cells = table4_cells(summary, method_order)
     header = ["Method"] + [f"{d} {name}" for d in datasets for _, name, _, _ in TABLE4_METRICS]
     rows = []
@@ -335,6 +347,8 @@ def table4_markdown(summary: pd.DataFrame, method_order: Sequence[str] | None = 
     notes = clip_notes(summary)
     if notes:
         lines += [""] + [f"† {n}" for n in notes]
+    if skipped is not None and not skipped.empty:
+        lines += [""] + skipped_note(skipped)
     return "\n".join(lines) + "\n"
 
 

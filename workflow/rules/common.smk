@@ -66,6 +66,11 @@ def slices(dataset):
     }
 
 
+def skipped_cases(dataset):
+    """Cases the extraction left out (preprocess.on_bad_case: skip); the report lists them."""
+    return f"results/slices/{dataset}/skipped.csv"
+
+
 def model(dataset, method):
     return {
         "checkpoint": f"results/models/{dataset}/{method}/final.pt",
@@ -128,6 +133,7 @@ REPORT_TABLES = [
         "noc.md",
         "significance.csv",
         "empty_predictions.csv",
+        "skipped.csv",
     )
 ]
 

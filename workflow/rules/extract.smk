@@ -26,6 +26,7 @@ rule extract:
         task=task_dir,
     output:
         **slices("{dataset}"),
+        skipped=skipped_cases("{dataset}"),
     log:
         "results/logs/extract/{dataset}.log",
     benchmark:
@@ -43,14 +44,16 @@ rule extract:
         size=config["preprocess"]["size"],
         denoise=config["preprocess"]["denoise"],
         min_pixels=config["preprocess"]["min_pixels"],
+        on_bad_case=config["preprocess"]["on_bad_case"],
         split=config["split"]["mode"],
         seed=config["split"]["seed"],
     shell:
         "gdgp extract --task-dir {input.task} --labels {params.labels} --window {params.window} "
         "--size {params.size} --n-train {params.n_train} --n-test {params.n_test} "
         "--split {params.split} --seed {params.seed} --denoise {params.denoise} "
-        "--min-pixels {params.min_pixels} --out-slices {output.slices} "
-        "--out-manifest {output.manifest} > {log} 2>&1"
+        "--min-pixels {params.min_pixels} --on-bad-case {params.on_bad_case} "
+        "--out-slices {output.slices} --out-manifest {output.manifest} "
+        "--out-skipped {output.skipped} > {log} 2>&1"
 
 
 rule extract_all:

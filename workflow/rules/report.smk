@@ -3,6 +3,7 @@ rule report:
         clicks=all_runs("clicks"),
         overlays=all_runs("overlays"),
         losses=all_models("loss"),
+        skipped=[skipped_cases(d) for d in DATASETS],
     output:
         tables=REPORT_TABLES,
         curves=report(
@@ -42,6 +43,6 @@ rule report:
         order=" ".join(METHODS),
     shell:
         "gdgp report --clicks {input.clicks} --losses {input.losses} --overlays {input.overlays} "
-        "--out-dir results/report --metrics {output.metrics} --curves {output.curve_csv} "
+        "--skipped {input.skipped} --out-dir results/report --metrics {output.metrics} --curves {output.curve_csv} "
         "--round {params.round} --noc {params.noc} {params.reference} --order {params.order} "
         "> {log} 2>&1"
