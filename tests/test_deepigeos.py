@@ -15,7 +15,7 @@ from gdgp.interaction.loop import run_interactions
 from gdgp.interaction.robot import Click, Robot
 from gdgp.methods.deepigeos import DeepIGeoS, geodesic_maps, graph_cut
 from tests.phantoms import disc as _disc
-from tests.phantoms import image_of
+from tests.phantoms import assert_same_seed_same_steps, disc_batch, image_of
 
 
 def disc(shape=(32, 32), centre=(16, 14), r=6.0) -> np.ndarray:
@@ -139,8 +139,7 @@ def test_with_clicks_rnet_refines_and_the_output_obeys_the_clicks() -> None:
 
 # --- training -----------------------------------------------------------------------------------
 def batch(n: int = 3) -> tuple[np.ndarray, np.ndarray]:
-    labels = np.stack([disc(centre=(14 + i, 16 - i), r=5 + i) for i in range(n)]).astype(np.uint8)
-    return np.stack([image_of(lab, i) for i, lab in enumerate(labels)]), labels
+    return disc_batch(n, (14, 16), (1, -1), 5)
 
 
 def test_train_step_returns_finite_losses_and_changes_both_nets() -> None:
@@ -159,16 +158,7 @@ def test_train_step_returns_finite_losses_and_changes_both_nets() -> None:
 
 
 def test_same_seed_same_training_step() -> None:
-    images, labels = batch(2)
-    outs, weights = [], []
-    for _ in range(2):
-        torch.manual_seed(3)
-        m = DeepIGeoS(**TINY)
-        opt, _ = m.configure_optimizers(1e-3, 20, 0.5)
-        outs.append(m.train_step(images, labels, opt, np.random.default_rng(7)))
-        weights.append(m.network.state_dict())
-    assert outs[0] == outs[1]
-    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+    assert_same_seed_same_steps(lambda: DeepIGeoS(**TINY), *batch(2), steps=1, torch_seed=3, rng_seed=7)
 
 
 @pytest.mark.parametrize("bad", [

@@ -9,15 +9,15 @@ import torch
 from gdgp.errors import ConfigError
 from gdgp.interaction.loop import run_interactions
 from gdgp.interaction.robot import Click, Robot
-from gdgp.methods.dextr import DEXTR, JitterRobot, class_balanced_bce, dextr_heatmap, extreme_points
-from tests.phantoms import disc, image_of
+from gdgp.methods.dextr import DEXTR, class_balanced_bce, dextr_heatmap, extreme_points
+from gdgp.methods.point_crop import JitterRobot
+from tests.phantoms import assert_same_seed_same_steps, disc, disc_batch, image_of
 
 TINY = {"crop_size": 32, "crop_margin": 3, "channels": [4, 8, 16], "max_train_rounds": 1}
 
 
 def batch(n: int = 2, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    labels = np.stack([disc(centre=(20 + 4 * i, 18 + 3 * i), r=7 + i) for i in range(n)]).astype(np.uint8)
-    return np.stack([image_of(lab, seed + i) for i, lab in enumerate(labels)]), labels
+    return disc_batch(n, (20, 18), (4, 3), 7, seed)
 
 
 def test_extreme_points_are_the_true_extrema_with_middle_ties() -> None:
@@ -118,21 +118,7 @@ def test_training_robot_jitters_the_first_interaction() -> None:
 
 
 def test_train_step_changes_weights_and_is_reproducible() -> None:
-    images, labels = batch()
-    results, weights = [], []
-    for _ in range(2):
-        torch.manual_seed(0)
-        m = DEXTR(**TINY)
-        before = [p.detach().clone() for p in m.network.parameters()]
-        opt, _ = m.configure_optimizers(1e-3, 10, 0.5)
-        rng = np.random.default_rng(5)
-        out = [m.train_step(images, labels, opt, rng) for _ in range(2)]
-        assert all(np.isfinite(o["loss"]) for o in out)
-        assert any(not torch.equal(b, p) for b, p in zip(before, m.network.parameters()))
-        results.append(out)
-        weights.append([p.detach().clone() for p in m.network.parameters()])
-    assert results[0] == results[1]
-    assert all(torch.equal(a, b) for a, b in zip(*weights))
+    assert_same_seed_same_steps(lambda: DEXTR(**TINY), *batch())
 
 
 def test_interaction_loop_runs_all_rounds() -> None:

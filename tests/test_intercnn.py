@@ -13,7 +13,7 @@ from gdgp.interaction.loop import run_interactions
 from gdgp.interaction.robot import Click, Robot
 from gdgp.methods.intercnn import InterCNN, scribble_map
 from tests.phantoms import disc as _disc
-from tests.phantoms import image_of
+from tests.phantoms import assert_same_seed_same_steps, disc_batch, image_of
 
 
 def disc(shape=(32, 32), centre=(16, 14), r=6.0) -> np.ndarray:
@@ -89,8 +89,7 @@ def test_predict_batch_shapes_range_and_interaction_loop() -> None:
 
 
 def batch(n: int = 3) -> tuple[np.ndarray, np.ndarray]:
-    labels = np.stack([disc(centre=(14 + i, 16 - i), r=5 + i) for i in range(n)]).astype(np.uint8)
-    return np.stack([image_of(lab, i) for i, lab in enumerate(labels)]), labels
+    return disc_batch(n, (14, 16), (1, -1), 5)
 
 
 def test_train_step_runs_the_stated_rounds_and_changes_both_nets(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -117,16 +116,7 @@ def test_train_step_runs_the_stated_rounds_and_changes_both_nets(monkeypatch: py
 
 
 def test_same_seed_same_training_step() -> None:
-    images, labels = batch(2)
-    outs, weights = [], []
-    for _ in range(2):
-        torch.manual_seed(3)
-        m = InterCNN(**TINY)
-        opt, _ = m.configure_optimizers(1e-3, 20, 0.5)
-        outs.append(m.train_step(images, labels, opt, np.random.default_rng(7)))
-        weights.append(m.network.state_dict())
-    assert outs[0] == outs[1]
-    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+    assert_same_seed_same_steps(lambda: InterCNN(**TINY), *batch(2), steps=1, torch_seed=3, rng_seed=7)
 
 
 @pytest.mark.parametrize("bad", [

@@ -10,7 +10,7 @@ from gdgp.errors import ConfigError
 from gdgp.geodesic_encodings import exp_geodesic_map
 from gdgp.interaction.loop import run_interactions
 from gdgp.interaction.robot import Click, Robot, error_distance
-from gdgp.methods.dextr import JitterRobot
+from gdgp.methods.point_crop import JitterRobot
 from gdgp.methods.mideepseg import (
     MIDeepSeg,
     disc_seeds,
@@ -20,14 +20,13 @@ from gdgp.methods.mideepseg import (
     interior_margin_points,
     keep_components,
 )
-from tests.phantoms import disc, image_of
+from tests.phantoms import assert_same_seed_same_steps, disc, disc_batch, image_of
 
 TINY = {"crop_size": 32, "crop_margin": 3, "channels": [4, 8, 16], "inner_margin": 2.0, "seed_radius": 0.0}
 
 
 def batch(n: int = 2, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    labels = np.stack([disc(centre=(20 + 4 * i, 18 + 3 * i), r=7 + i) for i in range(n)]).astype(np.uint8)
-    return np.stack([image_of(lab, seed + i) for i, lab in enumerate(labels)]), labels
+    return disc_batch(n, (20, 18), (4, 3), 7, seed)
 
 
 # --- interaction ------------------------------------------------------------------------
@@ -179,21 +178,7 @@ def test_corrective_clicks_are_hard_seeds_in_the_prediction() -> None:
 
 # --- training -----------------------------------------------------------------------------
 def test_train_step_changes_weights_and_is_reproducible() -> None:
-    images, labels = batch()
-    results, weights = [], []
-    for _ in range(2):
-        torch.manual_seed(0)
-        m = MIDeepSeg(**TINY)
-        before = [p.detach().clone() for p in m.network.parameters()]
-        opt, _ = m.configure_optimizers(1e-3, 10, 0.5)
-        rng = np.random.default_rng(5)
-        out = [m.train_step(images, labels, opt, rng) for _ in range(2)]
-        assert all(np.isfinite(o["loss"]) for o in out)
-        assert any(not torch.equal(b, p) for b, p in zip(before, m.network.parameters()))
-        results.append(out)
-        weights.append([p.detach().clone() for p in m.network.parameters()])
-    assert results[0] == results[1]
-    assert all(torch.equal(a, b) for a, b in zip(*weights))
+    assert_same_seed_same_steps(lambda: MIDeepSeg(**TINY), *batch())
 
 
 def test_interaction_loop_runs_all_rounds() -> None:

@@ -53,21 +53,10 @@ from gdgp.errors import ConfigError
 from gdgp.interaction.hybrid import snap_with_noise
 from gdgp.interaction.robot import Click, Robot
 from gdgp.methods.base import Method, monai_unet
+from gdgp.methods.point_crop import JitterRobot, check_unet_crop
 
 MIN_CROP_PX = 16  # smallest box side in slice pixels, so that tiny targets keep some context
 FWHM_FACTOR = 4.0 * np.log(2.0)  # exp(-4 ln2 d^2 / sigma^2) has full width at half maximum sigma
-
-
-class JitterRobot(Robot):
-    """Training-time robot: the RITM corrective protocol, plus the first-interaction jitter.
-
-    ``point_jitter`` (px) is how far the simulated first-interaction points may move off the
-    exact extreme (DEXTR's ``pert``); the evaluation robot is a plain :class:`Robot` (no jitter).
-    """
-
-    def __init__(self, gt: np.ndarray, point_jitter: float, rng: np.random.Generator) -> None:
-        super().__init__(gt, rng=rng)
-        self.point_jitter = float(point_jitter)
 
 
 def _pick(candidates: np.ndarray, jitter: float, rng: np.random.Generator | None) -> np.ndarray:
@@ -133,22 +122,6 @@ def class_balanced_bce(logits: Tensor, target: Tensor) -> Tensor:
     frac_fg = target.flatten(1).mean(1)[:, None, None]
     weight = torch.where(target > 0.5, 1.0 - frac_fg, frac_fg)
     return F.binary_cross_entropy_with_logits(logits, target, weight=weight)
-
-
-def check_unet_crop(name: str, hp: dict[str, Any]) -> None:
-    """ConfigError unless ``crop_size``, ``channels`` and ``dropout`` make a valid MONAI U-Net."""
-    channels = hp["channels"]
-    if not isinstance(channels, (list, tuple)) or len(channels) < 2 or \
-            not all(isinstance(c, int) and c >= 1 for c in channels):
-        raise ConfigError(f"method {name!r}: channels must be a list of >= 2 positive integers, got {channels!r}")
-    size, factor = hp["crop_size"], 2 ** (len(channels) - 1)
-    if not isinstance(size, int) or size < 16 or size % factor:
-        raise ConfigError(f"method {name!r}: crop_size must be an integer >= 16 divisible by {factor} "
-                          f"(the U-Net downsamples {len(channels) - 1} times), got {size!r}")
-    if not 0.0 <= hp["dropout"] < 1.0:
-        raise ConfigError(f"method {name!r}: dropout must be in [0, 1), got {hp['dropout']!r}")
-    if not isinstance(hp["res_units"], int) or hp["res_units"] < 0:
-        raise ConfigError(f"method {name!r}: res_units must be an integer >= 0, got {hp['res_units']!r}")
 
 
 class DEXTR(Method):

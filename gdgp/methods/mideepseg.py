@@ -82,7 +82,7 @@ from gdgp.geodesic import geodesic_distance
 from gdgp.interaction.hybrid import snap_with_noise
 from gdgp.interaction.robot import Click, Robot
 from gdgp.methods.base import Method, monai_unet
-from gdgp.methods.dextr import JitterRobot, check_unet_crop
+from gdgp.methods.point_crop import JitterRobot, check_unet_crop
 
 MIN_CROP_PX = 16  # smallest box side in slice pixels, so that tiny targets keep some context
 HARD_SEED = 1e9  # t-link capacity that ties a seed pixel to its label (SimpleCRF: 1000 x max edge weight)
