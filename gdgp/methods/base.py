@@ -38,6 +38,19 @@ def monai_unet(in_channels: int, channels: Sequence[int], dropout: float, res_un
                 dropout=dropout)
 
 
+def route_first_or_refine(x: torch.Tensor, clicked: torch.Tensor, first: nn.Module,
+                          refine: nn.Module) -> torch.Tensor:
+    """Two-network methods (DeepIGeoS, InterCNN): items without a click get the first
+    (automatic) network on the image channel, the others the refinement network on every
+    channel; (B, C, H, W) -> (B, 1, H, W) logits, one batch split by ``clicked`` (B,) bool."""
+    out = x.new_empty((x.shape[0], 1, *x.shape[2:]))
+    if (~clicked).any():
+        out[~clicked] = first(x[~clicked, :1])
+    if clicked.any():
+        out[clicked] = refine(x[clicked])
+    return out
+
+
 class Method(ABC):
     """Base class of a benchmarked segmentation system.
 

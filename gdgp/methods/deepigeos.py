@@ -65,7 +65,7 @@ from gdgp.encodings import click_map
 from gdgp.errors import ConfigError
 from gdgp.geodesic import geodesic_distance
 from gdgp.interaction.robot import Click, Robot
-from gdgp.methods.base import Method
+from gdgp.methods.base import Method, route_first_or_refine
 
 #: Unary capacity that pins a clicked pixel to its class (far above any -log p + pairwise sum).
 HARD_SEED = 1e9
@@ -203,13 +203,8 @@ class DeepIGeoSNetwork(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """(B, 4, H, W) encoding -> (B, 1, H, W) logits."""
-        clicked = x[:, 2:].flatten(1).amin(dim=1) < 0.5
-        out = x.new_empty((x.shape[0], 1, *x.shape[2:]))
-        if (~clicked).any():
-            out[~clicked] = self.pnet(x[~clicked, :1])
-        if clicked.any():
-            out[clicked] = self.rnet(x[clicked])
-        return out
+        clicked = x[:, 2:].flatten(1).amin(dim=1) < 0.5  # no click: both maps all ones
+        return route_first_or_refine(x, clicked, self.pnet, self.rnet)
 
 
 class DeepIGeoS(Method):

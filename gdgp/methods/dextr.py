@@ -50,10 +50,9 @@ from torch import Tensor, nn
 from gdgp.crop import Box, click_box, clicks_in_crop, crop_resize, paste_back
 from gdgp.encodings import click_map
 from gdgp.errors import ConfigError
-from gdgp.interaction.hybrid import snap_with_noise
 from gdgp.interaction.robot import Click, Robot
-from gdgp.methods.base import Method, monai_unet
-from gdgp.methods.point_crop import JitterRobot, check_unet_crop
+from gdgp.methods.base import Method
+from gdgp.methods.point_crop import JitterRobot, cropped_unet, place_first_points
 
 MIN_CROP_PX = 16  # smallest box side in slice pixels, so that tiny targets keep some context
 FWHM_FACTOR = 4.0 * np.log(2.0)  # exp(-4 ln2 d^2 / sigma^2) has full width at half maximum sigma
@@ -155,23 +154,12 @@ class DEXTR(Method):
                               f"got {hp['max_train_rounds']!r}")
 
     def build_network(self) -> nn.Module:
-        hp = self.hparams
-        check_unet_crop(self.name, hp)  # before the U-Net is built, so bad sizes fail clearly
-        return monai_unet(3, hp["channels"], hp["dropout"], hp["res_units"])
+        return cropped_unet(self.name, self.hparams, 3)
 
     # --- interaction --------------------------------------------------------------------
     def first_interaction(self, image: np.ndarray, robot: Robot) -> list[Click]:
-        """The 4 extreme points (jittered for a training :class:`JitterRobot`), recorded in ``robot``.
-
-        The evaluation robot's position noise, if any, moves them too (snapped to the target).
-        An empty target gets no click.
-        """
-        if not robot.gt.any():
-            return []
-        jitter = robot.point_jitter if isinstance(robot, JitterRobot) else 0.0
-        pts = extreme_points(robot.gt, jitter, robot.rng)
-        pts = snap_with_noise(pts, np.argwhere(robot.gt), robot.noise_px, robot.rng)
-        return [robot.add(int(y), int(x), True) for y, x in pts]
+        """The 4 extreme points (see :func:`place_first_points`), recorded in ``robot``."""
+        return place_first_points(robot, extreme_points)
 
     def training_robots(self, labels: np.ndarray, rng: np.random.Generator) -> list[Robot]:
         return [JitterRobot(lab, self.hparams["train_point_jitter"], rng) for lab in labels]

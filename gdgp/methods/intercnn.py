@@ -47,7 +47,7 @@ from torch import Tensor, nn
 
 from gdgp.errors import ConfigError
 from gdgp.interaction.robot import Click, Robot
-from gdgp.methods.base import Method, monai_unet
+from gdgp.methods.base import Method, monai_unet, route_first_or_refine
 
 
 def scribble_map(clicks: Sequence[Click], shape: tuple[int, int], size: int) -> np.ndarray:
@@ -84,12 +84,7 @@ class InterCNNNetwork(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """(B, 3, H, W) encoding -> (B, 1, H, W) logits."""
         scribbled = x[:, 2].flatten(1).abs().amax(dim=1) > 0
-        out = x.new_empty((x.shape[0], 1, *x.shape[2:]))
-        if (~scribbled).any():
-            out[~scribbled] = self.auto(x[~scribbled, :1])
-        if scribbled.any():
-            out[scribbled] = self.inter(x[scribbled])
-        return out
+        return route_first_or_refine(x, scribbled, self.auto, self.inter)
 
 
 class InterCNN(Method):

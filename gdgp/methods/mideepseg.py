@@ -79,10 +79,9 @@ from gdgp.crop import Box, click_box, clicks_in_crop, crop_resize, paste_back
 from gdgp.encodings import click_map
 from gdgp.errors import ConfigError
 from gdgp.geodesic import geodesic_distance
-from gdgp.interaction.hybrid import snap_with_noise
 from gdgp.interaction.robot import Click, Robot
-from gdgp.methods.base import Method, monai_unet
-from gdgp.methods.point_crop import JitterRobot, check_unet_crop
+from gdgp.methods.base import Method
+from gdgp.methods.point_crop import JitterRobot, cropped_unet, place_first_points
 
 MIN_CROP_PX = 16  # smallest box side in slice pixels, so that tiny targets keep some context
 HARD_SEED = 1e9  # t-link capacity that ties a seed pixel to its label (SimpleCRF: 1000 x max edge weight)
@@ -285,24 +284,14 @@ class MIDeepSeg(Method):
                 raise ConfigError(f"method {name!r}: {key} must be {what}, got {hp[key]!r}")
 
     def build_network(self) -> nn.Module:
-        hp = self.hparams
-        check_unet_crop(self.name, hp)
-        return monai_unet(2, hp["channels"], hp["dropout"], hp["res_units"])
+        return cropped_unet(self.name, self.hparams, 2)
 
     # --- interaction --------------------------------------------------------------------
     def first_interaction(self, image: np.ndarray, robot: Robot) -> list[Click]:
-        """``n_points`` interior margin points (jittered for a training :class:`JitterRobot`).
-
-        The evaluation robot's position noise, if any, moves them too (snapped to the target).
-        An empty target gets no click.
-        """
-        if not robot.gt.any():
-            return []
+        """``n_points`` interior margin points (see :func:`place_first_points`), recorded in ``robot``."""
         hp = self.hparams
-        jitter = robot.point_jitter if isinstance(robot, JitterRobot) else 0.0
-        pts = interior_margin_points(robot.gt, hp["n_points"], hp["inner_margin"], jitter, robot.rng)
-        pts = snap_with_noise(pts, np.argwhere(robot.gt), robot.noise_px, robot.rng)
-        return [robot.add(int(y), int(x), True) for y, x in pts]
+        return place_first_points(robot, lambda gt, jitter, rng: interior_margin_points(
+            gt, hp["n_points"], hp["inner_margin"], jitter, rng))
 
     def training_robots(self, labels: np.ndarray, rng: np.random.Generator) -> list[Robot]:
         return [JitterRobot(lab, self.hparams["train_point_jitter"], rng) for lab in labels]

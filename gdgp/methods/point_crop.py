@@ -3,12 +3,19 @@ and the checks of their cropped U-Net's settings."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from torch import nn
 
 from gdgp.errors import ConfigError
-from gdgp.interaction.robot import Robot
+from gdgp.interaction.hybrid import snap_with_noise
+from gdgp.interaction.robot import Click, Robot
+from gdgp.methods.base import monai_unet
+
+#: ``(target mask, jitter px, rng) -> (K, 2)`` first-interaction points (row, column).
+PointFinder = Callable[[np.ndarray, float, np.random.Generator], np.ndarray]
 
 
 class JitterRobot(Robot):
@@ -38,3 +45,23 @@ def check_unet_crop(name: str, hp: dict[str, Any]) -> None:
         raise ConfigError(f"method {name!r}: dropout must be in [0, 1), got {hp['dropout']!r}")
     if not isinstance(hp["res_units"], int) or hp["res_units"] < 0:
         raise ConfigError(f"method {name!r}: res_units must be an integer >= 0, got {hp['res_units']!r}")
+
+
+def cropped_unet(name: str, hp: dict[str, Any], in_channels: int) -> nn.Module:
+    """The method's MONAI U-Net on its crops, its settings checked first so bad sizes fail clearly."""
+    check_unet_crop(name, hp)
+    return monai_unet(in_channels, hp["channels"], hp["dropout"], hp["res_units"])
+
+
+def place_first_points(robot: Robot, find_points: PointFinder) -> list[Click]:
+    """The first interaction of a point method, recorded in ``robot`` as foreground clicks.
+
+    A training :class:`JitterRobot` jitters the points; the evaluation robot's position
+    noise, if any, moves them too (snapped back into the target). An empty target gets no click.
+    """
+    if not robot.gt.any():
+        return []
+    jitter = robot.point_jitter if isinstance(robot, JitterRobot) else 0.0
+    pts = find_points(robot.gt, jitter, robot.rng)
+    pts = snap_with_noise(pts, np.argwhere(robot.gt), robot.noise_px, robot.rng)
+    return [robot.add(int(y), int(x), True) for y, x in pts]
