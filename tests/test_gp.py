@@ -261,7 +261,80 @@ def test_blockwise_prediction_equals_one_block(monkeypatch: pytest.MonkeyPatch) 
     head = LaplaceGPHead(dtype=torch.float64)
     with torch.no_grad():
         whole = head(x_i, x_d, y, None, t_i, t_d)
-        monkeypatch.setattr(LaplaceGPHead, "PREDICT_BLOCK", 128)  # 8 blocks, the last one partial
+        monkeypatch.setattr(LaplaceGPHead, "PREDICT_CHUNK", 2 * 7 * 300)  # 4 blocks, the last one partial
         blocks = head(x_i, x_d, y, None, t_i, t_d)
     for k in ("mean", "var", "prob"):
         torch.testing.assert_close(blocks[k], whole[k], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("di,dd,block", [(1, 8, 64), (3, 16, 100), (2, 5, 4096)])
+def test_projected_cross_kernel_matches_sklearn(di: int, dd: int, block: int) -> None:
+    """``project`` (rows @ k(X, X*), blockwise, in place) against scikit-learn's kernel matrix."""
+    x, xs, _ = random_problem(11 + di, 15, 333, di, dd)
+    hp = {"alpha1": 0.7, "alpha2": 0.3, "tau": 0.6, "l": 1.7}
+    kern = HybridKernel(**hp, dtype=torch.float64)
+    rows = np.random.default_rng(di).normal(size=(4, 15))
+    ref = rows @ sklearn_kernel(di, dd, hp)(x, xs)
+    t = lambda a: torch.as_tensor(a)[None]  # noqa: E731
+    args = (t(rows), t(x[:, :di]), t(x[:, di:]), t(xs[:, :di]), t(xs[:, di:]))
+    with torch.no_grad():
+        fast = kern.project(*args, block=block)[0].numpy()
+    np.testing.assert_allclose(fast, ref, rtol=1e-9, atol=1e-11)
+    np.testing.assert_allclose(kern.project(*args, block=block)[0].detach().numpy(), ref, rtol=1e-9, atol=1e-11)
+    # the channels-first layout the network produces (a transposed view) gives the same numbers
+    cf = lambda a: torch.as_tensor(np.ascontiguousarray(a.T))[None].transpose(1, 2)  # noqa: E731
+    with torch.no_grad():
+        view = kern.project(args[0], args[1], args[2], cf(xs[:, :di]), cf(xs[:, di:]), block=block)[0].numpy()
+    np.testing.assert_allclose(view, ref, rtol=1e-9, atol=1e-11)
+
+
+def test_averaged_probability_inference_path_equals_autograd_path() -> None:
+    from gdgp.gp import averaged_probability
+
+    g = torch.Generator().manual_seed(2)
+    mean = 4.0 * torch.randn(500, generator=g, dtype=torch.float64)
+    var = 3.0 * torch.rand(500, generator=g, dtype=torch.float64)
+    var[:5] = 0.0
+    with torch.no_grad():
+        fast = averaged_probability(mean, var)
+    slow = averaged_probability(mean.requires_grad_(), var)
+    torch.testing.assert_close(fast, slow.detach(), rtol=0, atol=1e-11)  # c_i ~ 3500 cancel
+    # and at var = 0 it is the logistic sigmoid to the approximation's accuracy (~1e-3)
+    assert float((fast[:5] - torch.sigmoid(mean[:5].detach())).abs().max()) < 2e-3
+
+
+def test_newton_line_search_recovers_from_an_overshooting_step(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A step that lowers Psi is halved; the mode is still the minimiser scipy finds."""
+    from scipy.optimize import minimize
+
+    from gdgp.gp import laplace
+
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(10, 3))
+    K = np.exp(-0.5 * ((x[:, None] - x[None]) ** 2).sum(-1)) * 3.0 + 1e-9 * np.eye(10)
+    y01 = (x[:, 0] > 0).astype(float)
+    K_inv = np.linalg.inv(K)
+
+    def neg_psi(f: np.ndarray) -> float:
+        return 0.5 * f @ K_inv @ f + np.logaddexp(0.0, -(2 * y01 - 1) * f).sum()
+
+    ref = minimize(neg_psi, np.zeros(10), method="BFGS", options={"gtol": 1e-10}).x
+    real_step, calls = laplace._newton_step, {"step": 0, "psi": 0}
+
+    def overshoot(*args, **kwargs):
+        calls["step"] += 1
+        a, f = real_step(*args, **kwargs)
+        return (6.0 * a, 6.0 * f) if calls["step"] == 1 else (a, f)  # first step 6x too long
+
+    real_psi = laplace._psi
+
+    def counted_psi(*args):
+        calls["psi"] += 1
+        return real_psi(*args)
+
+    monkeypatch.setattr(laplace, "_newton_step", overshoot)
+    monkeypatch.setattr(laplace, "_psi", counted_psi)
+    t = lambda a: torch.as_tensor(a)[None]  # noqa: E731
+    f = laplace.find_mode(t(K), t(y01), torch.ones(1, 10, dtype=torch.float64), 1e-9, 1e-10)[0].numpy()
+    assert calls["psi"] > calls["step"] + 1  # some step was halved
+    np.testing.assert_allclose(f, ref, atol=1e-5)
