@@ -260,8 +260,13 @@ def test_wilcoxon_matches_scipy_paired_by_slice_id(tmp_path: Path) -> None:
              write_clicks(root, make_clicks("lung", "midseg", other[::-1], slice_ids=sids[::-1]), shuffle_seed=5),
              write_clicks(root, make_clicks("lung", "same", ref, slice_ids=sids))]
     build_report(paths, [], [], tmp_path / "out", table_round=2, reference_method="gdgp")
-    sig = pd.read_csv(tmp_path / "out" / "significance.csv")
-    assert list(sig.columns[:7]) == ["dataset", "method", "reference", "n", "mean_diff", "statistic", "p_value"]
+    every_round = pd.read_csv(tmp_path / "out" / "significance.csv")
+    assert list(every_round.columns[:8]) == ["dataset", "method", "reference", "round", "n", "mean_diff",
+                                             "statistic", "p_value"]
+    assert sorted(set(every_round["round"])) == [0, 2]  # the first interaction and the table round
+    first = _at(every_round[every_round["round"] == 0], "midseg")
+    assert first["p_value"] == pytest.approx(stats.wilcoxon(ref[:, 0], other[:, 0]).pvalue)
+    sig = every_round[every_round["round"] == 2]
     row = _at(sig, "midseg")
     expected = stats.wilcoxon(ref[:, 2], other[:, 2])
     assert row["n"] == 12 and row["reference"] == "gdgp"

@@ -298,7 +298,10 @@ def _write_tables(clicks: pd.DataFrame, out_dir: Path, table_round: int, thresho
     write_csv(tables.per_click_curve(clicks), out_dir / "dice_per_click.csv")
     if reference_method is not None and reference_method not in set(clicks["method"]):
         log.warning("reference method %r is in no clicks table; significance.csv has no rows", reference_method)
-    write_csv(tables.paired_tests(clicks, reference_method, table_round), out_dir / "significance.csv")
+    # At the first interaction (round 0) and at the table round: the two points of comparison
+    # the paper's claims rest on (Holm-corrected per dataset and round).
+    tests = [tables.paired_tests(clicks, reference_method, r) for r in sorted({0, table_round})]
+    write_csv(pd.concat(tests, ignore_index=True), out_dir / "significance.csv")
     write_csv(tables.empty_prediction_table(clicks, table_round), out_dir / "empty_predictions.csv")
     metrics = tables.headline_metrics(summary, noc, thresholds)
     write_text_atomic(out_dir / "metrics.json", json.dumps(metrics, indent=2, sort_keys=True, allow_nan=False) + "\n")
@@ -344,7 +347,8 @@ def build_report(clicks_csvs: Sequence[Path], loss_csvs: Sequence[Path], overlay
         loss_csvs: loss.csv files (may be empty: no loss figure).
         overlay_npzs: overlays.npz files (may be empty: no overlay figures).
         out_dir: created if missing.
-        table_round: corrective clicks at which Table 4, significance and metrics are taken.
+        table_round: corrective clicks at which Table 4, significance (also at round 0) and
+            metrics are taken.
         noc_thresholds: Dice thresholds of NoC/NoF (column suffix ``round(100 t)``).
         reference_method: method tested against every other one (paired Wilcoxon); None
             writes a header-only significance.csv.

@@ -41,7 +41,7 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
 )
 CURVE_COLUMNS: tuple[str, ...] = ("dataset", "method", "round", "dice_mean", "dice_std", "dice_sem", "n")
 SIGNIFICANCE_COLUMNS: tuple[str, ...] = (
-    "dataset", "method", "reference", "n", "mean_diff", "statistic", "p_value", "p_holm",
+    "dataset", "method", "reference", "round", "n", "mean_diff", "statistic", "p_value", "p_holm",
 )
 EMPTY_COLUMNS: tuple[str, ...] = ("dataset", "method", "n_rows_empty_pred", "n_slices_empty_at_table_round")
 
@@ -218,8 +218,9 @@ def paired_tests(clicks: pd.DataFrame, reference: str | None, table_round: int) 
     test is about the numbers the table shows. Datasets without the reference are skipped.
 
     Returns:
-        :data:`SIGNIFICANCE_COLUMNS`; ``mean_diff`` = mean(reference − method), and
-        ``p_holm`` the Holm-adjusted p-value within the dataset.
+        :data:`SIGNIFICANCE_COLUMNS`; ``round`` = the requested ``table_round``,
+        ``mean_diff`` = mean(reference − method), and ``p_holm`` the Holm-adjusted p-value
+        within the dataset.
     """
     if reference is None:
         return pd.DataFrame(columns=list(SIGNIFICANCE_COLUMNS))
@@ -235,7 +236,8 @@ def paired_tests(clicks: pd.DataFrame, reference: str | None, table_round: int) 
             pairs = ref.merge(other, on="slice_id", suffixes=("_ref", "_other")).sort_values("slice_id")
             a, b = pairs["dice_ref"].to_numpy(float), pairs["dice_other"].to_numpy(float)
             statistic, p = wilcoxon_paired(a, b)
-            block.append({"dataset": dataset, "method": method, "reference": reference, "n": len(pairs),
+            block.append({"dataset": dataset, "method": method, "reference": reference,
+                          "round": int(table_round), "n": len(pairs),
                           "mean_diff": float(np.mean(a - b)) if len(pairs) else math.nan,
                           "statistic": statistic, "p_value": p})
         for rec, ph in zip(block, holm([r["p_value"] for r in block]), strict=True):
