@@ -219,7 +219,9 @@ def build_parser() -> argparse.ArgumentParser:
     for table, title in (("table3", "fixed vs learned parameters"), ("table5", "click encodings"),
                          ("table6", "ablations")):
         e = exp.add_parser(table, help=f"{title}: gdgp vs its variants")
-        e.add_argument("--clicks", nargs="+", required=True, help="clicks.csv of gdgp and the variants")
+        e.add_argument("--clicks", nargs="+", required=True,
+                       help="clicks.csv of gdgp and the variants; several of one dataset and method are "
+                            "training-seed replicates, averaged per slice")
         e.add_argument("--round", type=int, default=5, help="click round reported")
         e.add_argument("--out-csv", required=True)
         e.add_argument("--out-md", required=True)

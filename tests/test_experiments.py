@@ -97,3 +97,45 @@ def test_fig2_cli_plots_every_dataset_and_rejects_non_gdgp_losses(tmp_path: Path
     assert main(["experiment", "fig2", "--losses", str(bad), "--datasets", "x", "--out-png",
                  str(tmp_path / "bad.png")]) == 1
     assert not (tmp_path / "bad.png").exists()
+
+
+def _replicate(tmp_path: Path, seed: int, df: pd.DataFrame) -> Path:
+    """A clicks file under a seed<k> folder, as the workflow writes extra training seeds."""
+    return write_clicks(tmp_path / f"seed{seed}", df)
+
+
+def test_seed_replicates_are_averaged_per_slice_before_the_paired_test(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    slices = np.arange(20)
+    full = np.clip(0.8 + 0.08 * rng.standard_normal((3, 20, 3)), 0, 1)      # 3 seeds
+    var = np.clip(full - 0.03 + 0.06 * rng.standard_normal((3, 20, 3)), 0, 1)
+    paths = []
+    for k in range(3):
+        paths += [_replicate(tmp_path, k, make_clicks("colon", "gdgp", full[k], slice_ids=slices, seed=k)),
+                  _replicate(tmp_path, k, make_clicks("colon", "gdgp_enc_gh", var[k], slice_ids=slices, seed=k))]
+    df = ex.variant_table(paths, "table5", table_round=1).set_index("method")
+    g, v = full[:, :, 1].mean(0), var[:, :, 1].mean(0)                     # per-slice seed means
+    assert (df["n_seeds"] == 3).all()
+    assert df.loc["gdgp_enc_gh", "dice_mean"] == pytest.approx(v.mean())
+    assert df.loc["gdgp_enc_gh", "dice_std"] == pytest.approx(v.std(ddof=1))
+    assert df.loc["gdgp_enc_gh", "dice_seed_std"] == pytest.approx(var[:, :, 1].mean(1).std(ddof=1))
+    assert df.loc["gdgp_enc_gh", "p_value"] == pytest.approx(stats.wilcoxon(g, v).pvalue)
+    # pooling the 60 (seed, slice) pairs instead would be another test, so the check above means something
+    assert stats.wilcoxon(full[:, :, 1].ravel(), var[:, :, 1].ravel()).pvalue != pytest.approx(
+        df.loc["gdgp_enc_gh", "p_value"])
+    md = ex.variant_markdown(df.reset_index(), "table5")
+    assert f"[seeds ± {100 * full[:, :, 1].mean(1).std(ddof=1):.1f}]" in md and "mean over 3 training seeds" in md
+
+
+def test_seed_replicates_must_cover_the_same_slices(tmp_path: Path) -> None:
+    dice = np.full((4, 3), 0.8)
+    a = _replicate(tmp_path, 0, make_clicks("colon", "gdgp", dice, slice_ids=np.arange(4)))
+    b = _replicate(tmp_path, 1, make_clicks("colon", "gdgp", dice, slice_ids=np.arange(1, 5)))
+    c = _replicate(tmp_path, 0, make_clicks("colon", "gdgp_fixed", dice, slice_ids=np.arange(4)))
+    with pytest.raises(InputDataError, match=r"seed1.*other slices or rounds"):
+        ex.variant_table([a, b, c], "table3", 1)
+    with pytest.raises(InputDataError, match="more than once"):
+        ex.variant_table([a, a, c], "table3", 1)
+    single = ex.variant_table([a, c], "table3", 1)  # one seed: no spread, no seed note
+    assert (single["n_seeds"] == 1).all() and single["dice_seed_std"].isna().all()
+    assert "training seeds" not in ex.variant_markdown(single, "table3")

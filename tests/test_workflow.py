@@ -56,8 +56,27 @@ def test_dry_run_of_demo_config_shows_full_dag() -> None:
     n_variants = len(cfg["experiments"]["datasets"]) * len(variants)
     n_jobs = len(cfg["datasets"]) * len(cfg["methods"]) + n_variants
     assert counts.get("train") == n_jobs and counts.get("evaluate") == n_jobs
+    # every extra seed trains and evaluates gdgp and each variant again on the experiment datasets
+    n_replicates = len(cfg["experiments"]["datasets"]) * (1 + len(variants)) * len(cfg["experiments"]["extra_seeds"])
+    assert n_replicates > 0 and counts.get("train_seed") == n_replicates == counts.get("evaluate_seed")
     assert counts.get("extract") == len(cfg["datasets"]) and counts.get("report") == 1
     assert counts.get("table2") == 1 and counts.get("fig2") == 1 and counts.get("variant_table") == 3
+
+
+def test_extra_seed_jobs_train_with_their_seed_into_their_own_folder(tmp_path: Path) -> None:
+    cfg = yaml.safe_load(TINY.read_text())
+    cfg["experiments"]["extra_seeds"] = [7]
+    out = snakemake(["-n", "-p", "--forceall", "results/experiments/table3.csv"], project(tmp_path, cfg)).stdout
+    shell = [line.removeprefix("Shell command: ") for line in out.splitlines()]
+    train = [line for line in shell if line.startswith("gdgp train")]
+    seeds = {line.split("--method ")[1].split()[0] + ("/seed7" if "/seed7/" in line else ""):
+             line.split("--seed ")[1].split()[0] for line in train}
+    assert seeds == {"gdgp": "0", "gdgp_fixed": "0", "gdgp/seed7": "7", "gdgp_fixed/seed7": "7"}
+    table = next(line for line in shell if line.startswith("gdgp experiment table3"))
+    assert "runs/tiny_spleen/gdgp/seed7/clicks.csv" in table and "runs/tiny_spleen/gdgp_fixed/clicks.csv" in table
+    cfg["experiments"]["extra_seeds"] = [0, 1]  # 0 is train.seed: its runs are the first replicate already
+    proc = snakemake(["-n"], project(tmp_path / "again", cfg), check=False)
+    assert proc.returncode != 0 and "extra_seeds" in proc.stderr + proc.stdout
 
 
 def test_msd_config_replaces_demo_config() -> None:
@@ -74,6 +93,7 @@ def test_msd_config_replaces_demo_config() -> None:
     (("methods", "click_unet", "edv_scal"), 3, "edv_scal"),
     (("methods", "gdgp", "encoding"), "sobel", "encoding"),
     (("experiments", "variants"), ["gdgp_magic"], "gdgp_magic"),
+    (("experiments", "extra_seeds"), [-1], "extra_seeds"),
 ])
 def test_bad_config_value_is_rejected_naming_the_key(tmp_path: Path, path: tuple, value, expected: str) -> None:
     cfg = yaml.safe_load(TINY.read_text())
@@ -89,7 +109,9 @@ def test_bad_config_value_is_rejected_naming_the_key(tmp_path: Path, path: tuple
 
 @pytest.mark.slow
 def test_tiny_end_to_end_run(tmp_path: Path) -> None:
-    work = project(tmp_path)
+    cfg = yaml.safe_load(TINY.read_text())
+    cfg["experiments"]["extra_seeds"] = [1]  # a second training seed for gdgp and its variants
+    work = project(tmp_path, cfg)
     snakemake(["--cores", "2"], work)
     res = work / "results"
     for method in ("auto_unet", "click_unet", "gdgp", "gdgp_fixed", "gdgp_abl_cnn"):
@@ -107,7 +129,14 @@ def test_tiny_end_to_end_run(tmp_path: Path) -> None:
     t2 = pd.read_csv(res / "experiments" / "table2.csv")
     assert list(t2["row"]) == ["initial", "learned (tiny_spleen)"]
     assert t2.loc[0, ["sigma", "alpha1", "alpha2", "tau", "l"]].tolist() == [1.0, 0.5, 0.2, 1.0, 2.0]
-    assert set(pd.read_csv(res / "experiments" / "table3.csv")["method"]) == {"gdgp", "gdgp_fixed"}
+    t3 = pd.read_csv(res / "experiments" / "table3.csv")
+    assert set(t3["method"]) == {"gdgp", "gdgp_fixed"} and (t3["n_seeds"] == 2).all()
+    # the seed-1 replicate is another model (other initial weights), scored on the same slices
+    seed0 = pd.read_csv(res / "runs" / "tiny_spleen" / "gdgp" / "clicks.csv")
+    seed1 = pd.read_csv(res / "runs" / "tiny_spleen" / "gdgp" / "seed1" / "clicks.csv")
+    assert seed0["slice_id"].tolist() == seed1["slice_id"].tolist() and not seed0["dice"].equals(seed1["dice"])
+    assert t3.loc[t3["method"] == "gdgp", "dice_mean"].item() == pytest.approx(
+        (seed0.loc[seed0["round"] == 2, "dice"].mean() + seed1.loc[seed1["round"] == 2, "dice"].mean()) / 2)
     assert set(pd.read_csv(res / "experiments" / "table6.csv")["method"]) == {"gdgp", "gdgp_abl_cnn"}
     assert not (res / "experiments" / "table5.csv").exists()
     # Nothing left to do on a second run; the report renders.

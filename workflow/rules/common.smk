@@ -14,6 +14,13 @@ METHODS = list(config["methods"])
 # The paper's GDGP experiments: variants of gdgp trained on EXPERIMENT_DATASETS only.
 EXPERIMENT_DATASETS = list(config["experiments"]["datasets"])
 VARIANTS = list(config["experiments"]["variants"]) if EXPERIMENT_DATASETS else []
+# Extra training seeds of gdgp and the variants on the experiment datasets (seed replicates).
+EXTRA_SEEDS = list(config["experiments"]["extra_seeds"]) if EXPERIMENT_DATASETS else []
+if config["train"]["seed"] in EXTRA_SEEDS:
+    raise ValueError(
+        f"config: experiments.extra_seeds {EXTRA_SEEDS} repeats train.seed "
+        f"({config['train']['seed']}), whose runs are already the first replicate"
+    )
 if EXPERIMENT_DATASETS and "gdgp" not in config["methods"]:
     raise ValueError(
         "config: experiments.datasets is set but methods has no 'gdgp' entry; "
@@ -35,6 +42,7 @@ wildcard_constraints:
     dataset="|".join(DATASETS),
     method="|".join(METHODS + VARIANTS),
     task=r"Task\d\d\d*_[A-Za-z0-9][A-Za-z0-9]*",
+    seed=r"\d+",
 
 
 def dataset_cfg(wildcards):
@@ -59,6 +67,11 @@ def method_sets(wildcards):
     )
 
 
+def training_seed(wildcards):
+    """train.seed, or the extra seed of a replicate job (its {seed} wildcard)."""
+    return int(wildcards.get("seed", config["train"]["seed"]))
+
+
 def slices(dataset):
     return {
         "slices": f"results/slices/{dataset}/slices.npz",
@@ -71,17 +84,24 @@ def skipped_cases(dataset):
     return f"results/slices/{dataset}/skipped.csv"
 
 
-def model(dataset, method):
+def _replicate(seed):
+    """Sub-folder of an extra training seed's model and run ('' for train.seed)."""
+    return "" if seed is None else f"seed{seed}/"
+
+
+def model(dataset, method, seed=None):
+    sub = _replicate(seed)
     return {
-        "checkpoint": f"results/models/{dataset}/{method}/final.pt",
-        "loss": f"results/models/{dataset}/{method}/loss.csv",
+        "checkpoint": f"results/models/{dataset}/{method}/{sub}final.pt",
+        "loss": f"results/models/{dataset}/{method}/{sub}loss.csv",
     }
 
 
-def run(dataset, method):
+def run(dataset, method, seed=None):
+    sub = _replicate(seed)
     return {
-        "clicks": f"results/runs/{dataset}/{method}/clicks.csv",
-        "overlays": f"results/runs/{dataset}/{method}/overlays.npz",
+        "clicks": f"results/runs/{dataset}/{method}/{sub}clicks.csv",
+        "overlays": f"results/runs/{dataset}/{method}/{sub}overlays.npz",
     }
 
 
@@ -98,19 +118,42 @@ def variant_pairs():
     return [(d, v) for d in EXPERIMENT_DATASETS for v in VARIANTS]
 
 
+def replicate_triples():
+    """(dataset, method, seed) of every extra-seed replicate (gdgp and the variants)."""
+    return [
+        (d, m, k)
+        for d in EXPERIMENT_DATASETS
+        for m in ["gdgp", *VARIANTS]
+        for k in EXTRA_SEEDS
+    ]
+
+
 def every_run(key):
-    """Main runs plus the experiment variants' runs (target of evaluate_all)."""
-    return all_runs(key) + [run(d, v)[key] for d, v in variant_pairs()]
+    """Main runs, the experiment variants' runs and the seed replicates (target of evaluate_all)."""
+    return (
+        all_runs(key)
+        + [run(d, v)[key] for d, v in variant_pairs()]
+        + [run(d, m, k)[key] for d, m, k in replicate_triples()]
+    )
 
 
 def every_model(key):
-    """Main models plus the experiment variants' models (target of train_all)."""
-    return all_models(key) + [model(d, v)[key] for d, v in variant_pairs()]
+    """Main models, the experiment variants' models and the seed replicates (train_all)."""
+    return (
+        all_models(key)
+        + [model(d, v)[key] for d, v in variant_pairs()]
+        + [model(d, m, k)[key] for d, m, k in replicate_triples()]
+    )
 
 
 def experiment_runs(key, variants):
-    """gdgp and the given variants on the experiment datasets."""
-    return [run(d, m)[key] for d in EXPERIMENT_DATASETS for m in ["gdgp", *variants]]
+    """gdgp and the given variants on the experiment datasets, every training seed."""
+    return [
+        run(d, m, k)[key]
+        for d in EXPERIMENT_DATASETS
+        for m in ["gdgp", *variants]
+        for k in [None, *EXTRA_SEEDS]
+    ]
 
 
 def experiment_outputs():

@@ -35,3 +35,16 @@ rule evaluate_all:
     input:
         every_run("clicks"),
     localrule: True
+
+
+# The robot user on an extra training seed's model (same evaluation seed and settings).
+use rule evaluate as evaluate_seed with:
+    input:
+        **slices("{dataset}"),
+        checkpoint=model("{dataset}", "{method}", "{seed}")["checkpoint"],
+    output:
+        **run("{dataset}", "{method}", "{seed}"),
+    log:
+        "results/logs/evaluate/{dataset}/{method}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/evaluate/{dataset}/{method}/seed{seed}.tsv"

@@ -24,7 +24,7 @@ rule train:
         rotate_deg=config["train"]["rotate_deg"],
         scale=config["train"]["scale"],
         flip_prob=config["train"]["flip_prob"],
-        seed=config["train"]["seed"],
+        seed=training_seed,
         device=config["train"]["device"],
     shell:
         "gdgp train --slices {input.slices} --manifest {input.manifest} --method {wildcards.method} "
@@ -39,3 +39,13 @@ rule train_all:
     input:
         every_model("checkpoint"),
     localrule: True
+
+
+# An extra training seed of gdgp or a variant (experiments.extra_seeds): same job, own folder.
+use rule train as train_seed with:
+    output:
+        **model("{dataset}", "{method}", "{seed}"),
+    log:
+        "results/logs/train/{dataset}/{method}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/train/{dataset}/{method}/seed{seed}.tsv"
