@@ -139,3 +139,19 @@ def test_seed_replicates_must_cover_the_same_slices(tmp_path: Path) -> None:
     single = ex.variant_table([a, c], "table3", 1)  # one seed: no spread, no seed note
     assert (single["n_seeds"] == 1).all() and single["dice_seed_std"].isna().all()
     assert "training seeds" not in ex.variant_markdown(single, "table3")
+
+
+def test_table2_averages_the_seed_replicates_of_a_dataset(tmp_path: Path) -> None:
+    a = gdgp_checkpoint(tmp_path / "a.pt", sigma=0.9, alpha1=0.6, alpha2=0.4, tau=0.8, l=1.8)
+    b = gdgp_checkpoint(tmp_path / "b.pt", sigma=0.5, alpha1=1.5, alpha2=0.3, tau=2.0, l=3.0)
+    c = gdgp_checkpoint(tmp_path / "c.pt", sigma=0.3, alpha1=1.0, alpha2=0.2, tau=1.0, l=2.0)
+    df = ex.learned_parameters_table([a, c, b], ["spleen", "colon", "spleen"])
+    assert list(df["row"]) == ["initial", "learned (spleen)", "learned (colon)"]
+    spleen = df.iloc[1]
+    np.testing.assert_allclose(spleen[list(ex.PARAMETERS)].to_numpy(float), [0.7, 1.05, 0.35, 1.4, 2.4], rtol=1e-5)
+    np.testing.assert_allclose(spleen[[f"{k}_std" for k in ex.PARAMETERS]].to_numpy(float),
+                               np.std([[0.9, 0.6, 0.4, 0.8, 1.8], [0.5, 1.5, 0.3, 2.0, 3.0]], axis=0, ddof=1),
+                               rtol=1e-5)
+    assert spleen["n_seeds"] == 2 and df.iloc[2]["n_seeds"] == 1
+    md = ex.table2_markdown(df)
+    assert "| learned (spleen) | 0.70 ± 0.28 | 1.05 ± 0.64 |" in md and "| learned (colon) | 0.30 | 1.00 |" in md

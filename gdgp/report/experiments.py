@@ -43,12 +43,16 @@ def _markdown(df: pd.DataFrame) -> str:
 
 # --------------------------------------------------------------------------- Table 2
 def learned_parameters_table(checkpoints: Sequence[Path], datasets: Sequence[str]) -> pd.DataFrame:
-    """Initial values (from the checkpoint's hyperparameters) and learned values per dataset."""
+    """Initial values (from the checkpoint's hyperparameters) and learned values per dataset.
+
+    A dataset named for several checkpoints (its training-seed replicates) gets one row
+    with the mean over them, ``<param>_std`` (ddof 1) and ``n_seeds``.
+    """
     from gdgp.training.checkpoint import load_method
 
     if len(checkpoints) != len(datasets):
         raise InputDataError(f"table2: {len(checkpoints)} checkpoints but {len(datasets)} dataset names")
-    rows = []
+    learned_rows, initial_row = [], None
     for path, dataset in zip(checkpoints, datasets, strict=True):
         method = load_method(path)
         learned = method.learned_parameters()
@@ -56,18 +60,31 @@ def learned_parameters_table(checkpoints: Sequence[Path], datasets: Sequence[str
             raise InputDataError(f"{path}: a {method.name!r} checkpoint has parameters {sorted(learned)}; "
                                  f"Table 2 needs a full gdgp model with {list(PARAMETERS)}")
         initial = {k: float(method.hparams[k]) for k in PARAMETERS}
-        if not rows:
-            rows.append({"row": "initial", **initial})
-        rows.append({"row": f"learned ({dataset})", **learned,
-                     **{f"{k}_initial": initial[k] for k in PARAMETERS}})
-    return pd.DataFrame(rows)
+        initial_row = initial_row or {"row": "initial", **initial}
+        learned_rows.append({"dataset": dataset, **learned, **{f"{k}_initial": initial[k] for k in PARAMETERS}})
+    per_seed = pd.DataFrame(learned_rows)
+    grouped = per_seed.groupby("dataset", sort=False)
+    out = grouped.mean(numeric_only=True).reset_index()
+    std = grouped[list(PARAMETERS)].std(ddof=1).add_suffix("_std").reset_index(drop=True)
+    out = pd.concat([out, std], axis=1)
+    out["n_seeds"] = grouped.size().to_numpy()
+    out.insert(0, "row", [f"learned ({d})" for d in out.pop("dataset")])
+    return pd.concat([pd.DataFrame([initial_row]), out], ignore_index=True)
 
 
 def table2_markdown(df: pd.DataFrame) -> str:
     shown = df[["row", *PARAMETERS]].copy()
+    seeds = df["n_seeds"].fillna(1) if "n_seeds" in df else pd.Series(1, index=df.index)
     for k in PARAMETERS:
-        shown[k] = shown[k].map(lambda v: f"{v:.2f}")
-    return "# Table 2: initial and learned parameters\n\n" + _markdown(shown.rename(columns={"row": ""}))
+        spread = df[f"{k}_std"] if f"{k}_std" in df else pd.Series(float("nan"), index=df.index)
+        shown[k] = [f"{v:.2f} ± {sd:.2f}" if n > 1 else f"{v:.2f}"
+                    for v, sd, n in zip(shown[k], spread, seeds, strict=True)]
+    note = ""
+    if (seeds > 1).any():
+        shown["seeds"] = [str(int(n)) if r != "initial" else "" for n, r in zip(seeds, df["row"], strict=True)]
+        note = "\nWith several training seeds: mean ± std over the seeds' learned values.\n"
+    return ("# Table 2: initial and learned parameters\n\n" + _markdown(shown.rename(columns={"row": ""}))
+            + note)
 
 
 # --------------------------------------------------------------------------- Tables 3, 5, 6

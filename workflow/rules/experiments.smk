@@ -4,7 +4,7 @@
 
 rule table2:
     input:
-        checkpoints=[model(d, "gdgp")["checkpoint"] for d in DATASETS],
+        checkpoints=[model(d, "gdgp", k)["checkpoint"] for d, k in table2_models()],
     output:
         csv="results/experiments/table2.csv",
         md="results/experiments/table2.md",
@@ -13,7 +13,7 @@ rule table2:
     conda:
         "../../environment.yml"
     params:
-        datasets=" ".join(DATASETS),
+        datasets=" ".join(d for d, _ in table2_models()),
     shell:
         "gdgp experiment table2 --checkpoints {input.checkpoints} --datasets {params.datasets} "
         "--out-csv {output.csv} --out-md {output.md} > {log} 2>&1"
