@@ -127,7 +127,7 @@ def test_tiny_end_to_end_run(tmp_path: Path) -> None:
     # The experiment tables: Table 2 has the initial row and one learned row; Table 3 compares
     # gdgp with gdgp_fixed; Table 6 holds only the configured ablation; no Table 5 (no variant).
     t2 = pd.read_csv(res / "experiments" / "table2.csv")
-    assert list(t2["row"]) == ["initial", "learned (tiny_spleen)"]
+    assert list(t2["row"]) == ["initial", "learned (tiny_spleen)"] and t2.loc[1, "n_seeds"] == 2
     assert t2.loc[0, ["sigma", "alpha1", "alpha2", "tau", "l"]].tolist() == [1.0, 0.5, 0.2, 1.0, 2.0]
     t3 = pd.read_csv(res / "experiments" / "table3.csv")
     assert set(t3["method"]) == {"gdgp", "gdgp_fixed"} and (t3["n_seeds"] == 2).all()
