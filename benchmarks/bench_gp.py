@@ -6,7 +6,8 @@ Times fit + predict (our head: ``torch.no_grad``, CPU float32/float64, averaged
 probability like sklearn; sklearn: ``GaussianProcessClassifier(optimizer=None)
 .fit(...).predict_proba(...)``) and prints the median milliseconds and the ratio.
 
-Usage: ``python benchmarks/bench_gp.py [--repeats 20] [--device cpu|cuda] [--sizes 64 256] [--threads 2]``
+Usage: ``python benchmarks/bench_gp.py [--repeats 20] [--device cpu|cuda] [--sizes 64 256] [--threads 2]
+[--di 1] [--dd 8]`` (``--di 3 --dd 16 --sizes 128``: GDGP's shapes at its default 128-px crop)
 """
 
 from __future__ import annotations
@@ -24,22 +25,22 @@ from gdgp.gp import LaplaceGPHead
 from gdgp.gp.sklearn_reference import sklearn_hybrid_kernel
 
 HP = {"alpha1": 0.5, "alpha2": 0.2, "tau": 1.0, "l": 2.0}
-DI, DD, N_CLICKS = 1, 8, 20
+N_CLICKS = 20
 BATCH = 8
 
 
-def make_points(m: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def make_points(m: int, di: int, dd: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
-    x = rng.normal(size=(N_CLICKS, DI + DD))
-    xs = rng.normal(size=(m, DI + DD))
-    y = np.where(x[:, 0] + x[:, DI] > 0, 1, -1)
+    x = rng.normal(size=(N_CLICKS, di + dd))
+    xs = rng.normal(size=(m, di + dd))
+    y = np.where(x[:, 0] + x[:, di] > 0, 1, -1)
     y[:2] = (1, -1)
     return x, xs, y
 
 
-def bench_size(side: int, repeats: int, device: str) -> None:
-    x, xs, y = make_points(side * side)
-    gpc = GaussianProcessClassifier(kernel=sklearn_hybrid_kernel(DI, DD, **HP), optimizer=None)
+def bench_size(side: int, repeats: int, device: str, di: int, dd: int) -> None:
+    x, xs, y = make_points(side * side, di, dd)
+    gpc = GaussianProcessClassifier(kernel=sklearn_hybrid_kernel(di, dd, **HP), optimizer=None)
     y01 = (y > 0).astype(int)
 
     def run_sklearn() -> np.ndarray:
@@ -49,7 +50,7 @@ def bench_size(side: int, repeats: int, device: str) -> None:
 
     t_sk = median_ms(run_sklearn, max(3, repeats // 4), warmup=1)
     p_sk = run_sklearn()
-    print(f"M = {side}x{side} = {side * side} test pixels, N = {N_CLICKS} clicks, Di = {DI}, Dd = {DD}")
+    print(f"M = {side}x{side} = {side * side} test pixels, N = {N_CLICKS} clicks, Di = {di}, Dd = {dd}")
     print(f"  {'sklearn GaussianProcessClassifier fit + predict_proba (float64)':58s} {t_sk:9.2f} ms")
     sync = device_sync(device)
     mean_sk = gpc.latent_mean_and_variance(xs)[0]
@@ -60,7 +61,7 @@ def bench_size(side: int, repeats: int, device: str) -> None:
     for dtype, mode, with_var in configs:
         head = LaplaceGPHead(**HP, prob_mode=mode, predict_var=with_var, dtype=dtype).to(device)
         t = lambda a, dt=dtype: torch.as_tensor(a, dtype=dt, device=device)[None]  # noqa: E731
-        args = (t(x[:, :DI]), t(x[:, DI:]), t(y), None, t(xs[:, :DI]), t(xs[:, DI:]))
+        args = (t(x[:, :di]), t(x[:, di:]), t(y), None, t(xs[:, :di]), t(xs[:, di:]))
 
         def run_head() -> dict[str, torch.Tensor]:
             with torch.no_grad():
@@ -79,7 +80,7 @@ def bench_size(side: int, repeats: int, device: str) -> None:
     head = LaplaceGPHead(**HP, predict_var=False).to(device)
     tb = lambda a: torch.as_tensor(a, dtype=torch.float32, device=device)[None].repeat(  # noqa: E731
         BATCH, *([1] * np.ndim(a)))
-    args = (tb(x[:, :DI]), tb(x[:, DI:]), tb(y), None, tb(xs[:, :DI]), tb(xs[:, DI:]))
+    args = (tb(x[:, :di]), tb(x[:, di:]), tb(y), None, tb(xs[:, :di]), tb(xs[:, di:]))
 
     def run_batch() -> dict[str, torch.Tensor]:
         with torch.no_grad():
@@ -95,13 +96,15 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=20)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--sizes", type=int, nargs="+", default=[64, 256])
+    ap.add_argument("--di", type=int, default=1, help="intensity features per pixel (GDGP: 3, image + 2 maps)")
+    ap.add_argument("--dd", type=int, default=8, help="deep features per pixel (GDGP demo: 16)")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     args = ap.parse_args()
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, device {args.device}")
     for side in args.sizes:
-        bench_size(side, args.repeats, args.device)
+        bench_size(side, args.repeats, args.device, args.di, args.dd)
 
 
 if __name__ == "__main__":
