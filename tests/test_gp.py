@@ -338,3 +338,11 @@ def test_newton_line_search_recovers_from_an_overshooting_step(monkeypatch: pyte
     f = laplace.find_mode(t(K), t(y01), torch.ones(1, 10, dtype=torch.float64), 1e-9, 1e-10)[0].numpy()
     assert calls["psi"] > calls["step"] + 1  # some step was halved
     np.testing.assert_allclose(f, ref, atol=1e-5)
+
+
+def test_prediction_blocks_fit_the_cache_on_cpu_and_are_whole_on_an_accelerator() -> None:
+    cpu, gpu = torch.device("cpu"), torch.device("cuda")  # only the device type is read
+    assert LaplaceGPHead.predict_block(cpu, 1, 20, 65536) == 8192
+    assert LaplaceGPHead.predict_block(cpu, 8, 20, 65536) == 1024  # the batch shares the cache
+    assert LaplaceGPHead.predict_block(cpu, 64, 40, 4096) == 256   # never below 256 pixels
+    assert LaplaceGPHead.predict_block(gpu, 8, 20, 65536) == 65536

@@ -363,10 +363,18 @@ class LaplaceGPHead(nn.Module):
     #: pixels at 256^2; 25 % faster than one block).
     PREDICT_CHUNK = 20 * 8192
 
+    @classmethod
+    def predict_block(cls, device: torch.device, n_batch: int, n_train: int, n_test: int) -> int:
+        """Test pixels per block: cache-sized on CPU; all of them on an accelerator, where
+        each block would cost a dozen kernel launches and the whole matrix fits easily."""
+        if device.type != "cpu":
+            return max(1, n_test)
+        return max(256, cls.PREDICT_CHUNK // max(1, n_batch * n_train))
+
     def _times_cross_kernel(self, rows: Tensor, x_int: Tensor, x_deep: Tensor, t_int: Tensor,
                             t_deep: Tensor) -> Tensor:
-        """``rows @ k(X, X*)`` (B, R, M), in blocks of test pixels sized for the cache."""
-        block = max(256, self.PREDICT_CHUNK // (x_int.shape[0] * x_int.shape[1]))
+        """``rows @ k(X, X*)`` (B, R, M), in blocks of test pixels (``predict_block``)."""
+        block = self.predict_block(t_int.device, x_int.shape[0], x_int.shape[1], t_int.shape[1])
         return self.kernel.project(rows, x_int, x_deep, t_int, t_deep, block=block)
 
     @staticmethod
