@@ -346,3 +346,17 @@ def test_prediction_blocks_fit_the_cache_on_cpu_and_are_whole_on_an_accelerator(
     assert LaplaceGPHead.predict_block(cpu, 8, 20, 65536) == 1024  # the batch shares the cache
     assert LaplaceGPHead.predict_block(cpu, 64, 40, 4096) == 256   # never below 256 pixels
     assert LaplaceGPHead.predict_block(gpu, 8, 20, 65536) == 65536
+
+
+def test_no_mask_is_the_all_valid_mask() -> None:
+    """``train_mask=None`` skips the masking passes; the numbers are exactly those of an all-True mask."""
+    g = torch.Generator().manual_seed(12)
+    x_i, x_d = torch.randn(3, 8, 3, generator=g), torch.randn(3, 8, 5, generator=g)
+    y = torch.where(torch.randn(3, 8, generator=g) > 0, 1.0, -1.0)
+    t_i, t_d = torch.randn(3, 200, 3, generator=g), torch.randn(3, 200, 5, generator=g)
+    head = LaplaceGPHead(prob_mode="averaged")
+    with torch.no_grad():
+        a = head(x_i, x_d, y, None, t_i, t_d)
+        b = head(x_i, x_d, y, torch.ones(3, 8, dtype=torch.bool), t_i, t_d)
+    for k in ("mean", "var", "prob", "nll", "kl"):
+        assert torch.equal(a[k], b[k]), k

@@ -128,7 +128,8 @@ class HybridKernel(nn.Module):
         # ``LazyEvaluatedKernelTensor`` wrapper of ``__call__`` (same values, ~0.3 ms less).
         return _dense(self.rbf.forward(x1_int, x2_int)) + _dense(self.matern.forward(x1_deep, x2_deep))
 
-    def cross(self, x1_int: Tensor, x1_deep: Tensor, x2_int: Tensor, x2_deep: Tensor) -> Tensor:
+    def cross(self, x1_int: Tensor, x1_deep: Tensor, x2_int: Tensor, x2_deep: Tensor,
+              h: dict[str, Tensor] | None = None) -> Tensor:
         """Same matrix as ``forward``, fused for large ``M`` (the test pixels).
 
         Reads the (constrained) hyperparameters of the GPyTorch kernels and evaluates
@@ -139,11 +140,12 @@ class HybridKernel(nn.Module):
         Args:
             x1_int, x1_deep: ``(B, N, Di)``, ``(B, N, Dd)``.
             x2_int, x2_deep: ``(B, M, Di)``, ``(B, M, Dd)``.
+            h: ``hypers()`` already computed by the caller (one constraint transform per call).
 
         Returns:
             ``(B, N, M)`` dense kernel matrix.
         """
-        h = self.hypers()
+        h = self.hypers() if h is None else h
         s5 = math.sqrt(5.0) / h["l"]
         grad = torch.is_grad_enabled()
         r = _sq_dist(x1_deep * s5, x2_deep * s5, grad)
@@ -159,7 +161,7 @@ class HybridKernel(nn.Module):
         return k.add_(d2.mul_(-0.5).add_(torch.log(h["alpha1"])).exp_())
 
     def project(self, rows: Tensor, x1_int: Tensor, x1_deep: Tensor, x2_int: Tensor, x2_deep: Tensor,
-                block: int = 8192) -> Tensor:
+                block: int = 8192, h: dict[str, Tensor] | None = None) -> Tensor:
         """``rows @ k(X1, X2)`` (B, R, M) without keeping the (N, M) kernel matrix.
 
         The GP head's prediction (latent mean and, with ``R = N + 1``, the variance rows)
@@ -177,13 +179,14 @@ class HybridKernel(nn.Module):
             x1_int, x1_deep: ``(B, N, Di)``, ``(B, N, Dd)`` (the clicks).
             x2_int, x2_deep: ``(B, M, Di)``, ``(B, M, Dd)`` (the test pixels).
             block: Test pixels per block (no-gradient path).
+            h: ``hypers()`` already computed by the caller.
 
         Returns:
             ``(B, R, M)``.
         """
         if torch.is_grad_enabled():
-            return rows @ self.cross(x1_int, x1_deep, x2_int, x2_deep)
-        h = self.hypers()
+            return rows @ self.cross(x1_int, x1_deep, x2_int, x2_deep, h)
+        h = self.hypers() if h is None else h
         s5 = math.sqrt(5.0) / h["l"]
         c = 1.0 / (math.sqrt(2.0) * h["tau"])
         a_deep, a_int = x1_deep * s5, x1_int * c

@@ -308,28 +308,36 @@ class LaplaceGPHead(nn.Module):
         """
         out_dtype, dt = test_deep.dtype, self._dtype
         n_batch, n_train = train_y.shape
-        if train_mask is None:
-            train_mask = torch.ones(n_batch, n_train, dtype=torch.bool, device=train_y.device)
-        mask = train_mask.to(torch.bool)
-        keep = mask[..., None]
-        x_int = torch.where(keep, train_int.to(dt), 0.0)   # padded features may be garbage
-        x_deep = torch.where(keep, train_deep.to(dt), 0.0)
         t_int, t_deep = test_int.to(dt), test_deep.to(dt)
-        y01 = torch.where(mask, (train_y.to(dt) > 0).to(dt), 0.0)
-
-        if n_train == 0 or not bool(mask.any()):
+        if train_mask is None:  # every click valid: no masking passes, no host sync
+            mask = torch.ones(n_batch, n_train, dtype=torch.bool, device=train_y.device)
+            x_int, x_deep = train_int.to(dt), train_deep.to(dt)
+            y01 = (train_y > 0).to(dt)
+            no_clicks = n_train == 0
+        else:
+            mask = train_mask.to(torch.bool)
+            keep = mask[..., None]
+            x_int = torch.where(keep, train_int.to(dt), 0.0)   # padded features may be garbage
+            x_deep = torch.where(keep, train_deep.to(dt), 0.0)
+            y01 = torch.where(mask, (train_y.to(dt) > 0).to(dt), 0.0)
+            no_clicks = n_train == 0 or not bool(mask.any())
+        if no_clicks:
             return self._prior(self.kernel.diag(t_int, t_deep), n_batch, out_dtype)
+        h = self.kernel.hypers()  # constrained values, once per call
         jitter = self.jitter if self.jitter is not None else default_jitter(dt)
         tol = self.tol if self.tol is not None else default_tol(dt)
         m = mask.to(dt)
         # Training covariance: GPyTorch's kernels when training; the same matrix from the
         # fused ``cross`` (no lazy-tensor dispatch, tested equal) at inference.
-        k_train = self.kernel if torch.is_grad_enabled() else self.kernel.cross
-        K = masked_train_cov(k_train(x_int, x_deep, x_int, x_deep), mask, jitter)
+        if torch.is_grad_enabled():
+            K_raw = self.kernel(x_int, x_deep, x_int, x_deep)
+        else:
+            K_raw = self.kernel.cross(x_int, x_deep, x_int, x_deep, h)
+        K = masked_train_cov(K_raw, mask, jitter)
 
+        eye = torch.eye(n_train, dtype=dt, device=K.device)
         f_k = find_mode(K, y01, m, jitter, tol, self.max_iter)
         # One differentiable Newton step from the detached mode = implicit gradient.
-        eye = torch.eye(n_train, dtype=dt, device=K.device)
         a, f = _newton_step(K, f_k.detach(), y01, m, jitter, eye)
         loglik, grad, W_sr = _logistic_terms(f, y01, m)
         L = robust_cholesky(torch.addcmul(eye, K, W_sr[:, :, None] * W_sr[:, None, :]), jitter)
@@ -342,7 +350,7 @@ class LaplaceGPHead(nn.Module):
         if self.predict_var:
             A = torch.linalg.solve_triangular(L, torch.diag_embed(W_sr), upper=False)
             rows = torch.cat([rows, A], dim=1)                              # (B, N+1, N)
-        R = self._times_cross_kernel(rows, x_int, x_deep, t_int, t_deep)    # (B, R, M)
+        R = self._times_cross_kernel(rows, x_int, x_deep, t_int, t_deep, h)  # (B, R, M)
         mean = R[:, 0]
         var = None
         if self.predict_var:
@@ -372,10 +380,10 @@ class LaplaceGPHead(nn.Module):
         return max(256, cls.PREDICT_CHUNK // max(1, n_batch * n_train))
 
     def _times_cross_kernel(self, rows: Tensor, x_int: Tensor, x_deep: Tensor, t_int: Tensor,
-                            t_deep: Tensor) -> Tensor:
+                            t_deep: Tensor, h: dict[str, Tensor] | None = None) -> Tensor:
         """``rows @ k(X, X*)`` (B, R, M), in blocks of test pixels (``predict_block``)."""
         block = self.predict_block(t_int.device, x_int.shape[0], x_int.shape[1], t_int.shape[1])
-        return self.kernel.project(rows, x_int, x_deep, t_int, t_deep, block=block)
+        return self.kernel.project(rows, x_int, x_deep, t_int, t_deep, block=block, h=h)
 
     @staticmethod
     def _kl(L: Tensor, quad: Tensor, logdet_half: Tensor) -> Tensor:
