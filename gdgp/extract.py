@@ -2,7 +2,8 @@
 
 Writes ``slices.npz`` (``image`` float32 (N, S, S) in [0, 1], ``label`` uint8 (N, S, S)),
 ``skipped.csv`` (cases left out because they could not be read, with the reason: only with
-``on_bad_case="skip"``; otherwise the first bad case stops the run, named) and ``manifest.csv`` (one row per slice: ``slice_id, case, slice_z, split, spacing_y,
+``on_bad_case="skip"``; otherwise the first bad case stops the run, named) and
+``manifest.csv`` (one row per slice: ``slice_id, case, slice_z, split, spacing_y,
 spacing_x, orig_spacing_y, orig_spacing_x, orig_height, orig_width, target_pixels``) so
 every later number traces back to its patient and slice. ``spacing_*`` is the pixel size
 of the resized grid in mm, the one medpy's ASSD needs.

@@ -72,11 +72,18 @@ def list_cases(task_dir: str | Path, check_files: bool = True) -> list[Case]:
             raise InputDataError(f"{meta_path}: training entry {entry!r} lacks image/label") from err
         if image.name.startswith((".", "_")):
             continue
-        for path in (image, label) if check_files else ():
-            if not path.is_file():
-                raise InputDataError(f"{path}: listed in {meta_path} but missing")
-        cases.append(Case(name=image.name.removesuffix(".nii.gz").removesuffix(".nii"), image=image, label=label))
+        case = Case(name=image.name.removesuffix(".nii.gz").removesuffix(".nii"), image=image, label=label)
+        if check_files:
+            _require_files(case, meta_path)
+        cases.append(case)
     return sorted(cases, key=lambda c: c.name)
+
+
+def _require_files(case: Case, listed_in: str | Path) -> None:
+    """Raise naming the first of the case's image and label files that does not exist."""
+    for path in (case.image, case.label):
+        if not path.is_file():
+            raise InputDataError(f"{path}: listed in {listed_in} but missing")
 
 
 def _load_nifti(path: Path) -> tuple[np.ndarray, tuple[float, float, float]]:
@@ -99,9 +106,7 @@ def load_case(case: Case) -> Volume:
     Raises:
         InputDataError: unreadable file, not 3D, or image/label shapes differ.
     """
-    for path in (case.image, case.label):
-        if not path.is_file():
-            raise InputDataError(f"{path}: listed in dataset.json but missing")
+    _require_files(case, "dataset.json")
     image, spacing = _load_nifti(case.image)
     label, _ = _load_nifti(case.label)
     if image.shape != label.shape:

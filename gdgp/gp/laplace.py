@@ -118,6 +118,11 @@ def masked_train_cov(K: Tensor, mask: Tensor, jitter: float) -> Tensor:
 
 
 # ---------------------------------------------------------------------- likelihood
+def _log_likelihood(f: Tensor, y01: Tensor, m: Tensor) -> Tensor:
+    """``log p(y|f) = -sum softplus(-y f)`` over the valid points, ``y = 2 y01 - 1`` (B,)."""
+    return -(F.softplus((1.0 - 2.0 * y01) * f) * m).sum(-1)
+
+
 def _logistic_terms(f: Tensor, y01: Tensor, m: Tensor,
                     with_loglik: bool = True) -> tuple[Tensor | None, Tensor, Tensor]:
     """Logistic likelihood terms (GPML Table 3.1), masked.
@@ -126,13 +131,18 @@ def _logistic_terms(f: Tensor, y01: Tensor, m: Tensor,
         ``(log p(y|f) summed (B,) or None, grad = y01 - pi (B, N), W^1/2 (B, N))``, all zero
         on padding.
     """
-    loglik = -(F.softplus((1.0 - 2.0 * y01) * f) * m).sum(-1) if with_loglik else None
+    loglik = _log_likelihood(f, y01, m) if with_loglik else None
     pi = torch.sigmoid(f)
     grad = (y01 - pi) * m
     W = pi * torch.sigmoid(-f)  # accurate pi (1 - pi) for large |f|
     tiny = torch.finfo(f.dtype).tiny ** 0.5
     W_sr = W.clamp_min(tiny).sqrt() * m  # clamp first: no inf gradient of sqrt at 0
     return loglik, grad, W_sr
+
+
+def _stable_b(K: Tensor, W_sr: Tensor, eye: Tensor) -> Tensor:
+    """``B = I + W^1/2 K W^1/2`` (GPML eq. 3.26), the well-conditioned matrix Alg. 3.1 factorises."""
+    return torch.addcmul(eye, K, W_sr[:, :, None] * W_sr[:, None, :])
 
 
 def _newton_step(K: Tensor, f: Tensor, y01: Tensor, m: Tensor, jitter: float,
@@ -145,8 +155,7 @@ def _newton_step(K: Tensor, f: Tensor, y01: Tensor, m: Tensor, jitter: float,
     _, grad, W_sr = _logistic_terms(f, y01, m, with_loglik=False)  # line 4
     if eye is None:
         eye = torch.eye(K.shape[-1], dtype=K.dtype, device=K.device)
-    B = torch.addcmul(eye, K, W_sr[:, :, None] * W_sr[:, None, :])  # line 5
-    L = robust_cholesky(B, jitter)
+    L = robust_cholesky(_stable_b(K, W_sr, eye), jitter)            # line 5
     b = torch.addcmul(grad, W_sr * W_sr, f)                         # line 6
     a = b - W_sr * _cho_solve(L, W_sr * _matvec(K, b))              # line 7
     return a, _matvec(K, a)                                         # line 8
@@ -154,7 +163,12 @@ def _newton_step(K: Tensor, f: Tensor, y01: Tensor, m: Tensor, jitter: float,
 
 def _psi(a: Tensor, f: Tensor, y01: Tensor, m: Tensor) -> Tensor:
     """Unnormalised log posterior ``-a^T f / 2 + log p(y|f)`` (GPML eq. 3.12, Alg. 3.1 line 9)."""
-    return -0.5 * (a * f).sum(-1) - (F.softplus((1.0 - 2.0 * y01) * f) * m).sum(-1)
+    return -0.5 * (a * f).sum(-1) + _log_likelihood(f, y01, m)
+
+
+def _psi_dropped(psi_new: Tensor, psi: Tensor) -> Tensor:
+    """(B,) bool: the step lowered ``Psi`` beyond rounding (it must be halved)."""
+    return psi_new < psi - 1e-12 * psi.abs().clamp_min(1.0)
 
 
 @torch.no_grad()
@@ -188,7 +202,7 @@ def find_mode(K: Tensor, y01: Tensor, m: Tensor, jitter: float, tol: float,
     for _ in range(max_iter):
         a_new, f_new = _newton_step(K, f, y01, m, jitter, eye)
         psi_new = _psi(a_new, f_new, y01, m)
-        worse = psi_new < psi - 1e-12 * psi.abs().clamp_min(1.0)
+        worse = _psi_dropped(psi_new, psi)
         any_worse, step, scale = torch.stack([worse.any().to(f.dtype), (f_new - f).abs().max(),
                                               f_new.abs().max()]).tolist()
         if any_worse:
@@ -196,7 +210,7 @@ def find_mode(K: Tensor, y01: Tensor, m: Tensor, jitter: float, tol: float,
                 a_new = torch.where(worse[:, None], 0.5 * (a + a_new), a_new)
                 f_new = torch.where(worse[:, None], 0.5 * (f + f_new), f_new)
                 psi_new = _psi(a_new, f_new, y01, m)
-                worse = psi_new < psi - 1e-12 * psi.abs().clamp_min(1.0)
+                worse = _psi_dropped(psi_new, psi)
                 if not bool(worse.any()):
                     break
             step, scale = float((f_new - f).abs().max()), float(f_new.abs().max())
@@ -340,7 +354,7 @@ class LaplaceGPHead(nn.Module):
         # One differentiable Newton step from the detached mode = implicit gradient.
         a, f = _newton_step(K, f_k.detach(), y01, m, jitter, eye)
         loglik, grad, W_sr = _logistic_terms(f, y01, m)
-        L = robust_cholesky(torch.addcmul(eye, K, W_sr[:, :, None] * W_sr[:, None, :]), jitter)
+        L = robust_cholesky(_stable_b(K, W_sr, eye), jitter)
         logdet_half = L.diagonal(dim1=-2, dim2=-1).log().sum(-1)            # sum log diag L
 
         # GPML Alg. 3.2 lines 4-6: mean = k*^T grad log p, v = L \ (W^1/2 k*), var = k** - v^T v.

@@ -338,9 +338,9 @@ def build_report(clicks_csvs: Sequence[Path], loss_csvs: Sequence[Path], overlay
     ``dice_per_click_<dataset>.png``, ``loss_curves.{png,csv}`` (PNG only with loss files),
     ``overlays_<dataset>.png`` (datasets with overlay files), ``significance.csv``,
     ``empty_predictions.csv``, ``skipped.csv`` (cases the extraction skipped, also listed
-    under Table 4's markdown; header only when none) and ``metrics.json``. Conventions (clipping of the table
-    round, sample std, NoC of never-reaching slices, empty-prediction penalty) are those of
-    :mod:`gdgp.report.tables`.
+    under Table 4's markdown; header only when none) and ``metrics.json``. Conventions
+    (clipping of the table round, sample std, NoC of never-reaching slices,
+    empty-prediction penalty) are those of :mod:`gdgp.report.tables`.
 
     Args:
         clicks_csvs: one or more clicks.csv; each (dataset, method) pair in exactly one.

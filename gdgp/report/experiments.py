@@ -74,11 +74,10 @@ def learned_parameters_table(checkpoints: Sequence[Path], datasets: Sequence[str
 
 def table2_markdown(df: pd.DataFrame) -> str:
     shown = df[["row", *PARAMETERS]].copy()
-    seeds = df["n_seeds"].fillna(1) if "n_seeds" in df else pd.Series(1, index=df.index)
+    seeds = df["n_seeds"].fillna(1)  # the initial row has none
     for k in PARAMETERS:
-        spread = df[f"{k}_std"] if f"{k}_std" in df else pd.Series(float("nan"), index=df.index)
         shown[k] = [f"{v:.2f} ± {sd:.2f}" if n > 1 else f"{v:.2f}"
-                    for v, sd, n in zip(shown[k], spread, seeds, strict=True)]
+                    for v, sd, n in zip(shown[k], df[f"{k}_std"], seeds, strict=True)]
     note = ""
     if (seeds > 1).any():
         shown["seeds"] = [str(int(n)) if r != "initial" else "" for n, r in zip(seeds, df["row"], strict=True)]
