@@ -4,7 +4,9 @@ Same points and kernel (``0.5 RBF(intensity; 1.0) + 0.2 Matern52(deep; 2.0)``),
 N = 20 clicks, M = 64x64 and 256x256 test pixels, intensity dim 1, deep dim 8.
 Times fit + predict (our head: ``torch.no_grad``, CPU float32/float64, averaged
 probability like sklearn; sklearn: ``GaussianProcessClassifier(optimizer=None)
-.fit(...).predict_proba(...)``) and prints the median milliseconds and the ratio.
+.fit(...).predict_proba(...)``) in interleaved rounds (every contender once per round, so
+all see the same host load) and prints each one's median milliseconds, the median of the
+per-round speed-ups and their 10th..90th percentile.
 
 Usage: ``python benchmarks/bench_gp.py [--repeats 20] [--device cpu|cuda] [--sizes 64 256] [--threads 2]
 [--di 1] [--dd 8]`` (``--di 3 --dd 16 --sizes 128``: GDGP's shapes at its default 128-px crop)
@@ -13,13 +15,15 @@ Usage: ``python benchmarks/bench_gp.py [--repeats 20] [--device cpu|cuda] [--siz
 from __future__ import annotations
 
 import argparse
+import statistics
 import warnings
+from collections.abc import Callable
 
 import numpy as np
 import torch
 from sklearn.gaussian_process import GaussianProcessClassifier
 
-from _timing import device_sync, median_ms
+from _timing import device_sync, interleaved_ms
 
 from gdgp.gp import LaplaceGPHead
 from gdgp.gp.sklearn_reference import sklearn_hybrid_kernel
@@ -48,47 +52,53 @@ def bench_size(side: int, repeats: int, device: str, di: int, dd: int) -> None:
             warnings.simplefilter("ignore")
             return gpc.fit(x, y01).predict_proba(xs)[:, 1]
 
-    t_sk = median_ms(run_sklearn, max(3, repeats // 4), warmup=1)
     p_sk = run_sklearn()
-    print(f"M = {side}x{side} = {side * side} test pixels, N = {N_CLICKS} clicks, Di = {di}, Dd = {dd}")
-    print(f"  {'sklearn GaussianProcessClassifier fit + predict_proba (float64)':58s} {t_sk:9.2f} ms")
-    sync = device_sync(device)
     mean_sk = gpc.latent_mean_and_variance(xs)[0]
-    # (dtype, prob_mode, predict_var): the first two compute exactly sklearn's outputs
-    # (latent mean + variance, averaged probability); the last is GDGP's own setting
-    # (sigmoid of the latent mean, no variance), compared on the latent mean.
-    configs = ((torch.float32, "averaged", True), (torch.float64, "averaged", True), (torch.float32, "sigmoid", False))
-    for dtype, mode, with_var in configs:
+    sklearn_name = "sklearn GaussianProcessClassifier fit + predict_proba (float64)"
+    contenders: dict[str, Callable[[], object]] = {sklearn_name: run_sklearn}
+    errors: dict[str, str] = {}
+    per_slice: dict[str, int] = {}
+    # (dtype, prob_mode, predict_var, batch): the first two compute exactly sklearn's outputs
+    # (latent mean + variance, averaged probability); the others are GDGP's own setting
+    # (sigmoid of the latent mean, no variance), compared on the latent mean.  The evaluation
+    # predicts all test slices of a round in one batched call: the last row, per slice.
+    configs = ((torch.float32, "averaged", True, 1), (torch.float64, "averaged", True, 1),
+               (torch.float32, "sigmoid", False, 1), (torch.float32, "sigmoid", False, BATCH))
+    for dtype, mode, with_var, batch in configs:
         head = LaplaceGPHead(**HP, prob_mode=mode, predict_var=with_var, dtype=dtype).to(device)
-        t = lambda a, dt=dtype: torch.as_tensor(a, dtype=dt, device=device)[None]  # noqa: E731
+
+        def t(a: np.ndarray, dt: torch.dtype = dtype, b: int = batch) -> torch.Tensor:
+            return torch.as_tensor(a, dtype=dt, device=device)[None].repeat(b, *([1] * np.ndim(a)))
+
         args = (t(x[:, :di]), t(x[:, di:]), t(y), None, t(xs[:, :di]), t(xs[:, di:]))
 
-        def run_head() -> dict[str, torch.Tensor]:
+        def run_head(head: LaplaceGPHead = head, args: tuple = args) -> dict[str, torch.Tensor]:
             with torch.no_grad():
                 return head(*args)
 
-        t_ours = median_ms(run_head, repeats, sync=sync)
-        out = run_head()
-        if with_var:
-            err = f"max|dprob| {float(np.abs(out['prob'][0].cpu().double().numpy() - p_sk).max()):.1e}"
-        else:
-            err = f"max|dmean| {float(np.abs(out['mean'][0].cpu().double().numpy() - mean_sk).max()):.1e}"
         what = "mean+var, averaged prob" if with_var else "GDGP: mean only, sigmoid"
         name = f"gdgp head {device} {str(dtype).removeprefix('torch.')} ({what})"
-        print(f"  {name:58s} {t_ours:9.2f} ms   speed-up x{t_sk / t_ours:6.1f}   {err}")
-    # The evaluation predicts all test slices of a round in one batched call; per slice:
-    head = LaplaceGPHead(**HP, predict_var=False).to(device)
-    tb = lambda a: torch.as_tensor(a, dtype=torch.float32, device=device)[None].repeat(  # noqa: E731
-        BATCH, *([1] * np.ndim(a)))
-    args = (tb(x[:, :di]), tb(x[:, di:]), tb(y), None, tb(xs[:, :di]), tb(xs[:, di:]))
+        if batch > 1:
+            name = f"gdgp head {device} float32 (GDGP, batch of {batch}, per slice)"
+        out = run_head()
+        if with_var:
+            errors[name] = f"max|dprob| {float(np.abs(out['prob'][0].cpu().double().numpy() - p_sk).max()):.1e}"
+        else:
+            errors[name] = f"max|dmean| {float(np.abs(out['mean'][0].cpu().double().numpy() - mean_sk).max()):.1e}"
+        contenders[name] = run_head
+        per_slice[name] = batch
 
-    def run_batch() -> dict[str, torch.Tensor]:
-        with torch.no_grad():
-            return head(*args)
-
-    t_b = median_ms(run_batch, max(3, repeats // 2), sync=sync) / BATCH
-    name = f"gdgp head {device} float32 (GDGP, batch of {BATCH}, per slice)"
-    print(f"  {name:58s} {t_b:9.2f} ms   speed-up x{t_sk / t_b:6.1f}")
+    times = interleaved_ms(contenders, repeats, sync=device_sync(device))
+    t_sk = times.pop(sklearn_name)
+    print(f"M = {side}x{side} = {side * side} test pixels, N = {N_CLICKS} clicks, Di = {di}, Dd = {dd}, "
+          f"{repeats} interleaved rounds")
+    print(f"  {sklearn_name:58s} {statistics.median(t_sk):9.2f} ms")
+    for name, ts in times.items():
+        ours = [t / per_slice[name] for t in ts]
+        ratios = sorted(a / b for a, b in zip(t_sk, ours, strict=True))
+        print(f"  {name:58s} {statistics.median(ours):9.2f} ms   speed-up x{statistics.median(ratios):6.1f} "
+              f"(rounds: x{ratios[len(ratios) // 10]:.1f}..x{ratios[-1 - len(ratios) // 10]:.1f})   "
+              f"{errors[name]}")
 
 
 def main() -> None:

@@ -12,6 +12,7 @@ from sklearn.gaussian_process.kernels import Kernel
 from torch.func import functional_call
 
 from gdgp.gp import HybridKernel, LaplaceGPHead, robust_cholesky
+from gdgp.gp.laplace import masked_train_cov
 from gdgp.gp.sklearn_reference import sklearn_hybrid_kernel
 
 HP = {"alpha1": 0.5, "alpha2": 0.2, "tau": 1.0, "l": 2.0}
@@ -355,8 +356,11 @@ def test_no_mask_is_the_all_valid_mask() -> None:
     y = torch.where(torch.randn(3, 8, generator=g) > 0, 1.0, -1.0)
     t_i, t_d = torch.randn(3, 200, 3, generator=g), torch.randn(3, 200, 5, generator=g)
     head = LaplaceGPHead(prob_mode="averaged")
-    with torch.no_grad():
-        a = head(x_i, x_d, y, None, t_i, t_d)
-        b = head(x_i, x_d, y, torch.ones(3, 8, dtype=torch.bool), t_i, t_d)
-    for k in ("mean", "var", "prob", "nll", "kl"):
-        assert torch.equal(a[k], b[k]), k
+    for grad in (False, True):  # the inference path and the training path
+        with torch.set_grad_enabled(grad):
+            a = head(x_i, x_d, y, None, t_i, t_d)
+            b = head(x_i, x_d, y, torch.ones(3, 8, dtype=torch.bool), t_i, t_d)
+        for k in ("mean", "var", "prob", "nll", "kl"):
+            assert torch.equal(a[k], b[k]), (grad, k)
+    K = torch.rand(2, 5, 5, generator=g)
+    assert torch.equal(masked_train_cov(K, None, 1e-6), masked_train_cov(K, torch.ones(2, 5, dtype=torch.bool), 1e-6))

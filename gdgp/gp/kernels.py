@@ -218,16 +218,17 @@ class HybridKernel(nn.Module):
             out[:, :, s:s + block] = torch.bmm(w_matern, k_matern).baddbmm_(w_rbf, k_rbf)
         return out
 
-    def diag(self, x_int: Tensor, x_deep: Tensor) -> Tensor:
+    def diag(self, x_int: Tensor, x_deep: Tensor, h: dict[str, Tensor] | None = None) -> Tensor:
         """Prior variance ``k(x, x)``.
 
         Args:
             x_int: ``(B, M, Di)`` intensity features.
             x_deep: ``(B, M, Dd)`` deep features.
+            h: ``hypers()`` already computed by the caller.
 
         Returns:
             ``(B, M)`` prior variances: ``alpha1 + alpha2`` (both terms are stationary
             with unit variance), broadcast without evaluating the kernels.
         """
-        h = self.hypers()
+        h = self.hypers() if h is None else h
         return x_deep.new_zeros(x_deep.shape[:-1]) + (h["alpha1"] + h["alpha2"])

@@ -101,31 +101,38 @@ def _matvec(K: Tensor, x: Tensor) -> Tensor:
     return (K @ x.unsqueeze(-1)).squeeze(-1)
 
 
-def masked_train_cov(K: Tensor, mask: Tensor, jitter: float) -> Tensor:
+def masked_train_cov(K: Tensor, mask: Tensor | None, jitter: float) -> Tensor:
     """Training covariance with padded rows/columns replaced by the identity.
 
     Args:
         K: ``(B, N, N)`` kernel matrix of the (padded) training points.
-        mask: ``(B, N)`` bool, ``True`` for real clicks.
+        mask: ``(B, N)`` bool, ``True`` for real clicks; ``None``: all real.
         jitter: Nugget added to the diagonal of the real points.
 
     Returns:
         ``(B, N, N)``: ``K + jitter I`` on valid points, identity on padding.
     """
+    if mask is None:  # the same values as an all-True mask, without the masking passes
+        return K + torch.diag_embed(K.new_full(K.shape[:-1], jitter))
     m = mask.to(K.dtype)
     diag = jitter * m + (1.0 - m)
     return K * m[:, :, None] * m[:, None, :] + torch.diag_embed(diag)
 
 
 # ---------------------------------------------------------------------- likelihood
-def _log_likelihood(f: Tensor, y01: Tensor, m: Tensor) -> Tensor:
+def _masked(x: Tensor, m: Tensor | None) -> Tensor:
+    """``x * m``; ``m = None`` (every point valid) skips the pass (multiplying by 1 is exact)."""
+    return x if m is None else x * m
+
+
+def _log_likelihood(f: Tensor, y01: Tensor, m: Tensor | None) -> Tensor:
     """``log p(y|f) = -sum softplus(-y f)`` over the valid points, ``y = 2 y01 - 1`` (B,)."""
-    return -(F.softplus((1.0 - 2.0 * y01) * f) * m).sum(-1)
+    return -_masked(F.softplus((1.0 - 2.0 * y01) * f), m).sum(-1)
 
 
-def _logistic_terms(f: Tensor, y01: Tensor, m: Tensor,
+def _logistic_terms(f: Tensor, y01: Tensor, m: Tensor | None,
                     with_loglik: bool = True) -> tuple[Tensor | None, Tensor, Tensor]:
-    """Logistic likelihood terms (GPML Table 3.1), masked.
+    """Logistic likelihood terms (GPML Table 3.1), masked (``m = None``: no padding).
 
     Returns:
         ``(log p(y|f) summed (B,) or None, grad = y01 - pi (B, N), W^1/2 (B, N))``, all zero
@@ -133,10 +140,10 @@ def _logistic_terms(f: Tensor, y01: Tensor, m: Tensor,
     """
     loglik = _log_likelihood(f, y01, m) if with_loglik else None
     pi = torch.sigmoid(f)
-    grad = (y01 - pi) * m
+    grad = _masked(y01 - pi, m)
     W = pi * torch.sigmoid(-f)  # accurate pi (1 - pi) for large |f|
     tiny = torch.finfo(f.dtype).tiny ** 0.5
-    W_sr = W.clamp_min(tiny).sqrt() * m  # clamp first: no inf gradient of sqrt at 0
+    W_sr = _masked(W.clamp_min(tiny).sqrt(), m)  # clamp first: no inf gradient of sqrt at 0
     return loglik, grad, W_sr
 
 
@@ -145,7 +152,7 @@ def _stable_b(K: Tensor, W_sr: Tensor, eye: Tensor) -> Tensor:
     return torch.addcmul(eye, K, W_sr[:, :, None] * W_sr[:, None, :])
 
 
-def _newton_step(K: Tensor, f: Tensor, y01: Tensor, m: Tensor, jitter: float,
+def _newton_step(K: Tensor, f: Tensor, y01: Tensor, m: Tensor | None, jitter: float,
                  eye: Tensor | None = None) -> tuple[Tensor, Tensor]:
     """One Newton step of GPML Alg. 3.1 (lines 4-8).
 
@@ -161,7 +168,7 @@ def _newton_step(K: Tensor, f: Tensor, y01: Tensor, m: Tensor, jitter: float,
     return a, _matvec(K, a)                                         # line 8
 
 
-def _psi(a: Tensor, f: Tensor, y01: Tensor, m: Tensor) -> Tensor:
+def _psi(a: Tensor, f: Tensor, y01: Tensor, m: Tensor | None) -> Tensor:
     """Unnormalised log posterior ``-a^T f / 2 + log p(y|f)`` (GPML eq. 3.12, Alg. 3.1 line 9)."""
     return -0.5 * (a * f).sum(-1) + _log_likelihood(f, y01, m)
 
@@ -172,7 +179,7 @@ def _psi_dropped(psi_new: Tensor, psi: Tensor) -> Tensor:
 
 
 @torch.no_grad()
-def find_mode(K: Tensor, y01: Tensor, m: Tensor, jitter: float, tol: float,
+def find_mode(K: Tensor, y01: Tensor, m: Tensor | None, jitter: float, tol: float,
               max_iter: int = 50, max_halvings: int = 10) -> Tensor:
     """Posterior mode by Newton's method (GPML Alg. 3.1), batched, without gradients.
 
@@ -186,7 +193,7 @@ def find_mode(K: Tensor, y01: Tensor, m: Tensor, jitter: float, tol: float,
     Args:
         K: ``(B, N, N)`` masked training covariance.
         y01: ``(B, N)`` labels in {0, 1}.
-        m: ``(B, N)`` float mask.
+        m: ``(B, N)`` float mask, ``None`` when every point is valid.
         jitter: Cholesky retry jitter.
         tol: Convergence tolerance.
         max_iter: Maximum number of Newton iterations.
@@ -323,8 +330,8 @@ class LaplaceGPHead(nn.Module):
         out_dtype, dt = test_deep.dtype, self._dtype
         n_batch, n_train = train_y.shape
         t_int, t_deep = test_int.to(dt), test_deep.to(dt)
+        mask: Tensor | None = None
         if train_mask is None:  # every click valid: no masking passes, no host sync
-            mask = torch.ones(n_batch, n_train, dtype=torch.bool, device=train_y.device)
             x_int, x_deep = train_int.to(dt), train_deep.to(dt)
             y01 = (train_y > 0).to(dt)
             no_clicks = n_train == 0
@@ -340,7 +347,7 @@ class LaplaceGPHead(nn.Module):
         h = self.kernel.hypers()  # constrained values, once per call
         jitter = self.jitter if self.jitter is not None else default_jitter(dt)
         tol = self.tol if self.tol is not None else default_tol(dt)
-        m = mask.to(dt)
+        m = None if mask is None else mask.to(dt)
         # Training covariance: GPyTorch's kernels when training; the same matrix from the
         # fused ``cross`` (no lazy-tensor dispatch, tested equal) at inference.
         if torch.is_grad_enabled():
@@ -369,7 +376,7 @@ class LaplaceGPHead(nn.Module):
         var = None
         if self.predict_var:
             v_sq = R[:, 1:].square_() if not torch.is_grad_enabled() else R[:, 1:].square()
-            var = (self.kernel.diag(t_int, t_deep) - v_sq.sum(1)).clamp_min(0.0)  # k** - v^T v
+            var = (self.kernel.diag(t_int, t_deep, h) - v_sq.sum(1)).clamp_min(0.0)  # k** - v^T v
 
         # GPML eq. 3.32: -log q(y|X) = a^T f / 2 - log p(y|f) + sum log diag L.
         quad = (a * f).sum(-1)                                              # f^T K^-1 f
