@@ -32,23 +32,33 @@ def median_ms(fn: Callable[[], object], repeats: int, warmup: int = 2,
     return 1e3 * statistics.median(times)
 
 
-def interleaved_ms(fns: Mapping[str, Callable[[], object]], rounds: int, warmup: int = 1,
-                   sync: Callable[[], None] = lambda: None) -> dict[str, list[float]]:
-    """Per-round wall times (ms) of several functions timed in turn, round after round.
 
-    On a shared host the load drifts between seconds; timing the contenders back to back
-    in every round exposes them to the same drift, so per-round ratios are steadier than
-    a ratio of two medians taken a few seconds apart.
+def alternating_blocks_ms(fns: Mapping[str, Callable[[], object]], blocks: int, per_block: int,
+                          warmup: int = 2, sync: Callable[[], None] = lambda: None) -> dict[str, list[list[float]]]:
+    """Wall times (ms) of several functions timed in alternating blocks: ``blocks`` times,
+    each function gets ``warmup`` untimed then ``per_block`` timed calls in a row.
+
+    Why blocks and not single interleaved calls: the host's load drifts over seconds, so
+    contenders compared in adjacent blocks see the same load; but torch's OpenMP pool and
+    NumPy's BLAS pool keep spinning for a while after their work, so a call timed right
+    after the *other* library runs against spinning threads (measured: the head 3-12x
+    slower when interleaved call by call with scikit-learn).  The untimed warm-up calls
+    let the other pool go idle first.
+
+    Returns:
+        ``{name: [[ms of each timed call] per block]}``.
     """
-    for fn in fns.values():
-        for _ in range(warmup):
-            fn()
-    sync()
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(rounds):
+    times: dict[str, list[list[float]]] = {name: [] for name in fns}
+    for _ in range(blocks):
         for name, fn in fns.items():
-            start = time.perf_counter()
-            fn()
+            for _ in range(warmup):
+                fn()
             sync()
-            times[name].append(1e3 * (time.perf_counter() - start))
+            block = []
+            for _ in range(per_block):
+                start = time.perf_counter()
+                fn()
+                sync()
+                block.append(1e3 * (time.perf_counter() - start))
+            times[name].append(block)
     return times
