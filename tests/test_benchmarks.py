@@ -1,0 +1,38 @@
+"""The benchmark scripts' timing helper and the GP benchmark's report, on tiny sizes."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+sys.path.insert(0, str(BENCH))
+
+from _timing import alternating_blocks_ms  # noqa: E402
+
+
+def test_alternating_blocks_time_each_function_in_turn_after_its_warmup() -> None:
+    calls: list[str] = []
+    fns = {"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}
+    times = alternating_blocks_ms(fns, blocks=3, per_block=2, warmup=1)
+    # each block: a's warm-up + 2 timed calls, then b's; three times over
+    assert calls == (["a"] * 3 + ["b"] * 3) * 3
+    assert {k: [len(b) for b in v] for k, v in times.items()} == {"a": [2, 2, 2], "b": [2, 2, 2]}
+    assert all(t >= 0.0 for v in times.values() for b in v for t in b)
+
+
+@pytest.mark.slow
+def test_bench_gp_reports_speedups_and_errors_against_sklearn() -> None:
+    out = subprocess.run([sys.executable, str(BENCH / "bench_gp.py"), "--repeats", "4", "--sizes", "16",
+                          "--threads", "1"], capture_output=True, text=True, check=True).stdout
+    rows = [line for line in out.splitlines() if "gdgp head" in line]
+    assert len(rows) == 4, out
+    for line in rows:
+        speedup = float(re.search(r"speed-up x\s*([0-9.]+)", line).group(1))
+        err = float(re.search(r"max\|d(?:prob|mean)\| ([0-9.e+-]+)", line).group(1))
+        assert speedup > 0.0
+        assert err < 1e-5, line  # same numbers as scikit-learn (float32 rounding)
