@@ -74,7 +74,7 @@ def robust_cholesky(A: Tensor, jitter: float, max_tries: int = 6) -> Tensor:
         ``(B, N, N)`` lower-triangular factor, differentiable w.r.t. ``A``.
     """
     L, info = torch.linalg.cholesky_ex(A)
-    bad = (info > 0) | ~torch.isfinite(L).flatten(1).all(-1)
+    bad = torch.isfinite(L).all((-2, -1)).logical_not_().logical_or_(info > 0)
     if not bool(bad.any()):
         return L
     eye = torch.eye(A.shape[-1], dtype=A.dtype, device=A.device)
@@ -97,8 +97,8 @@ def _cho_solve(L: Tensor, rhs: Tensor) -> Tensor:
 
 
 def _matvec(K: Tensor, x: Tensor) -> Tensor:
-    """Batched ``K @ x`` for ``(B, N, N)`` ``K`` and ``(B, N)`` ``x``."""
-    return (K @ x.unsqueeze(-1)).squeeze(-1)
+    """Batched ``K @ x`` for ``(B, N, N)`` ``K`` and ``(B, N)`` ``x`` (``bmm``: fewer ops than ``@``)."""
+    return torch.bmm(K, x.unsqueeze(-1)).squeeze(-1)
 
 
 def masked_train_cov(K: Tensor, mask: Tensor | None, jitter: float) -> Tensor:
@@ -125,9 +125,14 @@ def _masked(x: Tensor, m: Tensor | None) -> Tensor:
     return x if m is None else x * m
 
 
-def _log_likelihood(f: Tensor, y01: Tensor, m: Tensor | None) -> Tensor:
-    """``log p(y|f) = -sum softplus(-y f)`` over the valid points, ``y = 2 y01 - 1`` (B,)."""
-    return -_masked(F.softplus((1.0 - 2.0 * y01) * f), m).sum(-1)
+def _label_sign(y01: Tensor) -> Tensor:
+    """``-y = 1 - 2 y01`` in {+1, -1}: the sign in ``log p(y|f) = -softplus(-y f)``."""
+    return 1.0 - 2.0 * y01
+
+
+def _neg_log_likelihood(f: Tensor, neg_y: Tensor, m: Tensor | None) -> Tensor:
+    """``-log p(y|f) = sum softplus(-y f)`` over the valid points (B,); ``neg_y = _label_sign(y01)``."""
+    return _masked(F.softplus(neg_y * f), m).sum(-1)
 
 
 def _logistic_terms(f: Tensor, y01: Tensor, m: Tensor | None,
@@ -138,7 +143,7 @@ def _logistic_terms(f: Tensor, y01: Tensor, m: Tensor | None,
         ``(log p(y|f) summed (B,) or None, grad = y01 - pi (B, N), W^1/2 (B, N))``, all zero
         on padding.
     """
-    loglik = _log_likelihood(f, y01, m) if with_loglik else None
+    loglik = -_neg_log_likelihood(f, _label_sign(y01), m) if with_loglik else None
     pi = torch.sigmoid(f)
     grad = _masked(y01 - pi, m)
     W = pi * torch.sigmoid(-f)  # accurate pi (1 - pi) for large |f|
@@ -168,9 +173,9 @@ def _newton_step(K: Tensor, f: Tensor, y01: Tensor, m: Tensor | None, jitter: fl
     return a, _matvec(K, a)                                         # line 8
 
 
-def _psi(a: Tensor, f: Tensor, y01: Tensor, m: Tensor | None) -> Tensor:
+def _psi(a: Tensor, f: Tensor, neg_y: Tensor, m: Tensor | None) -> Tensor:
     """Unnormalised log posterior ``-a^T f / 2 + log p(y|f)`` (GPML eq. 3.12, Alg. 3.1 line 9)."""
-    return -0.5 * (a * f).sum(-1) + _log_likelihood(f, y01, m)
+    return torch.sub(-0.5 * (a * f).sum(-1), _neg_log_likelihood(f, neg_y, m))
 
 
 def _psi_dropped(psi_new: Tensor, psi: Tensor) -> Tensor:
@@ -203,12 +208,13 @@ def find_mode(K: Tensor, y01: Tensor, m: Tensor | None, jitter: float, tol: floa
         ``(B, N)`` mode ``f^`` (detached).
     """
     eye = torch.eye(K.shape[-1], dtype=K.dtype, device=K.device)
+    neg_y = _label_sign(y01)  # once, not in every Psi
     a = torch.zeros_like(y01)
     f = torch.zeros_like(y01)
-    psi = _psi(a, f, y01, m)
+    psi = _psi(a, f, neg_y, m)
     for _ in range(max_iter):
         a_new, f_new = _newton_step(K, f, y01, m, jitter, eye)
-        psi_new = _psi(a_new, f_new, y01, m)
+        psi_new = _psi(a_new, f_new, neg_y, m)
         worse = _psi_dropped(psi_new, psi)
         any_worse, step, scale = torch.stack([worse.any().to(f.dtype), (f_new - f).abs().max(),
                                               f_new.abs().max()]).tolist()
@@ -216,7 +222,7 @@ def find_mode(K: Tensor, y01: Tensor, m: Tensor | None, jitter: float, tol: floa
             for _ in range(max_halvings):
                 a_new = torch.where(worse[:, None], 0.5 * (a + a_new), a_new)
                 f_new = torch.where(worse[:, None], 0.5 * (f + f_new), f_new)
-                psi_new = _psi(a_new, f_new, y01, m)
+                psi_new = _psi(a_new, f_new, neg_y, m)
                 worse = _psi_dropped(psi_new, psi)
                 if not bool(worse.any()):
                     break
