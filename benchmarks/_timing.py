@@ -20,17 +20,8 @@ def device_sync(device: str | torch.device) -> Callable[[], None]:
 def median_ms(fn: Callable[[], object], repeats: int, warmup: int = 2,
               sync: Callable[[], None] = lambda: None) -> float:
     """Median wall time of ``fn`` in milliseconds after ``warmup`` untimed calls."""
-    for _ in range(warmup):
-        fn()
-    sync()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        sync()
-        times.append(time.perf_counter() - start)
-    return 1e3 * statistics.median(times)
-
+    (block,) = alternating_blocks_ms({"fn": fn}, blocks=1, per_block=repeats, warmup=warmup, sync=sync)["fn"]
+    return statistics.median(block)
 
 
 def alternating_blocks_ms(fns: Mapping[str, Callable[[], object]], blocks: int, per_block: int,

@@ -80,9 +80,9 @@ def bench_size(side: int, repeats: int, device: str, di: int, dd: int) -> None:
                 return head(*args)
 
         what = "mean+var, averaged prob" if with_var else "GDGP: mean only, sigmoid"
-        name = f"gdgp head {device} {str(dtype).removeprefix('torch.')} ({what})"
         if batch > 1:
-            name = f"gdgp head {device} float32 (GDGP, batch of {batch}, per slice)"
+            what = f"GDGP, batch of {batch}, per slice"
+        name = f"gdgp head {device} {str(dtype).removeprefix('torch.')} ({what})"
         out = run_head()
         if with_var:
             errors[name] = f"max|dprob| {float(np.abs(out['prob'][0].cpu().double().numpy() - p_sk).max()):.1e}"

@@ -12,7 +12,7 @@ import pytest
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 sys.path.insert(0, str(BENCH))
 
-from _timing import alternating_blocks_ms  # noqa: E402
+from _timing import alternating_blocks_ms, median_ms  # noqa: E402
 
 
 def test_alternating_blocks_time_each_function_in_turn_after_its_warmup() -> None:
@@ -23,6 +23,12 @@ def test_alternating_blocks_time_each_function_in_turn_after_its_warmup() -> Non
     assert calls == (["a"] * 3 + ["b"] * 3) * 3
     assert {k: [len(b) for b in v] for k, v in times.items()} == {"a": [2, 2, 2], "b": [2, 2, 2]}
     assert all(t >= 0.0 for v in times.values() for b in v for t in b)
+
+
+def test_median_ms_times_the_repeats_after_the_warmup() -> None:
+    calls: list[int] = []
+    ms = median_ms(lambda: calls.append(1), repeats=5, warmup=3)
+    assert len(calls) == 8 and 0.0 <= ms < 1e3
 
 
 @pytest.mark.slow

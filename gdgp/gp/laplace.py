@@ -185,7 +185,7 @@ def _psi_dropped(psi_new: Tensor, psi: Tensor) -> Tensor:
 
 @torch.no_grad()
 def find_mode(K: Tensor, y01: Tensor, m: Tensor | None, jitter: float, tol: float,
-              max_iter: int = 50, max_halvings: int = 10) -> Tensor:
+              max_iter: int = 50, max_halvings: int = 10, eye: Tensor | None = None) -> Tensor:
     """Posterior mode by Newton's method (GPML Alg. 3.1), batched, without gradients.
 
     A step that decreases ``Psi`` (eq. 3.12) is halved (in ``a``, hence in ``f = K a``)
@@ -203,11 +203,13 @@ def find_mode(K: Tensor, y01: Tensor, m: Tensor | None, jitter: float, tol: floa
         tol: Convergence tolerance.
         max_iter: Maximum number of Newton iterations.
         max_halvings: Maximum step halvings per iteration.
+        eye: ``(N, N)`` identity of ``K``'s dtype and device, if the caller has one.
 
     Returns:
         ``(B, N)`` mode ``f^`` (detached).
     """
-    eye = torch.eye(K.shape[-1], dtype=K.dtype, device=K.device)
+    if eye is None:
+        eye = torch.eye(K.shape[-1], dtype=K.dtype, device=K.device)
     neg_y = _label_sign(y01)  # once, not in every Psi
     a = torch.zeros_like(y01)
     f = torch.zeros_like(y01)
@@ -363,7 +365,7 @@ class LaplaceGPHead(nn.Module):
         K = masked_train_cov(K_raw, mask, jitter)
 
         eye = torch.eye(n_train, dtype=dt, device=K.device)
-        f_k = find_mode(K, y01, m, jitter, tol, self.max_iter)
+        f_k = find_mode(K, y01, m, jitter, tol, self.max_iter, eye=eye)
         # One differentiable Newton step from the detached mode = implicit gradient.
         a, f = _newton_step(K, f_k.detach(), y01, m, jitter, eye)
         loglik, grad, W_sr = _logistic_terms(f, y01, m)
