@@ -87,8 +87,9 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
                      overlay_slices=a.overlay_slices)
     method = load_method(a.checkpoint, resolve_device(a.device))
     test_set = load_slices(a.slices, a.manifest).subset("test")
-    records, overlays = evaluate_method(method, test_set, a.dataset, cfg)
-    save_evaluation(records, overlays, a.out_clicks, a.out_overlays)
+    result = evaluate_method(method, test_set, a.dataset, cfg)
+    save_evaluation(result, a.out_clicks, a.out_first_interaction, a.out_overlays)
+    records = result.records
     last = records[records["round"] == records["round"].max()]
     log.info("%s/%s: Dice round 0 %.3f, round %d %.3f", a.dataset, method.name,
              records[records["round"] == 0]["dice"].mean(), cfg.n_rounds, last["dice"].mean())
@@ -191,6 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--threshold", type=float, default=0.5, help="probability threshold")
     s.add_argument("--overlay-slices", type=int, default=4, help="test slices whose predictions (every round) are kept for the qualitative figure")
     s.add_argument("--out-clicks", required=True, help="output clicks.csv")
+    s.add_argument("--out-first-interaction", required=True,
+                   help="output first_interaction.csv (every click of each slice's first interaction)")
     s.add_argument("--out-overlays", required=True, help="output overlays.npz")
     s.set_defaults(func=cmd_evaluate)
 

@@ -1,7 +1,10 @@
 """Stage 3: the robot user interacts with a trained method on every test slice; medpy scores each round.
 
 Writes ``clicks.csv`` (one row per test slice x round: the click added, the click count,
-Dice, ASSD in pixels and mm, tp/fp/fn, the empty-prediction flag) and ``overlays.npz``
+Dice, ASSD in pixels and mm, tp/fp/fn, the empty-prediction flag), ``first_interaction.csv``
+(one row per click of each slice's first interaction: GDGP's near-centre and outer-edge
+points, DEXTR's extreme points, ...; ``clicks.csv`` holds only the corrective clicks, so
+this file is what lets anyone audit the first interaction) and ``overlays.npz``
 (a few slices' images, ground truths, predictions at every round and clicks, for the
 qualitative figure; keeping every round lets the report choose its round without re-running
 the evaluation). Slices are picked by their order in the manifest, so every method of
@@ -58,14 +61,28 @@ def _records(dataset: str, method: str, row: pd.Series, gt: np.ndarray, rounds: 
     return out
 
 
-def evaluate_method(method: Method, test_set: SliceSet, dataset: str, cfg: EvalConfig
-                    ) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
-    """Interact with and score every test slice.
+#: Columns of first_interaction.csv, one row per first-interaction click.
+FIRST_INTERACTION_COLUMNS = ["dataset", "method", "slice_id", "case", "index", "y", "x", "positive"]
 
-    Returns:
-        (records, overlays): the clicks.csv table and the overlay arrays.
-    """
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What one evaluation run writes: the per-round table, the first clicks, the overlays."""
+
+    records: pd.DataFrame            # clicks.csv
+    first_interaction: pd.DataFrame  # first_interaction.csv (FIRST_INTERACTION_COLUMNS)
+    overlays: dict[str, np.ndarray]  # overlays.npz
+
+
+def _first_clicks(dataset: str, method: str, row: pd.Series, robot: Robot, n_first: int) -> list[dict]:
+    return [{"dataset": dataset, "method": method, "slice_id": int(row["slice_id"]), "case": row["case"],
+             "index": c.index, "y": c.y, "x": c.x, "positive": c.positive} for c in robot.clicks[:n_first]]
+
+
+def evaluate_method(method: Method, test_set: SliceSet, dataset: str, cfg: EvalConfig) -> Evaluation:
+    """Interact with and score every test slice."""
     records: list[dict] = []
+    first: list[dict] = []
     overlay_k = min(cfg.overlay_slices, len(test_set.images))
     rounds = tuple(range(cfg.n_rounds + 1))  # all rounds: the report picks its table round
     ov_pred = np.zeros((overlay_k, len(rounds), *test_set.images.shape[1:]), dtype=np.uint8)
@@ -80,7 +97,9 @@ def evaluate_method(method: Method, test_set: SliceSet, dataset: str, cfg: EvalC
         ]
         results = run_interactions(test_set.images[idx.start : idx.stop], method, robots, cfg.n_rounds, cfg.threshold)
         for i, robot, res in zip(idx, robots, results, strict=True):
-            records += _records(dataset, method.name, test_set.manifest.iloc[i], test_set.labels[i], res)
+            row = test_set.manifest.iloc[i]
+            records += _records(dataset, method.name, row, test_set.labels[i], res)
+            first += _first_clicks(dataset, method.name, row, robot, res[0].n_clicks)
             if i < overlay_k:
                 for j, r in enumerate(rounds):
                     ov_pred[i, j] = res[r].pred
@@ -97,13 +116,16 @@ def evaluate_method(method: Method, test_set: SliceSet, dataset: str, cfg: EvalC
         "click_slice": clicks[:, 0], "click_y": clicks[:, 1], "click_x": clicks[:, 2],
         "click_positive": clicks[:, 3].astype(bool), "click_round": clicks[:, 4],
     }
-    return pd.DataFrame.from_records(records), overlays
+    return Evaluation(pd.DataFrame.from_records(records),
+                      pd.DataFrame.from_records(first, columns=FIRST_INTERACTION_COLUMNS), overlays)
 
 
-def save_evaluation(records: pd.DataFrame, overlays: dict[str, np.ndarray], clicks_csv: str | Path,
+def save_evaluation(result: Evaluation, clicks_csv: str | Path, first_interaction_csv: str | Path,
                     overlays_npz: str | Path) -> None:
-    """Write clicks.csv and overlays.npz atomically."""
+    """Write clicks.csv, first_interaction.csv and overlays.npz, each atomically."""
     with atomic_path(clicks_csv) as tmp:
-        records.to_csv(tmp, index=False)
+        result.records.to_csv(tmp, index=False)
+    with atomic_path(first_interaction_csv) as tmp:
+        result.first_interaction.to_csv(tmp, index=False)
     with atomic_path(overlays_npz) as tmp:
-        np.savez_compressed(tmp, **overlays)
+        np.savez_compressed(tmp, **result.overlays)

@@ -18,13 +18,15 @@ VARIANT_SETTINGS: dict[str, dict[str, Any]] = {
     "gdgp_abl_fgbg": {"interaction": "fgbg"},  # Table 6, ablation 1: conventional fg/bg clicks
     "gdgp_abl_noenc": {"encoding": "points"},  # Table 6, ablation 2: raw point maps, no encoding
     "gdgp_abl_cnn": {"head": "cnn"},          # Table 6, ablation 3: CNN (sigmoid) head, no GP
+    # Table 6, extra row (not in the paper): the RBF term also sees the fg/bg maps
+    "gdgp_abl_rbfmaps": {"rbf_inputs": "intensity_and_maps"},
 }
 
 #: Table -> its variants (each table also has the full ``gdgp`` row).
 TABLES: dict[str, tuple[str, ...]] = {
     "table3": ("gdgp_fixed",),
     "table5": ("gdgp_enc_edv", "gdgp_enc_gh", "gdgp_enc_geo"),
-    "table6": ("gdgp_abl_fgbg", "gdgp_abl_noenc", "gdgp_abl_cnn"),
+    "table6": ("gdgp_abl_fgbg", "gdgp_abl_noenc", "gdgp_abl_cnn", "gdgp_abl_rbfmaps"),
 }
 
 #: Row labels as the paper prints them.
@@ -37,6 +39,7 @@ ROW_LABELS: dict[str, str] = {
     "gdgp_abl_fgbg": "ablation 1: fg/bg clicks instead of hybrid",
     "gdgp_abl_noenc": "ablation 2: no encoding (raw point maps)",
     "gdgp_abl_cnn": "ablation 3: CNN head instead of GP",
+    "gdgp_abl_rbfmaps": "extra: RBF kernel on intensity + click maps (not the paper's eq. 13)",
 }
 
 TITLES: dict[str, str] = {

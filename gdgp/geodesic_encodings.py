@@ -10,11 +10,16 @@ class, and normalise it per image:
 so that the maps do not depend on the intensity scale or the image size (with
 ``lamb = 1`` D is in intensity units; with ``lamb < 1`` partly in pixels). If the maximum
 is 0 (a perfectly flat image with ``lamb = 1``: every pixel is geodesically at the
-clicks) D_norm is 0 everywhere. A minimum over clicks of a monotone function of the
-distance to each click is that function of the distance to the whole set, e.g.
-``min_j exp(-D(i, j) / (2 sigma^2)) = exp(-min_j D(i, j) / (2 sigma^2))`` (the paper's
-eq. 1 takes a min over j of a decreasing function; see :class:`GaussianGeodesicEncoding`),
-so one geodesic pass from all seeds at once gives every map.
+clicks) D_norm is 0 everywhere. Every map is a function of the distance to the *nearest*
+click, ``D(i, S) = min_j D(i, j)``, so one geodesic pass from all seeds at once gives it.
+For the Gaussian geodesic map that is ``exp(-min_j D(i, j) / (2 sigma^2)) =
+max_j exp(-D(i, j) / (2 sigma^2))``: the nearest click sets the value. The paper's eq. 1
+writes ``min_j`` in front of the exponential, which would be ``exp(-max_j D / (2 sigma^2))``,
+the *farthest* click (a map that fades as clicks are added); we read it as the nearest
+click, as every distance-based click encoding does (see :class:`GaussianGeodesicEncoding`).
+
+Units: D is divided by its per-crop maximum, so sigma is unitless here and its values are
+not comparable with the paper's Table 2 (sigma 0.9 on distances in the paper's own units).
 
 Maps for a class with no click: GEO = 1 (infinitely far, as the EDV encoding), the
 exponentialised and Gaussian geodesic maps = 0 (as the Gaussian heatmap).
@@ -131,10 +136,12 @@ def gaussian_geodesic(distance: torch.Tensor, sigma: torch.Tensor) -> torch.Tens
 class GaussianGeodesicEncoding(torch.nn.Module):
     """GDGP's Gaussian geodesic encoding with a learnable sigma (paper eq. 1).
 
-    ``G(i, S) = min_{j in S} exp(-D(i, j) / (2 sigma^2)) = exp(-D(i, S) / (2 sigma^2))``
-    because exp(-x / (2 sigma^2)) decreases in x, so a single geodesic pass from the whole
-    seed set S gives the map. D is the geodesic distance of :mod:`gdgp.geodesic`, computed
-    without gradient, then scaled:
+    ``G(i, S) = exp(-D(i, S) / (2 sigma^2)) = max_{j in S} exp(-D(i, j) / (2 sigma^2))`` with
+    ``D(i, S) = min_j D(i, j)``, the distance to the nearest click: a single geodesic pass
+    from the whole seed set S gives the map. This is our reading of the paper's eq. 1,
+    whose ``min_j`` in front of the exponential would literally select the farthest click
+    (``exp(-max_j D / (2 sigma^2))``); see the module docstring. D is the geodesic distance of
+    :mod:`gdgp.geodesic`, computed without gradient, then scaled:
 
     * ``distance_scale=None`` (default): divided by its per-image maximum, so D is in
       [0, 1] whatever the intensity range, image size or ``lamb``; sigma then has a

@@ -26,11 +26,16 @@ def test_extract_train_evaluate_chain(msd_task: Path, tmp_path: Path) -> None:
     assert list(loss["epoch"]) == [1, 2] and np.isfinite(loss["loss"]).all()
     assert run(["evaluate", "--slices", out / "s.npz", "--manifest", out / "m.csv", "--checkpoint", out / "final.pt",
                 "--dataset", "tiny", "--rounds", 3, "--overlay-slices", 2,
-                "--out-clicks", out / "clicks.csv", "--out-overlays", out / "ov.npz"]) == 0
+                "--out-clicks", out / "clicks.csv", "--out-first-interaction", out / "first.csv",
+                "--out-overlays", out / "ov.npz"]) == 0
     clicks = pd.read_csv(out / "clicks.csv")
     assert len(clicks) == 4 * 4  # 4 test slices x rounds 0..3
     assert set(clicks["round"]) == {0, 1, 2, 3}
     assert (clicks.groupby("slice_id")["n_clicks"].first() == 1).all()
+    # click_unet's first interaction is one positive click on the target's deepest pixel
+    first_clicks = pd.read_csv(out / "first.csv")
+    assert sorted(first_clicks["slice_id"]) == sorted(clicks["slice_id"].unique())
+    assert first_clicks["positive"].all() and (first_clicks["index"] == 0).all()
     assert clicks["dice"].between(0, 1).all() and (clicks["assd_mm"] >= 0).all()
     ov = np.load(out / "ov.npz")
     assert ov["pred"].shape == (2, 4, 16, 16) and list(ov["rounds"]) == [0, 1, 2, 3]

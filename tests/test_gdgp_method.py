@@ -162,3 +162,60 @@ def test_plain_fgbg_clicks_are_truthful_and_within_the_band(seed: int) -> None:
     d_out = distance_transform_edt(~gt)
     assert len(pts.centre) == 3 and all(gt[y, x] for y, x in pts.centre)
     assert len(pts.edge) == 4 and all(1 <= d_out[y, x] <= 9 for y, x in pts.edge)
+
+
+@pytest.mark.parametrize(("rbf_inputs", "channels"), [("intensity", 1), ("intensity_and_maps", 3)])
+def test_rbf_term_sees_the_pixel_intensity_as_the_paper(rbf_inputs: str, channels: int,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Paper eq. 13: the RBF term on the intensities I of the clicked and predicted pixels."""
+    gt = disc()
+    img = image_of(gt)
+    m = build_method("gdgp", **TINY, rbf_inputs=rbf_inputs)
+    clicks = m.first_interaction(img, Robot(gt))
+    batch = m.prepare([img], [clicks])
+    seen = {}
+    forward = type(m.network.head).forward
+
+    def spy(self, train_int, train_deep, train_y, train_mask, test_int, test_deep):  # noqa: ANN001, ANN202
+        seen.update(train_int=train_int, test_int=test_int)
+        return forward(self, train_int, train_deep, train_y, train_mask, test_int, test_deep)
+
+    monkeypatch.setattr(type(m.network.head), "forward", spy)
+    with torch.no_grad():
+        m.network(batch)
+    assert seen["train_int"].shape[-1] == channels and seen["test_int"].shape == (1, 32 * 32, channels)
+    crop = batch.images[0].flatten()
+    idx = batch.point_idx[0][batch.point_mask[0]]
+    torch.testing.assert_close(seen["train_int"][0, : len(idx), 0], crop[idx])
+    torch.testing.assert_close(seen["test_int"][0, :, 0], crop)
+    if channels == 3:  # the fg map is 1 on the fg clicks, the bg map on the bg clicks
+        fg = batch.point_y[0][batch.point_mask[0]] > 0
+        assert (seen["train_int"][0, : len(idx), 1][fg] == 1).all()
+        assert (seen["train_int"][0, : len(idx), 2][~fg] == 1).all()
+
+
+def test_schema_defaults_are_the_paper_settings() -> None:
+    """One learning rate, no training click noise, RBF on intensity (test_methods: class == schema)."""
+    props = yaml.safe_load(SCHEMA.read_text())["properties"]["methods"]["properties"]["gdgp"]["properties"]
+    schema = {k: v["default"] for k, v in props.items()}
+    assert schema["hyper_lr_scale"] == 1.0 and schema["train_click_noise"] == 0.0
+    assert schema["rbf_inputs"] == "intensity"
+
+
+def test_evaluation_records_every_first_interaction_click(slice_set) -> None:  # noqa: ANN001
+    from gdgp.evaluate import FIRST_INTERACTION_COLUMNS, EvalConfig, evaluate_method
+    from gdgp.interaction.hybrid import hybrid_interaction
+
+    m = build_method("gdgp", **TINY)
+    test = slice_set.subset("test")
+    result = evaluate_method(m, test, "toy", EvalConfig(n_rounds=2))
+    first = result.first_interaction
+    assert list(first.columns) == FIRST_INTERACTION_COLUMNS
+    cfg = HybridConfig(edge_margin=TINY["edge_margin"], crop_margin=TINY["crop_margin"])
+    for (sid, lab) in zip(test.manifest["slice_id"], test.labels, strict=True):
+        rows = first[first["slice_id"] == sid].sort_values("index")
+        pts = hybrid_interaction(lab, cfg)
+        np.testing.assert_array_equal(rows[["y", "x"]].to_numpy(), np.concatenate([pts.centre, pts.edge]))
+        assert list(rows["positive"]) == [True] * 3 + [False] * 4
+    rec = result.records
+    assert (rec[rec["round"] == 0]["n_clicks"] == 7).all() and rec[rec["round"] == 0]["click_y"].isna().all()

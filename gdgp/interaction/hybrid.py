@@ -8,9 +8,18 @@ box that crops the image before encoding. The simulation here:
   boundary, as in :mod:`gdgp.interaction.robot`) is at least ``centre_fraction`` x the
   maximum; the first is the deepest pixel (first in raster order), the others are chosen by
   farthest-point sampling among the candidates so they spread over the interior;
-* outer-edge points: background pixels at distance 1..``edge_margin`` px from the target,
-  one per angular sector around the target centroid (``n_edge`` sectors), the one closest
-  to the middle of that distance band in each sector.
+* outer-edge points: background pixels at distance 1..``edge_margin`` px from the target
+  (the band), one per direction of ``n_edge`` evenly spaced directions starting upwards
+  and turning clockwise (4: up, right, down, left; 8 adds the diagonals): the band pixel
+  farthest along that direction, i.e. the support point of the band. Ties (a flat side)
+  go to the pixel nearest the line through the target's centroid along that direction,
+  then to raster order. Because the band reaches past the target's extreme row and
+  column on every side, with ``n_edge`` a multiple of 4 the points' bounding box contains
+  the whole target, the paper's "loose box that wholly contains the target" (section
+  2.1); a user places such points just beyond the target's top, bottom, left and right.
+  The earlier rule (the band pixel nearest the band's middle in each angular sector) took
+  the first of many exact ties in raster order, so points bunched on the centroid's row
+  and the crop cut off part of the target on some slices.
 
 Optional position noise moves each point by a Gaussian offset and snaps it back to the
 nearest candidate, so the point stays truthful. Coordinates are (y, x) = (row, column).
@@ -98,23 +107,38 @@ def near_centre_points(gt: np.ndarray, n: int, fraction: float) -> tuple[np.ndar
     return _farthest_points(candidates, deepest, n), candidates
 
 
+def edge_directions(n: int) -> np.ndarray:
+    """(n, 2) unit (dy, dx) directions, the first upwards, then clockwise in steps of 360/n degrees."""
+    angle = 2.0 * np.pi * np.arange(n) / n
+    return np.stack([-np.cos(angle), np.sin(angle)], axis=1)
+
+
 def outer_edge_points(gt: np.ndarray, n: int, margin: float) -> tuple[np.ndarray, np.ndarray]:
-    """(points, candidates): one background point per angular sector, 1..margin px outside."""
+    """(points, candidates): the band's support point in each of ``n`` directions (module docstring).
+
+    Points are distinct: a direction whose tied extreme pixels another direction already
+    took is skipped, so fewer than ``n`` points come back only on tiny bands.
+    """
     g = gt.astype(bool)
     outside = distance_transform_edt(~g)
     candidates = np.argwhere((outside >= 1) & (outside <= margin))
     if n == 0 or len(candidates) == 0:
         return np.zeros((0, 2), dtype=np.int64), candidates
-    centroid = np.argwhere(g).mean(axis=0)
-    angle = np.arctan2(*(candidates - centroid).T)  # in (-pi, pi], angle of (dy, dx)
-    sector = np.floor((angle + np.pi) / (2 * np.pi) * n).astype(int) % n
-    band = np.abs(outside[tuple(candidates.T)] - (1 + margin) / 2)
-    points = []
+    offsets = candidates - np.argwhere(g).mean(axis=0)
+    dirs = edge_directions(n)
+    along = offsets @ dirs.T                                   # (N, n) projection on each direction
+    across = np.abs(offsets @ np.stack([dirs[:, 1], -dirs[:, 0]], axis=1).T)  # distance to the axis
+    points: list[np.ndarray] = []
+    taken: set[tuple[int, int]] = set()
     for s in range(n):
-        idx = np.flatnonzero(sector == s)
-        if len(idx):
-            points.append(candidates[idx[np.argmin(band[idx])]])
-    return np.array(points, dtype=np.int64), candidates
+        extreme = np.flatnonzero(along[:, s] >= along[:, s].max() - 1e-6)
+        order = extreme[np.lexsort((extreme, across[extreme, s]))]  # nearest the axis, then raster
+        free = [i for i in order if tuple(candidates[i]) not in taken]
+        if not free:
+            continue
+        taken.add(tuple(candidates[free[0]]))
+        points.append(candidates[free[0]])
+    return np.array(points, dtype=np.int64).reshape(-1, 2), candidates
 
 
 def crop_box(points: np.ndarray, shape: tuple[int, int], margin: int) -> tuple[int, int, int, int]:

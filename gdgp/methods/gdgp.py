@@ -12,9 +12,11 @@ The paper's method (DESIGN.md "GDGP network"):
 4. **Features**: a MONAI ``DynUNet`` (nnU-Net's network: instance norm, LeakyReLU, a
    quarter of nnU-Net's 2D filters, dropout 0.3) maps [crop, fg map, bg map] to
    ``feature_channels`` deep features per pixel.
-5. **GP head** (:mod:`gdgp.gp`): training points are the clicked pixels; intensity
-   features = (image, fg map, bg map) go to the RBF term, deep features to the Matern-5/2
-   term; Laplace approximation; probability = sigmoid(latent mean) (the paper's choice).
+5. **GP head** (:mod:`gdgp.gp`): training points are the clicked pixels; the RBF term sees
+   the pixel intensity of the crop (the paper's eq. 13, ``rbf_inputs: intensity``; the
+   option ``intensity_and_maps`` also feeds it the fg and bg maps, an ablation row), the
+   Matern-5/2 term the deep features; Laplace approximation; probability =
+   sigmoid(latent mean) (the paper's choice).
 6. **Loss**: ``0.5 Dice + 0.5 CE`` on the latent mean as logit, ``+ 0.001 (NLL + 0.01 KL)``
    of the GP (``gp_loss_weight``, ``kl_weight``).
 
@@ -47,6 +49,7 @@ from gdgp.methods.base import Method
 ENCODINGS = ("gaussian_geodesic", "geo", "edv", "gh", "points")
 INTERACTIONS = ("hybrid", "fgbg")
 HEADS = ("gp", "cnn")
+RBF_INPUTS = ("intensity", "intensity_and_maps")
 MIN_CROP_PX = 16  # smallest box side in slice pixels (tiny targets still get context)
 
 
@@ -83,6 +86,7 @@ class GDGPNetwork(nn.Module):
         super().__init__()
         self.encoding = hp["encoding"]
         self.head_kind = hp["head"]
+        self.rbf_channels = 1 if hp["rbf_inputs"] == "intensity" else 3  # image [, fg map, bg map]
         if self.encoding == "gaussian_geodesic":
             self.encoder = GaussianGeodesicEncoding(sigma=hp["sigma"], lamb=hp["geodesic_lambda"],
                                                     learnable=hp["learnable"])
@@ -112,7 +116,7 @@ class GDGPNetwork(nn.Module):
             logits = self.head(torch.cat([feats, low], dim=1))[:, 0]
             zero = logits.new_zeros(n_batch)
             return {"logits": logits, "nll": zero, "kl": zero}
-        test_int = low.flatten(2).transpose(1, 2)                           # (B, S*S, 3)
+        test_int = low[:, : self.rbf_channels].flatten(2).transpose(1, 2)   # (B, S*S, 1 or 3)
         test_deep = feats.flatten(2).transpose(1, 2)                        # (B, S*S, F)
         idx = batch.point_idx.clamp_min(0)
         take = lambda t: torch.gather(t, 1, idx[..., None].expand(-1, -1, t.shape[-1]))  # noqa: E731
@@ -142,6 +146,7 @@ class GDGP(Method):
         "encoding": "gaussian_geodesic",
         "interaction": "hybrid",
         "head": "gp",
+        "rbf_inputs": "intensity",
         "learnable": True,
         "sigma": 1.0,
         "alpha1": 0.5,
@@ -154,11 +159,11 @@ class GDGP(Method):
         "centre_fraction": 0.5,
         "edge_margin": 5.0,
         "crop_margin": 8,
-        "train_click_noise": 1.0,
+        "train_click_noise": 0.0,
         "max_train_rounds": 3,
         "gp_loss_weight": 0.001,
         "kl_weight": 0.01,
-        "hyper_lr_scale": 50.0,
+        "hyper_lr_scale": 1.0,
     }
     #: Settings that define a registered variant; they win over the configured ones.
     variant: ClassVar[dict[str, Any]] = {}
@@ -166,7 +171,8 @@ class GDGP(Method):
     def __init__(self, **hparams: Any) -> None:
         super().__init__(**{**hparams, **self.variant})
         hp = self.hparams
-        for key, allowed in (("encoding", ENCODINGS), ("interaction", INTERACTIONS), ("head", HEADS)):
+        for key, allowed in (("encoding", ENCODINGS), ("interaction", INTERACTIONS), ("head", HEADS),
+                             ("rbf_inputs", RBF_INPUTS)):
             if hp[key] not in allowed:
                 raise ConfigError(f"method {self.name!r}: {key} must be one of {allowed}, got {hp[key]!r}")
         self.hybrid = HybridConfig(n_centre=hp["n_centre"], n_edge=hp["n_edge"],
@@ -184,8 +190,9 @@ class GDGP(Method):
                              ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
         """Adam + step schedule; sigma and the kernel hyperparameters at ``hyper_lr_scale`` x lr.
 
-        The five scalars move slowly at the network's learning rate (a few percent in the
-        demo's few hundred steps); a larger rate lets the short demo runs learn them too.
+        The paper uses one learning rate (``hyper_lr_scale: 1``, the default). At it the five
+        scalars move by a few percent in the demo's few hundred steps, so the demo config
+        sets a larger multiplier (and says so beside the key).
         """
         net = self.network
         hyper = [p for n, p in net.named_parameters() if n.startswith(("encoder.", "head.kernel."))]

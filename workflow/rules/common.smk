@@ -101,6 +101,7 @@ def run(dataset, method, seed=None):
     sub = _replicate(seed)
     return {
         "clicks": f"results/runs/{dataset}/{method}/{sub}clicks.csv",
+        "first_interaction": f"results/runs/{dataset}/{method}/{sub}first_interaction.csv",
         "overlays": f"results/runs/{dataset}/{method}/{sub}overlays.npz",
     }
 

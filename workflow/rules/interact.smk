@@ -28,7 +28,7 @@ rule evaluate:
         "--noise {params.noise} --seed {params.seed} --threshold {params.threshold} "
         "--overlay-slices {params.overlay_slices} "
         "--device {params.device} --threads {threads} --out-clicks {output.clicks} "
-        "--out-overlays {output.overlays} > {log} 2>&1"
+        "--out-first-interaction {output.first_interaction} --out-overlays {output.overlays} > {log} 2>&1"
 
 
 rule evaluate_all:
