@@ -17,6 +17,7 @@ import yaml
 
 from gdgp import __version__
 from gdgp.errors import ConfigError, GdgpError
+from gdgp.interaction.protocols import PROTOCOLS
 
 log = logging.getLogger("gdgp")
 
@@ -49,11 +50,12 @@ def cmd_extract(a: argparse.Namespace) -> None:
     from gdgp.extract import ExtractConfig, parse_labels, run_extract
 
     cfg = ExtractConfig(labels=parse_labels(a.labels), window=(a.window[0], a.window[1]), size=a.size,
-                        n_train=a.n_train, n_test=a.n_test, split=a.split, seed=a.seed,
+                        n_train=a.n_train, n_test=a.n_test, n_val=a.n_val, split=a.split, seed=a.seed,
                         denoise_strength=a.denoise, min_target_pixels=a.min_pixels, on_bad_case=a.on_bad_case)
     slices = run_extract(a.task_dir, cfg, a.out_slices, a.out_manifest, a.out_skipped)
     counts = slices.manifest["split"].value_counts().to_dict()
-    log.info("%s: %d train / %d test slices", a.task_dir, counts.get("train", 0), counts.get("test", 0))
+    log.info("%s: %d train / %d val / %d test slices", a.task_dir, counts.get("train", 0), counts.get("val", 0),
+             counts.get("test", 0))
     if len(slices.skipped):
         log.warning("%s: %d unreadable case(s) skipped: %s", a.task_dir, len(slices.skipped),
                     ", ".join(slices.skipped["case"]))
@@ -84,7 +86,8 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
 
     _threads(a.threads)
     cfg = EvalConfig(n_rounds=a.rounds, noise_px=a.noise, seed=a.seed, threshold=a.threshold,
-                     overlay_slices=a.overlay_slices)
+                     overlay_slices=a.overlay_slices, protocol=a.protocol,
+                     nsd_tolerance_mm=a.nsd_tolerance)
     method = load_method(a.checkpoint, resolve_device(a.device))
     test_set = load_slices(a.slices, a.manifest).subset("test")
     result = evaluate_method(method, test_set, a.dataset, cfg)
@@ -154,6 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--size", type=int, default=64, help="slices are resized to SIZE x SIZE pixels")
     s.add_argument("--n-train", type=int, required=True, help="training slices wanted")
     s.add_argument("--n-test", type=int, required=True, help="test slices wanted")
+    s.add_argument("--n-val", type=int, default=0,
+                   help="validation slices wanted, from patients in neither other set (0 = none)")
     s.add_argument("--split", choices=["patient", "slice"], default="patient",
                    help="patient: no patient in both sets; slice: random slices (paper)")
     s.add_argument("--seed", type=int, default=0, help="split seed")
@@ -188,8 +193,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--dataset", required=True, help="dataset name written into every record")
     s.add_argument("--rounds", type=int, default=20, help="corrective click rounds after the first interaction")
     s.add_argument("--noise", type=float, default=0.0, help="click position noise, pixels (std)")
-    s.add_argument("--seed", type=int, default=0, help="seed of the click noise")
+    s.add_argument("--seed", type=int, default=0, help="seed of the click noise and of random protocols")
+    s.add_argument("--protocol", choices=sorted(PROTOCOLS), default="ritm",
+                   help="corrective-click rule of the robot user (see gdgp.interaction.protocols)")
     s.add_argument("--threshold", type=float, default=0.5, help="probability threshold")
+    s.add_argument("--nsd-tolerance", type=float, default=2.0, help="boundary tolerance (mm) of the normalised surface Dice")
     s.add_argument("--overlay-slices", type=int, default=4, help="test slices whose predictions (every round) are kept for the qualitative figure")
     s.add_argument("--out-clicks", required=True, help="output clicks.csv")
     s.add_argument("--out-first-interaction", required=True,

@@ -1,7 +1,8 @@
 """Stage 3: the robot user interacts with a trained method on every test slice; medpy scores each round.
 
 Writes ``clicks.csv`` (one row per test slice x round: the click added, the click count,
-Dice, ASSD in pixels and mm, tp/fp/fn, the empty-prediction flag), ``first_interaction.csv``
+Dice, NSD at ``nsd_tolerance_mm``, ASSD in pixels and mm, tp/fp/fn, the empty-prediction
+flag), ``first_interaction.csv``
 (one row per click of each slice's first interaction: GDGP's near-centre and outer-edge
 points, DEXTR's extreme points, ...; ``clicks.csv`` holds only the corrective clicks, so
 this file is what lets anyone audit the first interaction) and ``overlays.npz``
@@ -23,6 +24,7 @@ from tqdm import tqdm
 from gdgp.atomic import atomic_path
 from gdgp.extract import SliceSet
 from gdgp.interaction.loop import RoundResult, run_interactions
+from gdgp.interaction.protocols import get_protocol
 from gdgp.interaction.robot import Robot
 from gdgp.methods import Method
 from gdgp.metrics import score
@@ -38,15 +40,19 @@ class EvalConfig:
     threshold: float = 0.5
     batch_size: int = 32
     overlay_slices: int = 4
+    protocol: str = "ritm"
+    nsd_tolerance_mm: float = 2.0
 
     def __post_init__(self) -> None:
         if self.n_rounds < 0:
             raise ValueError(f"evaluate.n_rounds must be >= 0, got {self.n_rounds}")
         if not 0.0 < self.threshold < 1.0:
             raise ValueError(f"evaluate.threshold must be in (0, 1), got {self.threshold}")
+        get_protocol(self.protocol)  # unknown names raise listing the known ones
 
 
-def _records(dataset: str, method: str, row: pd.Series, gt: np.ndarray, rounds: list[RoundResult]) -> list[dict]:
+def _records(dataset: str, method: str, row: pd.Series, gt: np.ndarray, rounds: list[RoundResult],
+             nsd_tolerance_mm: float) -> list[dict]:
     spacing = (float(row["spacing_y"]), float(row["spacing_x"]))
     out = []
     for res in rounds:
@@ -56,7 +62,7 @@ def _records(dataset: str, method: str, row: pd.Series, gt: np.ndarray, rounds: 
             "slice_z": int(row["slice_z"]), "round": res.round, "n_clicks": res.n_clicks,
             "click_y": np.nan if click is None else click.y, "click_x": np.nan if click is None else click.x,
             "click_positive": np.nan if click is None else float(click.positive),
-            **score(res.pred, gt, spacing),
+            **score(res.pred, gt, spacing, nsd_tolerance_mm),
         })
     return out
 
@@ -91,14 +97,14 @@ def evaluate_method(method: Method, test_set: SliceSet, dataset: str, cfg: EvalC
     for start in tqdm(range(0, n, cfg.batch_size), desc=f"evaluate {method.name}", unit="batch"):
         idx = range(start, min(n, start + cfg.batch_size))
         robots = [
-            Robot(test_set.labels[i], noise_px=cfg.noise_px,
+            Robot(test_set.labels[i], noise_px=cfg.noise_px, protocol=cfg.protocol,
                   rng=np.random.default_rng([cfg.seed, int(test_set.manifest.at[i, "slice_id"])]))
             for i in idx
         ]
         results = run_interactions(test_set.images[idx.start : idx.stop], method, robots, cfg.n_rounds, cfg.threshold)
         for i, robot, res in zip(idx, robots, results, strict=True):
             row = test_set.manifest.iloc[i]
-            records += _records(dataset, method.name, row, test_set.labels[i], res)
+            records += _records(dataset, method.name, row, test_set.labels[i], res, cfg.nsd_tolerance_mm)
             first += _first_clicks(dataset, method.name, row, robot, res[0].n_clicks)
             if i < overlay_k:
                 for j, r in enumerate(rounds):

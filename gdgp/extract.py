@@ -42,6 +42,7 @@ class ExtractConfig:
     size: int = 64
     n_train: int = 200
     n_test: int = 150
+    n_val: int = 0
     split: str = "patient"
     seed: int = 0
     denoise_strength: float = 0.8
@@ -63,7 +64,7 @@ class SliceSet:
     skipped: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=SKIPPED_COLUMNS))
 
     def subset(self, split: str) -> SliceSet:
-        """The slices of one split ("train" or "test"), manifest rows kept in order."""
+        """The slices of one split ("train", "val" or "test"), manifest rows kept in order."""
         keep = (self.manifest["split"] == split).to_numpy()
         return SliceSet(self.images[keep], self.labels[keep], self.manifest[keep].reset_index(drop=True),
                         self.skipped)
@@ -106,7 +107,7 @@ def extract_slices(task_dir: str | Path, cfg: ExtractConfig) -> SliceSet:
     """
     task_dir = Path(task_dir)
     cand, volumes, skipped = _candidates(task_dir, cfg)
-    cand["split"] = split_slices(cand["case"], cfg.n_train, cfg.n_test, cfg.split, cfg.seed)
+    cand["split"] = split_slices(cand["case"], cfg.n_train, cfg.n_test, cfg.split, cfg.seed, cfg.n_val)
     chosen = cand[cand["split"] != ""].sort_values(["case", "slice_z"]).reset_index(drop=True)
     images, labels, rows = [], [], []
     for case_name, group in tqdm(chosen.groupby("case", sort=True), desc="preprocess", unit="case"):

@@ -37,6 +37,7 @@ def test_extract_train_evaluate_chain(msd_task: Path, tmp_path: Path) -> None:
     assert sorted(first_clicks["slice_id"]) == sorted(clicks["slice_id"].unique())
     assert first_clicks["positive"].all() and (first_clicks["index"] == 0).all()
     assert clicks["dice"].between(0, 1).all() and (clicks["assd_mm"] >= 0).all()
+    assert clicks["nsd"].between(0, 1).all() and (clicks["nsd"][clicks["dice"] == 1] == 1).all()
     ov = np.load(out / "ov.npz")
     assert ov["pred"].shape == (2, 4, 16, 16) and list(ov["rounds"]) == [0, 1, 2, 3]
     first = clicks[clicks["slice_id"] == clicks["slice_id"].min()].sort_values("round")

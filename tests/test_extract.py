@@ -34,6 +34,16 @@ def test_extracts_valid_slices_with_manifest(msd_task: Path, tmp_path: Path) -> 
     np.testing.assert_array_equal(again.images, s.images)
 
 
+def test_validation_split_takes_whole_patients_of_neither_other_set(msd_task: Path, tmp_path: Path) -> None:
+    cfg = ExtractConfig(labels=(1, 2), window=(-100.0, 200.0), size=16, n_train=8, n_test=4, n_val=4, seed=0)
+    m = run_extract(msd_task, cfg, tmp_path / "v.npz", tmp_path / "v.csv").manifest
+    patients = {split: set(m.loc[m.split == split, "case"]) for split in ("train", "val", "test")}
+    assert (m["split"] == "val").sum() == 4 and all(patients.values())
+    assert sum(len(p) for p in patients.values()) == len(set(m["case"]))  # no patient in two sets
+    before = run_extract(msd_task, CFG, tmp_path / "o.npz", tmp_path / "o.csv").manifest
+    assert patients["test"] == set(before.loc[before.split == "test", "case"])  # the test set stays
+
+
 def test_label_subset_selects_only_that_target(msd_task: Path, tmp_path: Path) -> None:
     core = run_extract(msd_task, ExtractConfig(labels=(2,), window=(-100, 200), size=32, n_train=8, n_test=4,
                                                min_target_pixels=1),

@@ -95,3 +95,55 @@ def test_noisy_click_stays_inside_the_same_error_region() -> None:
 def test_noise_needs_a_generator() -> None:
     with pytest.raises(ValueError, match="Generator"):
         Robot(np.ones((3, 3)), noise_px=1.0)
+
+
+def test_noisy_ritm_clicks_are_those_of_the_robot_before_protocols_were_pluggable() -> None:
+    # Recorded with the pre-protocol Robot (RITM rule inlined in next_click), same seed.
+    gt = np.zeros((12, 12), dtype=bool)
+    gt[2:10, 3:9] = True
+    pred = np.zeros((12, 12), dtype=bool)
+    pred[4:11, 1:6] = True
+    robot = Robot(gt, noise_px=2.0, rng=np.random.default_rng(5), protocol="ritm")
+    clicks = [robot.next_click(pred) for _ in range(6)]
+    assert clicks == [Click(2, 4, True, 0), Click(3, 8, True, 1), Click(5, 7, True, 2),
+                      Click(2, 5, True, 3), Click(4, 8, True, 4), Click(3, 5, True, 5)]
+
+
+def test_robot_delegates_to_the_named_protocol() -> None:
+    gt = np.zeros((12, 12), dtype=bool)
+    gt[6:11, 2:7] = True  # missed 5x5 square: 25 FN px, centre (8, 4) at distance 3
+    pred = np.zeros((12, 12), dtype=bool)
+    pred[1:4, 1:10] = True  # spurious 3x9 bar: 27 FP px, first deepest (2, 2) at distance 2
+    assert Robot(gt, protocol="ritm").next_click(pred) == Click(8, 4, True, 0)
+    assert Robot(gt, protocol="largest_component_centre").next_click(pred) == Click(2, 2, False, 0)
+    clicks = [Robot(gt, rng=np.random.default_rng(s), protocol="weighted_random").next_click(pred)
+              for s in range(50)]
+    assert all(not c.positive and pred[c.y, c.x] for c in clicks)  # FP area 27 > FN area 25
+
+
+@pytest.mark.parametrize("noise_px", [0.0, 2.0])
+@pytest.mark.parametrize("protocol", ["ritm", "largest_component_centre", "weighted_random"])
+def test_every_protocol_clicks_each_error_pixel_once_then_returns_none(protocol: str,
+                                                                       noise_px: float) -> None:
+    rng = np.random.default_rng(11)
+    gt = rng.random((10, 12)) < 0.5
+    pred = rng.random((10, 12)) < 0.5
+    ignore = rng.random((10, 12)) < 0.1
+    fn, fp = gt & ~pred & ~ignore, ~gt & pred & ~ignore
+    robot = Robot(gt, ignore=ignore, noise_px=noise_px, rng=np.random.default_rng(3), protocol=protocol)
+    clicks = []
+    while (click := robot.next_click(pred)) is not None:
+        clicks.append(click)
+        assert len(clicks) <= fn.sum() + fp.sum()
+    assert robot.next_click(pred) is None
+    assert len({(c.y, c.x) for c in clicks}) == len(clicks) == fn.sum() + fp.sum()
+    assert [c.index for c in clicks] == list(range(len(clicks)))
+    assert all((fn if c.positive else fp)[c.y, c.x] for c in clicks)
+
+
+def test_protocol_name_and_generator_are_checked_at_construction() -> None:
+    with pytest.raises(ValueError, match="known protocols: largest_component_centre, ritm, weighted_random"):
+        Robot(np.ones((3, 3)), protocol="deepest")
+    with pytest.raises(ValueError, match="weighted_random.*Generator"):
+        Robot(np.ones((3, 3)), protocol="weighted_random")
+    assert Robot(np.ones((3, 3))).protocol == "ritm"

@@ -1,11 +1,19 @@
-"""The robot user: one corrective click at the point deepest inside the larger error.
+"""The robot user: one corrective click per round, placed by a named protocol.
 
-Protocol (RITM's ``Clicker``, Sofiiuk et al. 2022): with ground truth ``gt`` and a binary
-prediction, FN = gt & ~pred and FP = ~gt & pred on non-ignored pixels. Each error mask is
-zero-padded by one pixel (so the image border counts as boundary), its exact Euclidean
-distance transform taken, the pad cropped, and already-clicked pixels zeroed. The click is
-positive (foreground) iff max FN distance > max FP distance, and lands on the first
-maximal pixel in raster (row-major) order. Coordinates are (y, x) = (row, column).
+With ground truth ``gt`` and a binary prediction, FN = gt & ~pred and FP = ~gt & pred on
+non-ignored pixels. The protocol (``gdgp.interaction.protocols``) picks the click:
+
+* ``"ritm"`` (default; RITM's ``Clicker``, Sofiiuk et al. 2022): each error mask is
+  zero-padded by one pixel (so the image border counts as boundary), its exact Euclidean
+  distance transform taken, the pad cropped, and already-clicked pixels zeroed. The click is
+  positive (foreground) iff max FN distance > max FP distance, and lands on the first
+  maximal pixel in raster (row-major) order.
+* ``"largest_component_centre"`` (CVPR 2025 interactive 3D challenge): the deepest pixel of
+  the largest 8-connected component of FN | FP.
+* ``"weighted_random"`` (MONAI DeepGrow): a pixel of the larger error drawn with
+  probability ∝ exp(distance) − 1; needs ``rng``.
+
+No protocol clicks a pixel twice. Coordinates are (y, x) = (row, column).
 
 The same class serves training-time simulation and evaluation so that they never drift.
 """
@@ -15,7 +23,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.ndimage import distance_transform_edt
+
+from gdgp.interaction.protocols import NEEDS_RNG, error_distance, get_protocol
+
+# error_distance lives with the protocols and is re-exported here for existing importers.
+__all__ = ["Click", "Robot", "error_distance"]
 
 
 @dataclass(frozen=True)
@@ -28,12 +40,6 @@ class Click:
     index: int
 
 
-def error_distance(mask: np.ndarray) -> np.ndarray:
-    """Distance of each pixel of ``mask`` to the nearest non-mask pixel or the image border."""
-    padded = np.pad(mask.astype(bool), 1, constant_values=False)
-    return distance_transform_edt(padded)[1:-1, 1:-1]
-
-
 class Robot:
     """Simulated user who knows the ground truth and keeps the list of clicks.
 
@@ -41,17 +47,29 @@ class Robot:
         gt: (H, W) ground-truth mask (nonzero = target).
         ignore: optional (H, W) bool mask of pixels never clicked nor counted as error.
         noise_px: standard deviation (pixels) of a Gaussian position error; the noisy
-            click is snapped to the nearest pixel of the same error region, so its label
-            stays truthful. 0 = the deterministic RITM protocol.
-        rng: generator for the position noise (required when ``noise_px > 0``).
+            click, applied after any protocol, is snapped to the nearest unclicked pixel of
+            the same error kind (FN or FP), so its label stays truthful. 0 = no noise.
+        rng: generator for the position noise (required when ``noise_px > 0``) and for
+            random protocols (required for ``"weighted_random"``).
+        protocol: name of the corrective-click rule, a key of
+            ``gdgp.interaction.protocols.PROTOCOLS``.
+
+    Raises:
+        ValueError: bad ``gt`` shape, unknown ``protocol`` (a ``ConfigError`` listing the
+            known names), or a missing ``rng`` where one is needed.
     """
 
     def __init__(self, gt: np.ndarray, ignore: np.ndarray | None = None,
-                 noise_px: float = 0.0, rng: np.random.Generator | None = None) -> None:
+                 noise_px: float = 0.0, rng: np.random.Generator | None = None,
+                 protocol: str = "ritm") -> None:
         if gt.ndim != 2:
             raise ValueError(f"gt must be 2D (H, W), got shape {gt.shape}")
         if noise_px > 0 and rng is None:
             raise ValueError("noise_px > 0 needs an np.random.Generator")
+        self.rule = get_protocol(protocol)
+        if protocol in NEEDS_RNG and rng is None:
+            raise ValueError(f"protocol {protocol!r} draws at random and needs an np.random.Generator")
+        self.protocol = protocol
         self.gt = gt.astype(bool)
         self.valid = np.ones_like(self.gt) if ignore is None else ~ignore.astype(bool)
         self.not_clicked = np.ones_like(self.gt)
@@ -75,17 +93,13 @@ class Robot:
         pred = pred.astype(bool)
         fn = self.gt & ~pred & self.valid
         fp = ~self.gt & pred & self.valid
-        fn_dist = error_distance(fn) * self.not_clicked
-        fp_dist = error_distance(fp) * self.not_clicked
-        fn_max, fp_max = fn_dist.max(), fp_dist.max()
-        if max(fn_max, fp_max) == 0:
+        pick = self.rule(fn, fp, self.not_clicked, self.rng)
+        if pick is None:
             return None
-        positive = bool(fn_max > fp_max)
-        dist = fn_dist if positive else fp_dist
-        y, x = np.argwhere(dist == dist.max())[0]
+        y, x, positive = pick
         if self.noise_px > 0:
-            y, x = self._jitter(int(y), int(x), dist > 0)
-        return self.add(int(y), int(x), positive)
+            y, x = self._jitter(y, x, (fn if positive else fp) & self.not_clicked)
+        return self.add(y, x, positive)
 
     def _jitter(self, y: int, x: int, region: np.ndarray) -> tuple[int, int]:
         assert self.rng is not None

@@ -41,6 +41,7 @@ rule extract:
         window=lambda wc: " ".join(str(v) for v in dataset_cfg(wc)["window"]),
         n_train=lambda wc: dataset_cfg(wc)["n_train"],
         n_test=lambda wc: dataset_cfg(wc)["n_test"],
+        n_val=lambda wc: dataset_cfg(wc)["n_val"],
         size=config["preprocess"]["size"],
         denoise=config["preprocess"]["denoise"],
         min_pixels=config["preprocess"]["min_pixels"],
@@ -49,7 +50,7 @@ rule extract:
         seed=config["split"]["seed"],
     shell:
         "gdgp extract --task-dir {input.task} --labels {params.labels} --window {params.window} "
-        "--size {params.size} --n-train {params.n_train} --n-test {params.n_test} "
+        "--size {params.size} --n-train {params.n_train} --n-test {params.n_test} --n-val {params.n_val} "
         "--split {params.split} --seed {params.seed} --denoise {params.denoise} "
         "--min-pixels {params.min_pixels} --on-bad-case {params.on_bad_case} "
         "--out-slices {output.slices} --out-manifest {output.manifest} "

@@ -19,13 +19,16 @@ rule evaluate:
         rounds=config["evaluate"]["rounds"],
         noise=config["evaluate"]["noise_px"],
         seed=config["evaluate"]["seed"],
+        protocol=config["evaluate"]["protocol"],
         threshold=config["evaluate"]["threshold"],
+        nsd_tolerance=config["evaluate"]["nsd_tolerance_mm"],
         overlay_slices=config["evaluate"]["overlay_slices"],
         device=config["train"]["device"],
     shell:
         "gdgp evaluate --slices {input.slices} --manifest {input.manifest} "
         "--checkpoint {input.checkpoint} --dataset {wildcards.dataset} --rounds {params.rounds} "
-        "--noise {params.noise} --seed {params.seed} --threshold {params.threshold} "
+        "--noise {params.noise} --seed {params.seed} --protocol {params.protocol} --threshold {params.threshold} "
+        "--nsd-tolerance {params.nsd_tolerance} "
         "--overlay-slices {params.overlay_slices} "
         "--device {params.device} --threads {threads} --out-clicks {output.clicks} "
         "--out-first-interaction {output.first_interaction} --out-overlays {output.overlays} > {log} 2>&1"
