@@ -98,14 +98,22 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
              records[records["round"] == 0]["dice"].mean(), cfg.n_rounds, last["dice"].mean())
 
 
+def _warn_table_round(a: argparse.Namespace) -> None:
+    if a.table_round is not None:
+        log.warning("--table-round/--round %d is deprecated and ignored: methods are compared at total-click "
+                    "budgets (--budgets/--budget), not at a corrective round", a.table_round)
+
+
 def cmd_report(a: argparse.Namespace) -> None:
     from gdgp.report import build_report
     from gdgp.report.build import write_dvc_files
 
+    _warn_table_round(a)
     metrics = build_report([Path(p) for p in a.clicks], [Path(p) for p in a.losses],
-                           [Path(p) for p in a.overlays], Path(a.out_dir), table_round=a.round,
-                           noc_thresholds=tuple(a.noc), reference_method=a.reference, method_order=a.order,
-                           skipped_csvs=[Path(p) for p in a.skipped])
+                           [Path(p) for p in a.overlays], Path(a.out_dir), budgets=a.budgets,
+                           noc_budget=a.noc_budget, noc_thresholds=tuple(a.noc), reference_method=a.reference,
+                           method_order=a.order, skipped_csvs=[Path(p) for p in a.skipped], n_boot=a.n_boot,
+                           seed=a.boot_seed, default_seed=a.default_seed)
     write_dvc_files(Path(a.out_dir), Path(a.metrics) if a.metrics else None, Path(a.curves) if a.curves else None)
     log.info("report written to %s", a.out_dir)
     print(json.dumps(metrics, indent=2, sort_keys=True))
@@ -122,8 +130,24 @@ def cmd_experiment(a: argparse.Namespace) -> None:
         save_figure(ex.plot_gdgp_loss([Path(p) for p in a.losses], a.datasets), Path(a.out_png))
         log.info("fig2 -> %s", a.out_png)
     else:
-        df = ex.write_variant_table([Path(p) for p in a.clicks], a.what, a.round, Path(a.out_csv), Path(a.out_md))
+        _warn_table_round(a)
+        df = ex.write_variant_table([Path(p) for p in a.clicks], a.what, a.budget, Path(a.out_csv), Path(a.out_md),
+                                    n_boot=a.n_boot, seed=a.boot_seed, default_seed=a.default_seed)
         log.info("%s: %d rows -> %s", a.what, len(df), a.out_csv)
+
+
+def _statistics_options() -> argparse.ArgumentParser:
+    """Options shared by the verbs that compare methods (report, experiment table3/5/6)."""
+    shared = argparse.ArgumentParser(add_help=False)
+    shared.add_argument("--table-round", "--round", dest="table_round", type=int, default=None,
+                        help="deprecated and ignored (methods are compared at total-click budgets); "
+                             "accepted so that old command lines still run, with a warning")
+    shared.add_argument("--n-boot", type=int, default=10000, help="bootstrap resamples of the patient-level CIs")
+    shared.add_argument("--boot-seed", type=int, default=0, help="seed of the bootstrap resampling")
+    shared.add_argument("--default-seed", type=int, default=0,
+                        help="training seed of a clicks.csv with neither a seed column nor a seed<k> folder "
+                             "(the workflow passes train.seed)")
+    return shared
 
 
 def _slice_and_device_options() -> argparse.ArgumentParser:
@@ -205,18 +229,27 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out-overlays", required=True, help="output overlays.npz")
     s.set_defaults(func=cmd_evaluate)
 
-    s = sub.add_parser("report", help="tables (CSV/Markdown/LaTeX), NoC, per-click curves, figures, metrics.json")
-    s.add_argument("--clicks", nargs="+", required=True, help="clicks.csv files")
+    statistics = _statistics_options()
+    s = sub.add_parser("report", parents=[statistics],
+                       help="equal-cost tables (CSV/Markdown/LaTeX), NoC, Dice-vs-clicks curves, figures, metrics.json")
+    s.add_argument("--clicks", nargs="+", required=True,
+                   help="clicks.csv files (in a seed<k> folder: training seed k)")
     s.add_argument("--losses", nargs="*", default=[], help="loss.csv files")
     s.add_argument("--overlays", nargs="*", default=[], help="overlays.npz files")
     s.add_argument("--skipped", nargs="*", default=[], help="skipped.csv files of the extractions (listed in the report)")
     s.add_argument("--out-dir", required=True, help="report folder")
     s.add_argument("--metrics", default=None, help="also write the headline metrics JSON here (for DVC)")
     s.add_argument("--curves", default=None,
-                   help="also write the per-click Dice curve here, one <dataset>/<method> column per series (DVC plots)")
-    s.add_argument("--round", type=int, default=5, help="click round of the main table")
+                   help="also write the Dice-vs-total-clicks curve here, one <dataset>/<method> column per series "
+                        "(DVC plots)")
+    s.add_argument("--budgets", type=int, nargs="+", required=True, metavar="B",
+                   help="total-click budgets of the main table, first interaction included (a point = 1 click, "
+                        "a box = 2)")
+    s.add_argument("--noc-budget", type=int, required=True, metavar="N",
+                   help="common total-click budget of NoC/NoF (a failure counts N) and of the Dice AUC")
     s.add_argument("--noc", type=float, nargs="+", default=[0.85, 0.90], help="Dice thresholds for NoC")
-    s.add_argument("--reference", default=None, help="method the others are tested against (paired Wilcoxon)")
+    s.add_argument("--reference", default=None,
+                   help="method the others are tested against (paired Wilcoxon over patients)")
     s.add_argument("--order", nargs="*", default=None, help="method order in tables and legends")
     s.set_defaults(func=cmd_report)
 
@@ -229,11 +262,12 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--out-md", required=True)
     for table, title in (("table3", "fixed vs learned parameters"), ("table5", "click encodings"),
                          ("table6", "ablations")):
-        e = exp.add_parser(table, help=f"{title}: gdgp vs its variants")
+        e = exp.add_parser(table, parents=[statistics], help=f"{title}: gdgp vs its variants")
         e.add_argument("--clicks", nargs="+", required=True,
-                       help="clicks.csv of gdgp and the variants; several of one dataset and method are "
-                            "training-seed replicates, averaged per slice")
-        e.add_argument("--round", type=int, default=5, help="click round reported")
+                       help="clicks.csv of gdgp and the variants; files in seed<k> folders are training-seed "
+                            "replicates, averaged per slice")
+        e.add_argument("--budget", type=int, required=True, metavar="B",
+                       help="total-click budget reported, first interaction (7 clicks for gdgp) included")
         e.add_argument("--out-csv", required=True)
         e.add_argument("--out-md", required=True)
     e = exp.add_parser("fig2", help="gdgp's composite training loss and its parts per epoch")

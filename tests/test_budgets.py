@@ -98,7 +98,9 @@ def bf_budget_table(df: pd.DataFrame, budget_list) -> dict[tuple, dict]:
                    "n_slices": sum(all(at[(sid, s)] is not None for s in by_seed) for sid, by_seed in slices.items()),
                    "n_slices_total": len(slices), "n_seeds": len(seeds),
                    "n_run_ended": sum(v is not None and max(r["n_clicks"] for r in slices[sid][s]) < b
-                                      for (sid, s), v in at.items())}
+                                      for (sid, s), v in at.items()),
+                   "n_patients": len({rows[0]["case"] for sid, by_seed in slices.items() for rows in by_seed.values()
+                                      if all(at[(sid, s)] is not None for s in by_seed)})}
             if rec["reachable"]:
                 per_slice = {m: [mean([at[(sid, s)][m] for s in slices[sid]]) for sid in sorted(slices)]
                              for m in ("dice", "nsd", "assd_px", "assd_mm")}
@@ -108,6 +110,7 @@ def bf_budget_table(df: pd.DataFrame, budget_list) -> dict[tuple, dict]:
                         "nsd_mean": mean(per_slice["nsd"]), "nsd_std": sd(per_slice["nsd"]),
                         "assd_px_mean": mean(per_slice["assd_px"]),
                         "assd_px_median": statistics.median(per_slice["assd_px"]),
+                        "assd_px_std": sd(per_slice["assd_px"]), "assd_mm_std": sd(per_slice["assd_mm"]),
                         "assd_mm_mean": mean(per_slice["assd_mm"]),
                         "assd_mm_median": statistics.median(per_slice["assd_mm"]),
                         "n_empty": sum(bool(v["empty_pred"]) for v in at.values())}
@@ -237,9 +240,9 @@ def test_rejects_malformed_runs():
 
 # --------------------------------------------------------------------------- random frames vs brute force
 
-EXACT_COLS = ("reachable", "n_slices", "n_slices_total", "n_seeds", "n_run_ended", "n_empty", "dice_mean",
-              "nsd_mean", "assd_px_mean", "assd_px_median", "assd_mm_mean", "assd_mm_median")
-STD_COLS = ("dice_std", "dice_seed_std", "nsd_std")
+EXACT_COLS = ("reachable", "n_slices", "n_slices_total", "n_seeds", "n_patients", "n_run_ended", "n_empty",
+              "dice_mean", "nsd_mean", "assd_px_mean", "assd_px_median", "assd_mm_mean", "assd_mm_median")
+STD_COLS = ("dice_std", "dice_seed_std", "nsd_std", "assd_px_std", "assd_mm_std")
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
@@ -258,6 +261,8 @@ def test_budget_table_matches_brute_force(seed):
         for c in STD_COLS:
             assert_same(row[c], exp.get(c, math.nan), tol=1e-12)
     assert 0 < reached < len(got)  # the case mix covers both reachable and unreachable cells
+    partial = got.loc[~got["reachable"] & (got["n_slices"] > 0)]
+    assert len(partial) and (partial["n_patients"] > 0).all()  # counted on the slices with a value, even so
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])

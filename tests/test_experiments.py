@@ -13,6 +13,7 @@ from scipy import stats
 
 from gdgp.cli import main
 from gdgp.errors import InputDataError
+from gdgp.experiment_plan import ROW_LABELS
 from gdgp.methods import build_method
 from gdgp.report import experiments as ex
 from gdgp.training.checkpoint import save_checkpoint
@@ -51,23 +52,47 @@ def test_table2_rejects_a_variant_without_the_gp(tmp_path: Path) -> None:
         ex.learned_parameters_table([cnn], ["spleen"])
 
 
-def test_variant_table_means_and_paired_p_values_match_scipy(tmp_path: Path) -> None:
+def _patient_means(values: np.ndarray, slices: np.ndarray) -> np.ndarray:
+    """Per patient (slice_id // 10, the test helper's case), the mean of the slices' values, by hand."""
+    acc: dict[int, list[float]] = {}
+    for sid, v in zip(slices, values, strict=True):
+        acc.setdefault(int(sid) // 10, []).append(float(v))
+    return np.array([sum(v) / len(v) for _, v in sorted(acc.items())])
+
+
+def test_variant_table_means_and_patient_level_p_values_match_scipy(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
-    slices = np.arange(30)
-    full = np.clip(0.85 + 0.05 * rng.standard_normal((30, 4)), 0, 1)
-    worse = np.clip(full - 0.05 + 0.02 * rng.standard_normal((30, 4)), 0, 1)
-    paths = [write_clicks(tmp_path, make_clicks("spleen", "gdgp", full, slice_ids=slices)),
-             write_clicks(tmp_path, make_clicks("spleen", "gdgp_fixed", worse, slice_ids=slices))]
-    df = ex.variant_table(paths, "table3", table_round=2)
-    assert list(df["method"]) == ["gdgp", "gdgp_fixed"]
+    slices = np.array([10 * p + j for p in range(12) for j in range(1 + p % 3)])  # 12 patients, 1-3 slices
+    full = np.clip(0.85 + 0.05 * rng.standard_normal((len(slices), 4)), 0, 1)
+    worse = np.clip(full - 0.05 + 0.02 * rng.standard_normal((len(slices), 4)), 0, 1)
+    paths = [write_clicks(tmp_path, make_clicks("spleen", "gdgp", full, slice_ids=slices, n_first=7)),
+             write_clicks(tmp_path, make_clicks("spleen", "gdgp_fixed", worse, slice_ids=slices, n_first=7))]
+    df = ex.variant_table(paths, "table3", budget=9, n_boot=300)  # 9 total clicks = round 2 (7 + 2)
+    assert list(df.columns) == list(ex.VARIANT_COLUMNS)
+    assert list(df["method"]) == ["gdgp", "gdgp_fixed"] and (df["budget"] == 9).all()
     row = df.set_index("method").loc["gdgp_fixed"]
     assert row["dice_mean"] == pytest.approx(worse[:, 2].mean())
-    assert row["last_round"] == 3 and row["dice_last_mean"] == pytest.approx(worse[:, 3].mean())
     assert row["dice_std"] == pytest.approx(worse[:, 2].std(ddof=1))
-    assert row["p_value"] == pytest.approx(stats.wilcoxon(full[:, 2], worse[:, 2]).pvalue)
+    a, o = _patient_means(full[:, 2], slices), _patient_means(worse[:, 2], slices)
+    want = stats.wilcoxon(a, o)
+    assert row["n_units"] == 12 and row["n_patients"] == 12
+    assert row["p"] == pytest.approx(want.pvalue, rel=1e-12) and row["p_holm"] == pytest.approx(want.pvalue)
+    assert row["mean_diff"] == pytest.approx((a - o).mean(), rel=1e-12)
+    # the slice-level test would be another one, so the check above means something
+    assert stats.wilcoxon(full[:, 2], worse[:, 2]).pvalue != pytest.approx(want.pvalue)
     md = ex.variant_markdown(df, "table3")
     assert f"{100 * full[:, 2].mean():.2f} ± {100 * full[:, 2].std(ddof=1):.2f}" in md and "fixed parameters" in md
-    assert f"Δ {100 * (full[:, 2] - worse[:, 2]).mean():+.1f}," in md
+    assert f"Δ {100 * (a - o).mean():+.1f}," in md and "9 total clicks" in md and "over patients" in md
+
+
+def test_variant_below_its_first_interaction_has_no_entry(tmp_path: Path) -> None:
+    dice = np.full((3, 3), 0.8)
+    paths = [write_clicks(tmp_path, make_clicks("spleen", "gdgp", dice, n_first=7)),
+             write_clicks(tmp_path, make_clicks("spleen", "gdgp_fixed", dice, n_first=7))]
+    df = ex.variant_table(paths, "table3", budget=6, n_boot=100)
+    assert not df["reachable"].any() and df["dice_mean"].isna().all() and df["p"].isna().all()
+    md = ex.variant_markdown(df, "table3")
+    assert f"| {ROW_LABELS['gdgp_fixed']} | – | – |" in md and f"| {ROW_LABELS['gdgp']} | – | – |" in md
 
 
 def test_variant_table_rejects_clicks_of_another_table(tmp_path: Path) -> None:
@@ -75,7 +100,7 @@ def test_variant_table_rejects_clicks_of_another_table(tmp_path: Path) -> None:
     paths = [write_clicks(tmp_path, make_clicks("spleen", "gdgp", dice)),
              write_clicks(tmp_path, make_clicks("spleen", "gdgp_enc_gh", dice))]
     with pytest.raises(InputDataError, match="gdgp_enc_gh"):
-        ex.variant_table(paths, "table3", 1)
+        ex.variant_table(paths, "table3", 8)
 
 
 def test_fig2_cli_plots_every_dataset_and_rejects_non_gdgp_losses(tmp_path: Path) -> None:
@@ -100,45 +125,64 @@ def test_fig2_cli_plots_every_dataset_and_rejects_non_gdgp_losses(tmp_path: Path
 
 
 def _replicate(tmp_path: Path, seed: int, df: pd.DataFrame) -> Path:
-    """A clicks file under a seed<k> folder, as the workflow writes extra training seeds."""
-    return write_clicks(tmp_path / f"seed{seed}", df)
+    """A clicks file as the workflow writes it: train.seed's run at <dataset>/<method>/clicks.csv,
+    an extra training seed k at <dataset>/<method>/seed<k>/clicks.csv."""
+    return write_clicks(tmp_path, df, seed_folder=None if seed == 0 else seed)
 
 
-def test_seed_replicates_are_averaged_per_slice_before_the_paired_test(tmp_path: Path) -> None:
+def test_seed_replicates_are_averaged_before_the_patient_level_test(tmp_path: Path) -> None:
     rng = np.random.default_rng(3)
-    slices = np.arange(20)
-    full = np.clip(0.8 + 0.08 * rng.standard_normal((3, 20, 3)), 0, 1)      # 3 seeds
-    var = np.clip(full - 0.03 + 0.06 * rng.standard_normal((3, 20, 3)), 0, 1)
+    slices = np.array([10 * p + j for p in range(10) for j in range(2)])  # 10 patients, 2 slices each
+    full = np.clip(0.8 + 0.08 * rng.standard_normal((3, len(slices), 3)), 0, 1)      # 3 seeds
+    var = np.clip(full - 0.03 + 0.06 * rng.standard_normal((3, len(slices), 3)), 0, 1)
     paths = []
     for k in range(3):
-        paths += [_replicate(tmp_path, k, make_clicks("colon", "gdgp", full[k], slice_ids=slices, seed=k)),
-                  _replicate(tmp_path, k, make_clicks("colon", "gdgp_enc_gh", var[k], slice_ids=slices, seed=k))]
-    df = ex.variant_table(paths, "table5", table_round=1).set_index("method")
+        paths += [_replicate(tmp_path, k, make_clicks("colon", "gdgp", full[k], slice_ids=slices, n_first=7, seed=k)),
+                  _replicate(tmp_path, k, make_clicks("colon", "gdgp_enc_gh", var[k], slice_ids=slices, n_first=7,
+                                                      seed=k))]
+    df = ex.variant_table(paths, "table5", budget=8, n_boot=300).set_index("method")   # 8 clicks = round 1
     g, v = full[:, :, 1].mean(0), var[:, :, 1].mean(0)                     # per-slice seed means
     assert (df["n_seeds"] == 3).all()
     assert df.loc["gdgp_enc_gh", "dice_mean"] == pytest.approx(v.mean())
     assert df.loc["gdgp_enc_gh", "dice_std"] == pytest.approx(v.std(ddof=1))
     assert df.loc["gdgp_enc_gh", "dice_seed_std"] == pytest.approx(var[:, :, 1].mean(1).std(ddof=1))
-    assert df.loc["gdgp_enc_gh", "p_value"] == pytest.approx(stats.wilcoxon(g, v).pvalue)
-    # pooling the 60 (seed, slice) pairs instead would be another test, so the check above means something
+    gp, vp = _patient_means(g, slices), _patient_means(v, slices)
+    assert df.loc["gdgp_enc_gh", "p"] == pytest.approx(stats.wilcoxon(gp, vp).pvalue, rel=1e-12)
+    # pooling the (seed, slice) pairs, or pairing slices, would be other tests
     assert stats.wilcoxon(full[:, :, 1].ravel(), var[:, :, 1].ravel()).pvalue != pytest.approx(
-        df.loc["gdgp_enc_gh", "p_value"])
+        df.loc["gdgp_enc_gh", "p"])
+    assert stats.wilcoxon(g, v).pvalue != pytest.approx(df.loc["gdgp_enc_gh", "p"])
     md = ex.variant_markdown(df.reset_index(), "table5")
     assert f"[seeds ± {100 * full[:, :, 1].mean(1).std(ddof=1):.1f}]" in md and "mean over 3 training seeds" in md
 
 
 def test_seed_replicates_must_cover_the_same_slices(tmp_path: Path) -> None:
     dice = np.full((4, 3), 0.8)
-    a = _replicate(tmp_path, 0, make_clicks("colon", "gdgp", dice, slice_ids=np.arange(4)))
-    b = _replicate(tmp_path, 1, make_clicks("colon", "gdgp", dice, slice_ids=np.arange(1, 5)))
-    c = _replicate(tmp_path, 0, make_clicks("colon", "gdgp_fixed", dice, slice_ids=np.arange(4)))
+    a = _replicate(tmp_path, 0, make_clicks("colon", "gdgp", dice, slice_ids=np.arange(4), n_first=7))
+    b = _replicate(tmp_path, 1, make_clicks("colon", "gdgp", dice, slice_ids=np.arange(1, 5), n_first=7))
+    c = _replicate(tmp_path, 0, make_clicks("colon", "gdgp_fixed", dice, slice_ids=np.arange(4), n_first=7))
     with pytest.raises(InputDataError, match=r"seed1.*other slices or rounds"):
-        ex.variant_table([a, b, c], "table3", 1)
+        ex.variant_table([a, b, c], "table3", 8)
     with pytest.raises(InputDataError, match="more than once"):
-        ex.variant_table([a, a, c], "table3", 1)
-    single = ex.variant_table([a, c], "table3", 1)  # one seed: no spread, no seed note
+        ex.variant_table([a, a, c], "table3", 8)
+    single = ex.variant_table([a, c], "table3", 8, n_boot=100)  # one seed: no spread, no seed note
     assert (single["n_seeds"] == 1).all() and single["dice_seed_std"].isna().all()
     assert "training seeds" not in ex.variant_markdown(single, "table3")
+
+
+def test_variant_table_cli_takes_a_budget(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    dice = np.full((3, 3), 0.8)
+    paths = [write_clicks(tmp_path, make_clicks("spleen", "gdgp", dice, n_first=7)),
+             write_clicks(tmp_path, make_clicks("spleen", "gdgp_abl_cnn", dice * 0.9, n_first=7))]
+    out = tmp_path / "t6.csv"
+    argv = ["experiment", "table6", "--clicks", *map(str, paths), "--budget", "8", "--n-boot", "50",
+            "--out-csv", str(out), "--out-md", str(tmp_path / "t6.md")]
+    with caplog.at_level("WARNING", logger="gdgp"):
+        assert main([*argv, "--round", "5"]) == 0
+    assert any("deprecated" in r.getMessage() for r in caplog.records)
+    t6 = pd.read_csv(out)
+    assert t6["method"].tolist() == ["gdgp", "gdgp_abl_cnn"] and (t6["budget"] == 8).all()
+    assert t6["dice_mean"].tolist() == pytest.approx([0.8, 0.72])
 
 
 def test_table2_averages_the_seed_replicates_of_a_dataset(tmp_path: Path) -> None:

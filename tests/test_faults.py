@@ -104,7 +104,8 @@ def test_a_corrupt_case_stops_naming_it_or_is_skipped_and_reported(tmp_path: Pat
     cfg = one_method_config(epochs=1)
     cfg["demo"] = {"generate": False}
     cfg["evaluate"]["rounds"] = 2
-    cfg["report"]["table_round"] = 1
+    cfg["report"]["budgets"] = [1, 2]
+    cfg["report"]["noc_budget"] = 3
     work = project(tmp_path, cfg)
     make_demo(work / "data", seed=0, n_patients=4, tasks=["Task93_DemoSpleen"])
     task = work / "data" / "Task93_DemoSpleen"

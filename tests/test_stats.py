@@ -193,3 +193,28 @@ def test_from_clicks_through_at_budgets():
     auc = budgets.run_dice_auc(pd.DataFrame(rows), 10)
     res_auc = stats.paired_patient_tests(auc, "gdgp", value_col="dice_auc", n_boot=100)
     assert res_auc["value"].tolist() == ["dice_auc"] and res_auc["n_units"].tolist() == [5]
+
+
+def test_patient_ci_table_is_bootstrap_of_hand_patient_means():
+    df = per_slice_frame(6, n_patients=7)
+    df = pd.concat([df, per_slice_frame(7, n_patients=1, dataset="Lone")])
+    got = stats.patient_ci_table(df, "dice", n_boot=400, seed=3)
+    assert list(got.columns) == ["dataset", "method", "budget", "n_patients", "dice_patient_mean", "dice_ci_low",
+                                 "dice_ci_high"]
+    assert len(got) == 2 * 3 * 2
+    for row in got.to_dict("records"):
+        hand = hand_patient_means(df, row["dataset"], row["method"], row["budget"])
+        values = np.array([hand[c] for c in sorted(hand)])
+        assert row["n_patients"] == len(values) == (1 if row["dataset"] == "Lone" else 7)
+        assert row["dice_patient_mean"] == pytest.approx(values.mean(), rel=1e-12)
+        want = stats.bootstrap_ci(values, n_boot=400, seed=3)
+        if row["dataset"] == "Lone":  # one patient: no interval, no error
+            assert math.isnan(row["dice_ci_low"]) and math.isnan(row["dice_ci_high"])
+        else:
+            assert (row["dice_ci_low"], row["dice_ci_high"]) == pytest.approx(want, rel=1e-12)
+            assert row["dice_ci_low"] <= row["dice_patient_mean"] <= row["dice_ci_high"]
+    with_nan = df.assign(dice=df["dice"].where(~((df["method"] == "unet") & (df["case"] == "p02"))))
+    nan_rows = stats.patient_ci_table(with_nan, "dice", n_boot=50)
+    unet = nan_rows.loc[(nan_rows["method"] == "unet") & (nan_rows["dataset"] == "Heart")]
+    assert unet[["dice_patient_mean", "dice_ci_low", "dice_ci_high"]].isna().all().all()  # never silently dropped
+    assert stats.patient_ci_table(df.iloc[:0], "dice").empty

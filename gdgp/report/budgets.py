@@ -1,9 +1,10 @@
 """Fair-cost tables: every method compared at the same number of clicks the user placed.
 
-The round-based tables of :mod:`gdgp.report.tables` compare methods after the same number of
-*corrective* rounds, but the first interactions cost the user different amounts (GDGP's
-hybrid points 7 clicks, DEXTR's extreme points 4, click_unet 1, nnU-Net none). The functions
-here index everything by the *total* clicks ``n_clicks`` instead, as a budget.
+Comparing methods after the same number of *corrective* rounds would be unfair, because the
+first interactions cost the user different amounts (GDGP's hybrid points 7 clicks, DEXTR's
+extreme points 4, click_unet 1, nnU-Net none). The functions here index everything by the
+*total* clicks ``n_clicks`` instead, as a budget; :mod:`gdgp.report.build` builds every
+report table from them.
 
 Input: rows of one or more ``clicks.csv`` files, concatenated, with at least the columns
 ``dataset, method, seed, slice_id, round, n_clicks, dice`` (``seed`` = training seed; a
@@ -27,8 +28,7 @@ Conventions, fixed here so that every table agrees:
 * **NoC@t within a common budget B** (:func:`noc_table`): per run, the smallest ``n_clicks``
   <= B at which Dice >= t. A run that does not reach t within B (including one whose rounds
   end before B) is a *failure* and counts NoC = B (the RITM convention: a failure costs the
-  full click budget). This differs from :func:`gdgp.report.tables.noc_table`, where the
-  budget is each method's own last click count.
+  full click budget), whatever the method's own number of rounds.
 * **Dice AUC** (:func:`dice_auc`): the mean of the step curve D(k), k = 0..B, see there.
 """
 
@@ -117,14 +117,15 @@ def _pair_totals(runs: pd.DataFrame) -> pd.DataFrame:
                          "n_seeds": g["seed"].nunique()})
 
 
-def _summary_columns(metrics: Sequence[str], has_empty: bool) -> list[str]:
-    cols = ["dataset", "method", "budget", "reachable", "n_slices", "n_slices_total", "n_seeds",
-            "dice_mean", "dice_std", "dice_seed_std"]
+def _summary_columns(metrics: Sequence[str], has_empty: bool, has_case: bool) -> list[str]:
+    cols = ["dataset", "method", "budget", "reachable", "n_slices", "n_slices_total", "n_seeds"]
+    cols += ["n_patients"] if has_case else []
+    cols += ["dice_mean", "dice_std", "dice_seed_std"]
     if "nsd" in metrics:
         cols += ["nsd_mean", "nsd_std"]
     for m in ("assd_px", "assd_mm"):
         if m in metrics:
-            cols += [f"{m}_mean", f"{m}_median"]
+            cols += [f"{m}_mean", f"{m}_std", f"{m}_median"]
     if has_empty:
         cols.append("n_empty")
     return cols + ["n_run_ended"]
@@ -144,11 +145,12 @@ def budget_table(clicks: pd.DataFrame, budgets: Iterable[int]) -> pd.DataFrame:
         * ``reachable``: every run of the method has a value at the budget; if not, all
           value columns are NaN (``n_empty`` is ``<NA>``).
         * ``n_slices``: slices with a value for every seed; ``n_slices_total``: test slices;
-          ``n_seeds``: seeds of the method.
+          ``n_seeds``: seeds of the method; ``n_patients`` (if ``case`` is present): patients
+          (``case``) of the ``n_slices`` slices.
         * ``dice_mean`` / ``dice_std``: mean / sample std over slices of the seed-averaged Dice;
           ``dice_seed_std``: std (ddof 1) over seeds of the per-seed mean Dice (NaN for one seed).
-        * ``nsd_mean`` / ``nsd_std`` if ``nsd`` is present; ``assd_px_mean`` /
-          ``assd_px_median`` and ``assd_mm_*`` likewise (over slices of the seed-averaged value).
+        * ``nsd_mean`` / ``nsd_std`` if ``nsd`` is present; ``assd_px_mean`` / ``assd_px_std``
+          / ``assd_px_median`` and ``assd_mm_*`` likewise (over slices of the seed-averaged value).
         * ``n_empty``: (seed, slice) runs whose prediction at the budget is empty (if
           ``empty_pred`` is present; counted over runs, so over all seeds).
         * ``n_run_ended``: (seed, slice) runs whose rounds ended before the budget (value held).
@@ -156,6 +158,7 @@ def budget_table(clicks: pd.DataFrame, budgets: Iterable[int]) -> pd.DataFrame:
     runs = prepare_runs(clicks)
     metrics = ["dice"] + [m for m in OPTIONAL_METRICS if m in runs.columns]
     has_empty = "empty_pred" in runs.columns
+    has_case = "case" in runs.columns
     totals = _pair_totals(runs)
     records = []
     for b in budgets:
@@ -164,10 +167,13 @@ def budget_table(clicks: pd.DataFrame, budgets: Iterable[int]) -> pd.DataFrame:
         for (dataset, method), tot in totals.iterrows():
             g = groups.get((dataset, method), at.iloc[:0])
             per_slice_n = g.groupby("slice_id")["seed"].nunique()
+            full = per_slice_n.index[per_slice_n == tot["n_seeds"]]
             rec = {"dataset": dataset, "method": method, "budget": int(b),
-                   "reachable": len(g) == tot["n_runs"], "n_slices": int((per_slice_n == tot["n_seeds"]).sum()),
+                   "reachable": len(g) == tot["n_runs"], "n_slices": len(full),
                    "n_slices_total": int(tot["n_slices_total"]), "n_seeds": int(tot["n_seeds"]),
                    "n_run_ended": int(g["run_ended"].sum())}
+            if has_case:
+                rec["n_patients"] = int(g.loc[g["slice_id"].isin(full), "case"].nunique())
             if rec["reachable"]:
                 per_slice = g.groupby("slice_id", sort=True)[metrics].mean()
                 rec |= {"dice_mean": float(per_slice["dice"].mean()), "dice_std": _std(per_slice["dice"]),
@@ -176,11 +182,12 @@ def budget_table(clicks: pd.DataFrame, budgets: Iterable[int]) -> pd.DataFrame:
                     rec |= {"nsd_mean": float(per_slice["nsd"].mean()), "nsd_std": _std(per_slice["nsd"])}
                 for m in ("assd_px", "assd_mm"):
                     if m in metrics:
-                        rec |= {f"{m}_mean": float(per_slice[m].mean()), f"{m}_median": float(per_slice[m].median())}
+                        rec |= {f"{m}_mean": float(per_slice[m].mean()), f"{m}_std": _std(per_slice[m]),
+                                f"{m}_median": float(per_slice[m].median())}
                 if has_empty:
                     rec["n_empty"] = int(g["empty_pred"].astype(bool).sum())
             records.append(rec)
-    out = pd.DataFrame(records, columns=_summary_columns(metrics, has_empty))
+    out = pd.DataFrame(records, columns=_summary_columns(metrics, has_empty, has_case))
     value_cols = [c for c in out.columns if c.endswith(("_mean", "_std", "_median"))]
     out[value_cols] = out[value_cols].astype(float)
     if has_empty:

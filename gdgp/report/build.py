@@ -2,7 +2,10 @@
 
 Inputs per (dataset, method), as the evaluate and train stages write them:
 
-* ``clicks.csv`` carries its own ``dataset`` and ``method`` columns.
+* ``clicks.csv`` carries its own ``dataset`` and ``method`` columns. Its training seed is its
+  own ``seed`` column if it has one, else ``k`` when the file lies in a folder named
+  ``seed<k>`` (``results/runs/<dataset>/<method>/seed<k>/clicks.csv``, an extra training
+  seed), else ``default_seed`` (the run of ``train.seed``; 0 unless told otherwise).
 * ``loss.csv`` and ``overlays.npz`` do not; they are matched to a (dataset, method) pair of
   the clicks tables by their path: the pair whose dataset and method names both appear as
   folders of the path, dataset first (e.g. ``results/spleen/gdgp/loss.csv``). An explicit
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -25,8 +29,9 @@ import pandas as pd
 from gdgp.atomic import atomic_path, write_text_atomic
 from gdgp.errors import ConfigError, InputDataError
 from gdgp.extract import SKIPPED_COLUMNS
-from gdgp.report import figures, tables
-from gdgp.report.figures import Overlay
+from gdgp.report import budgets as cost
+from gdgp.report import figures, stats, tables
+from gdgp.report.figures import Overlay, PanelRound
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +39,11 @@ Pair = tuple[str, str]
 
 _INT_COLUMNS = ("slice_id", "slice_z", "round", "n_clicks", "tp", "fp", "fn")
 _FLOAT_COLUMNS = ("dice", "assd_px", "assd_mm")
+#: Metric columns that old clicks.csv files may lack.
+_OPTIONAL_FLOAT_COLUMNS = ("nsd",)
+_SEED_FOLDER = re.compile(r"seed(\d+)")
+#: One evaluation: a (dataset, method) of one training seed.
+_EVALUATION = ["dataset", "method", "seed"]
 _OVERLAY_KEYS = ("image", "gt", "pred", "rounds", "slice_id", "click_slice", "click_y", "click_x",
                  "click_positive", "click_round")
 
@@ -71,10 +81,26 @@ def _as_bool(values: pd.Series, path: Path, column: str) -> pd.Series:
     return parsed.astype(bool)
 
 
+def seed_of_path(path: Path, default_seed: int = 0) -> int:
+    """The training seed a file's folder names: ``k`` for ``.../seed<k>/<file>``, else ``default_seed``."""
+    match = _SEED_FOLDER.fullmatch(Path(path).parent.name)
+    return int(match.group(1)) if match else int(default_seed)
+
+
+def _with_seed(df: pd.DataFrame, path: Path, default_seed: int) -> pd.DataFrame:
+    """Add the ``seed`` column: the file's own, else from its folder (:func:`seed_of_path`)."""
+    if "seed" not in df.columns:
+        return df.assign(seed=seed_of_path(path, default_seed))
+    seeds = pd.to_numeric(df["seed"], errors="coerce")
+    if seeds.isna().any() or (seeds != seeds.round()).any():
+        raise InputDataError(f"{path}: column 'seed' has missing or non-integer values")
+    return df.assign(seed=seeds.astype(int))
+
+
 def _numeric(df: pd.DataFrame, path: Path) -> pd.DataFrame:
     """Coerce the numeric clicks columns, refusing NaN where the evaluator never writes one."""
     df = df.copy()
-    for col in (*_INT_COLUMNS, *_FLOAT_COLUMNS):
+    for col in (*_INT_COLUMNS, *_FLOAT_COLUMNS, *(c for c in _OPTIONAL_FLOAT_COLUMNS if c in df.columns)):
         vals = pd.to_numeric(df[col], errors="coerce")
         if vals.isna().any():
             raise InputDataError(f"{path}: column {col!r} has missing or non-numeric values")
@@ -89,44 +115,67 @@ def _check_clicks(df: pd.DataFrame, path: Path) -> None:
     """Range and completeness checks: a truncated or merged file must not yield a silent table."""
     if df["dataset"].isna().any() or df["method"].isna().any():
         raise InputDataError(f"{path}: empty 'dataset' or 'method' values")
-    if ((df["dice"] < -1e-9) | (df["dice"] > 1 + 1e-9)).any():
-        raise InputDataError(f"{path}: 'dice' values outside [0, 1]")
+    for col in ("dice", "nsd"):
+        if col in df.columns and ((df[col] < -1e-9) | (df[col] > 1 + 1e-9)).any():
+            raise InputDataError(f"{path}: {col!r} values outside [0, 1]")
     if ((df["assd_px"] < 0) | (df["assd_mm"] < 0)).any():
         raise InputDataError(f"{path}: negative ASSD values")
     if (df["round"] < 0).any():
         raise InputDataError(f"{path}: negative 'round' values")
-    dup = df.duplicated(["dataset", "method", "slice_id", "round"])
+    dup = df.duplicated([*_EVALUATION, "slice_id", "round"])
     if dup.any():
         r = df.loc[dup].iloc[0]
         raise InputDataError(f"{path}: duplicate row for dataset={r['dataset']!r} method={r['method']!r} "
-                             f"slice_id={r['slice_id']} round={r['round']}")
-    for (dataset, method), g in df.groupby(["dataset", "method"]):
+                             f"seed={r['seed']} slice_id={r['slice_id']} round={r['round']}")
+    for (dataset, method, seed), g in df.groupby(_EVALUATION):
         per_slice = g.groupby("slice_id")["round"].agg(["min", "max", "count"])
         n = int(per_slice["max"].max())
         bad = per_slice[(per_slice["min"] != 0) | (per_slice["max"] != n) | (per_slice["count"] != n + 1)]
         if not bad.empty:
-            raise InputDataError(f"{path}: ({dataset}, {method}) slice_id {bad.index[0]} does not have every "
-                                 f"round 0..{n} like the other slices (truncated evaluation?)")
+            raise InputDataError(f"{path}: ({dataset}, {method}, seed {seed}) slice_id {bad.index[0]} does not have "
+                                 f"every round 0..{n} like the other slices (truncated evaluation?)")
+        if (g.sort_values(["slice_id", "round"]).groupby("slice_id")["n_clicks"].diff() < 0).any():
+            raise InputDataError(f"{path}: ({dataset}, {method}, seed {seed}) n_clicks decreases between rounds; it "
+                                 "must count every click so far, the first interaction included")
 
 
-def load_clicks(paths: Sequence[Path]) -> pd.DataFrame:
-    """Read, validate and concatenate the clicks tables.
+def load_clicks(paths: Sequence[Path], default_seed: int = 0) -> pd.DataFrame:
+    """Read, validate and concatenate the clicks tables, with a ``seed`` column.
+
+    Args:
+        paths: clicks.csv files; each (dataset, method, seed) in exactly one of them.
+        default_seed: seed of a file with neither a ``seed`` column nor a ``seed<k>`` folder.
 
     Raises:
         InputDataError: naming the file, for a missing column, an empty file, bad values,
-            incomplete rounds, or a (dataset, method) pair that appears in two files.
+            incomplete rounds, a file given twice, a (dataset, method, seed) found in two
+            files (naming both), or a seed of a method that covers other slices or rounds
+            than its first seed.
     """
+    paths = [Path(p) for p in paths]
     if not paths:
         raise InputDataError("no clicks.csv files were given to the report")
-    frames, owner = [], {}
-    for path in map(Path, paths):
-        df = _numeric(_read_csv(path, tables.CLICKS_COLUMNS, "clicks"), path)
+    repeated = sorted({str(p) for p in paths if paths.count(p) > 1})
+    if repeated:
+        raise InputDataError(f"clicks files given more than once: {repeated}")
+    frames: list[pd.DataFrame] = []
+    owner: dict[tuple[str, str, int], Path] = {}
+    coverage: dict[tuple[str, str], tuple[Path, int, frozenset]] = {}
+    for path in paths:
+        df = _with_seed(_read_csv(path, tables.CLICKS_COLUMNS, "clicks"), path, default_seed)
+        df = _numeric(df, path)
         _check_clicks(df, path)
-        for pair in df[["dataset", "method"]].drop_duplicates().itertuples(index=False):
-            pair = (str(pair[0]), str(pair[1]))
-            if pair in owner:
-                raise InputDataError(f"(dataset, method) = {pair} appears in both {owner[pair]} and {path}")
-            owner[pair] = path
+        for (dataset, method, seed), g in df.groupby(_EVALUATION, sort=True):
+            key = (str(dataset), str(method), int(seed))
+            if key in owner:
+                raise InputDataError(f"(dataset, method, seed) = {key} appears in both {owner[key]} and {path}")
+            owner[key] = path
+            cover = frozenset(zip(g["slice_id"], g["round"], strict=True))
+            first_path, first_seed, first_cover = coverage.setdefault(key[:2], (path, key[2], cover))
+            if cover != first_cover:
+                raise InputDataError(f"{path}: {dataset}/{method} seed {seed} covers other slices or rounds than "
+                                     f"seed {first_seed} in {first_path}; the seeds of a method must be evaluated "
+                                     "alike")
         frames.append(df)
     return pd.concat(frames, ignore_index=True)
 
@@ -228,16 +277,18 @@ def load_overlay(path: Path) -> tuple[Overlay, Pair | None]:
     return overlay, ((d, m) if d is not None and m is not None else None)
 
 
-def load_overlays(paths: Sequence[Path], known: Sequence[Pair]) -> dict[Pair, Overlay]:
-    """Read every overlays.npz, keyed by (dataset, method); a pair given twice is an error."""
-    out: dict[Pair, Overlay] = {}
+def load_overlays(paths: Sequence[Path], known: Sequence[Pair], default_seed: int = 0
+                  ) -> dict[Pair, tuple[Overlay, int]]:
+    """Read every overlays.npz, keyed by (dataset, method), with the training seed its folder
+    names (:func:`seed_of_path`); a pair given twice is an error."""
+    out: dict[Pair, tuple[Overlay, int]] = {}
     owner: dict[Pair, Path] = {}
     for path in map(Path, paths):
         overlay, pair = load_overlay(path)
         pair = pair or identify(path, known)
         if pair in out:
             raise InputDataError(f"overlays of (dataset, method) = {pair} appear in both {owner[pair]} and {path}")
-        out[pair], owner[pair] = overlay, path
+        out[pair], owner[pair] = (overlay, seed_of_path(path, default_seed)), path
     return out
 
 
@@ -259,9 +310,23 @@ def save_figure(fig: figures.Figure, path: Path) -> None:
         figures.close(fig)
 
 
-def _check_options(table_round: int, noc_thresholds: Sequence[float]) -> None:
-    if int(table_round) != table_round or table_round < 0:
-        raise ConfigError(f"report table_round must be a non-negative integer, got {table_round!r}")
+def check_budgets(budgets: Sequence[int]) -> list[int]:
+    """The total-click budgets, sorted; a ConfigError for none, a negative or non-integer one, or a repeat."""
+    values = list(budgets)
+    if not values:
+        raise ConfigError("report budgets must not be empty")
+    if any(isinstance(b, bool) or int(b) != b or b < 0 for b in values):
+        raise ConfigError(f"report budgets must be non-negative integers (total clicks), got {values}")
+    if len(set(values)) != len(values):
+        raise ConfigError(f"report budgets repeat a value: {values}")
+    return sorted(int(b) for b in values)
+
+
+def _check_options(noc_budget: int, noc_thresholds: Sequence[float], n_boot: int) -> None:
+    if isinstance(noc_budget, bool) or int(noc_budget) != noc_budget or noc_budget < 1:
+        raise ConfigError(f"report noc_budget must be an integer >= 1 (total clicks), got {noc_budget!r}")
+    if int(n_boot) != n_boot or n_boot < 1:
+        raise ConfigError(f"report n_boot must be an integer >= 1, got {n_boot!r}")
     if not noc_thresholds:
         raise ConfigError("report noc_thresholds must not be empty")
     if any(not 0.0 < t <= 1.0 for t in noc_thresholds):
@@ -281,120 +346,180 @@ def load_skipped(paths: Sequence[Path]) -> pd.DataFrame:
     return both.drop_duplicates(["task", "case"]).sort_values(["task", "case"]).reset_index(drop=True)
 
 
-def _write_tables(clicks: pd.DataFrame, out_dir: Path, table_round: int, thresholds: Sequence[float],
-                  reference_method: str | None, method_order: Sequence[str] | None,
-                  skipped: pd.DataFrame) -> dict:
-    summary = tables.summarise_round(clicks, table_round)
-    write_csv(summary, out_dir / "table4.csv")
+def significance_table(clicks: pd.DataFrame, per_slice: pd.DataFrame, reference: str | None,
+                       budgets: Sequence[int], noc_budget: int, n_boot: int, seed: int) -> pd.DataFrame:
+    """significance.csv: patient-level paired Wilcoxon of every method against ``reference``.
+
+    Rows with ``value`` = "dice" test the Dice at each budget where both methods have an
+    entry (``per_slice``: :func:`gdgp.report.budgets.at_budgets` restricted to reachable
+    cells); rows with ``value`` = "dice_auc" test the Dice AUC up to ``noc_budget`` (their
+    ``budget``). Holm-corrected within (dataset, budget, value). Header only without a reference.
+    """
+    if reference is None:
+        return pd.DataFrame(columns=list(stats.PATIENT_TEST_COLUMNS))
+    if reference not in set(clicks["method"]):
+        log.warning("reference method %r is in no clicks table; significance.csv has no rows", reference)
+    dice = stats.paired_patient_tests(per_slice, reference, budgets, n_boot=n_boot, seed=seed)
+    auc = stats.paired_patient_tests(cost.run_dice_auc(clicks, noc_budget), reference, value_col="dice_auc",
+                                     n_boot=n_boot, seed=seed)
+    return pd.concat([dice, auc], ignore_index=True)
+
+
+def _write_tables(clicks: pd.DataFrame, out_dir: Path, budget_list: list[int], noc_budget: int,
+                  thresholds: Sequence[float], reference_method: str | None, method_order: Sequence[str] | None,
+                  skipped: pd.DataFrame, n_boot: int, seed: int) -> tuple[dict, pd.DataFrame]:
+    summary = cost.budget_table(clicks, budget_list)
+    per_slice = tables.reachable_rows(cost.at_budgets(clicks, budget_list), summary)
+    cis = [stats.patient_ci_table(per_slice, v, n_boot=n_boot, seed=seed) for v in ("dice", "nsd")
+           if v in clicks.columns]
+    table4 = tables.table4_frame(summary, cis)
+    write_csv(table4, out_dir / "table4.csv")
     write_csv(skipped, out_dir / "skipped.csv")
     if not skipped.empty:
         log.warning("%d case(s) were skipped at extraction: %s", len(skipped),
                     ", ".join(f"{t}/{c}" for t, c in zip(skipped["task"], skipped["case"], strict=True)))
-    write_text_atomic(out_dir / "table4.md", tables.table4_markdown(summary, method_order, skipped))
-    write_text_atomic(out_dir / "table4.tex", tables.table4_latex(summary, method_order))
-    noc = tables.noc_table(clicks, thresholds)
+    write_text_atomic(out_dir / "table4.md", tables.table4_markdown(table4, budget_list, n_boot, method_order, skipped))
+    write_text_atomic(out_dir / "table4.tex", tables.table4_latex(table4, budget_list, n_boot, method_order))
+    noc = tables.noc_frame(cost.noc_table(clicks, thresholds, noc_budget), cost.dice_auc(clicks, noc_budget))
     write_csv(noc, out_dir / "noc.csv")
     write_text_atomic(out_dir / "noc.md", tables.noc_markdown(noc, method_order))
-    write_csv(tables.per_click_curve(clicks), out_dir / "dice_per_click.csv")
-    if reference_method is not None and reference_method not in set(clicks["method"]):
-        log.warning("reference method %r is in no clicks table; significance.csv has no rows", reference_method)
-    # At the first interaction (round 0) and at the table round: the two points of comparison
-    # the paper's claims rest on (Holm-corrected per dataset and round).
-    tests = [tables.paired_tests(clicks, reference_method, r) for r in sorted({0, table_round})]
-    write_csv(pd.concat(tests, ignore_index=True), out_dir / "significance.csv")
-    write_csv(tables.empty_prediction_table(clicks, table_round), out_dir / "empty_predictions.csv")
-    metrics = tables.headline_metrics(summary, noc, thresholds)
+    # The curve covers every table budget and the NoC budget.
+    curve = tables.curve_frame(cost.curve_by_clicks(clicks, max(noc_budget, *budget_list)))
+    write_csv(curve, out_dir / "dice_per_click.csv")
+    write_csv(significance_table(clicks, per_slice, reference_method, budget_list, noc_budget, n_boot, seed),
+              out_dir / "significance.csv")
+    write_csv(tables.empty_prediction_frame(summary), out_dir / "empty_predictions.csv")
+    metrics = tables.headline_metrics(table4, noc, thresholds)
     write_text_atomic(out_dir / "metrics.json", json.dumps(metrics, indent=2, sort_keys=True, allow_nan=False) + "\n")
-    return metrics
+    return metrics, curve
 
 
-def _write_figures(clicks: pd.DataFrame, losses: pd.DataFrame, overlays: dict[Pair, Overlay], out_dir: Path,
-                   table_round: int, thresholds: Sequence[float], method_order: Sequence[str] | None) -> None:
+def panel_rounds(clicks: pd.DataFrame, pair: Pair, seed: int, overlay: Overlay, budget: int) -> dict[int, PanelRound]:
+    """Per overlay slice_id, the round its panel shows at ``budget`` total clicks
+    (:func:`gdgp.report.figures.panel_round`), with ``n_clicks`` from the clicks of that seed."""
+    rows = clicks.loc[(clicks["dataset"] == pair[0]) & (clicks["method"] == pair[1]) & (clicks["seed"] == seed)]
+    by_slice = {int(sid): dict(zip(g["round"].astype(int), g["n_clicks"].astype(int), strict=True))
+                for sid, g in rows.groupby("slice_id")}
+    out = {}
+    for sid in map(int, overlay.slice_id):
+        if sid not in by_slice:
+            raise InputDataError(f"overlays of {pair} (seed {seed}) show slice_id {sid}, which has no clicks rows")
+        try:
+            out[sid] = figures.panel_round(overlay, by_slice[sid], budget)
+        except ValueError as exc:
+            raise InputDataError(f"overlays of {pair} (seed {seed}), slice_id {sid}: {exc}") from exc
+    return out
+
+
+def _write_figures(clicks: pd.DataFrame, curve: pd.DataFrame, losses: pd.DataFrame,
+                   overlays: dict[Pair, tuple[Overlay, int]], out_dir: Path, budget_list: list[int],
+                   thresholds: Sequence[float], method_order: Sequence[str] | None) -> None:
     all_methods = tables.order_methods([*clicks["method"], *losses["method"]], method_order)
     colours = figures.method_colours(all_methods)
-    curve = tables.per_click_curve(clicks)
     for dataset in sorted(clicks["dataset"].unique()):
         c = curve.loc[curve["dataset"] == dataset]
         methods = tables.order_methods(c["method"], method_order)
-        save_figure(figures.plot_dice_per_click(c, dataset, methods, colours, thresholds),
-              out_dir / f"dice_per_click_{dataset}.png")
+        save_figure(figures.plot_dice_per_click(c, dataset, methods, colours, thresholds, budget_list),
+                    out_dir / f"dice_per_click_{dataset}.png")
     if not losses.empty:
         save_figure(figures.plot_loss_curves(losses, sorted(losses["dataset"].unique()),
-                                       tables.order_methods(losses["method"], method_order), colours),
-              out_dir / "loss_curves.png")
+                                             tables.order_methods(losses["method"], method_order), colours),
+                    out_dir / "loss_curves.png")
+    budget = max(budget_list)
     for dataset in sorted({d for d, _ in overlays}):
-        per_method = {m: ov for (d, m), ov in overlays.items() if d == dataset}
+        per_method = {m: ov for (d, m), (ov, _) in overlays.items() if d == dataset}
+        shown = {m: panel_rounds(clicks, (d, m), k, ov, budget) for (d, m), (ov, k) in overlays.items() if d == dataset}
         methods = tables.order_methods(per_method, method_order)
-        save_figure(figures.plot_overlays(dataset, per_method, methods, table_round), out_dir / f"overlays_{dataset}.png")
+        save_figure(figures.plot_overlays(dataset, per_method, methods, shown, budget),
+                    out_dir / f"overlays_{dataset}.png")
 
 
 def build_report(clicks_csvs: Sequence[Path], loss_csvs: Sequence[Path], overlay_npzs: Sequence[Path],
-                 out_dir: Path, table_round: int = 5, noc_thresholds: Sequence[float] = (0.85, 0.90),
-                 reference_method: str | None = None, method_order: Sequence[str] | None = None,
-                 skipped_csvs: Sequence[Path] = ()) -> dict:
-    """Write every table and figure of the report into ``out_dir``.
+                 out_dir: Path, budgets: Sequence[int] = (4, 8, 12), noc_budget: int = 20,
+                 noc_thresholds: Sequence[float] = (0.85, 0.90), reference_method: str | None = None,
+                 method_order: Sequence[str] | None = None, skipped_csvs: Sequence[Path] = (),
+                 n_boot: int = 10000, seed: int = 0, default_seed: int = 0) -> dict:
+    """Write every table and figure of the report into ``out_dir``, methods compared at equal cost.
 
-    Files: ``table4.{csv,md,tex}``, ``noc.{csv,md}``, ``dice_per_click.csv``,
-    ``dice_per_click_<dataset>.png``, ``loss_curves.{png,csv}`` (PNG only with loss files),
-    ``overlays_<dataset>.png`` (datasets with overlay files), ``significance.csv``,
-    ``empty_predictions.csv``, ``skipped.csv`` (cases the extraction skipped, also listed
-    under Table 4's markdown; header only when none) and ``metrics.json``. Conventions
-    (clipping of the table round, sample std, NoC of never-reaching slices,
-    empty-prediction penalty) are those of :mod:`gdgp.report.tables`.
+    The cost axis is the total number of clicks the user placed, first interaction included
+    (:mod:`gdgp.report.budgets`); the statistical unit is the patient (:mod:`gdgp.report.stats`).
+
+    Files (column lists in :mod:`gdgp.report.tables` and the functions named):
+
+    * ``table4.csv`` (:data:`gdgp.report.tables.TABLE4_COLUMNS`, one row per dataset, method
+      and budget; NaN where a method's first interaction alone exceeds the budget),
+      ``table4.md`` and ``table4.tex`` (its views: Dice mean [95 % patient-bootstrap CI],
+      ASSD (px) median with the empty-prediction count; cases the extraction skipped listed
+      under the markdown);
+    * ``noc.{csv,md}``: NoC/NoF at the common ``noc_budget`` and the Dice AUC up to it;
+    * ``dice_per_click.csv`` and ``dice_per_click_<dataset>.png``: mean Dice against total
+      clicks 0..max(noc_budget, budgets);
+    * ``significance.csv``: :data:`gdgp.report.stats.PATIENT_TEST_COLUMNS`, Dice at every
+      budget and Dice AUC, each method against ``reference_method``;
+    * ``empty_predictions.csv``, ``skipped.csv`` (header only when none), ``metrics.json``
+      (``{dataset: {method: {"dice@<B>", "noc<t>", "auc"}}}``), ``loss_curves.{csv,png}``
+      (PNG only with loss files), ``overlays_<dataset>.png`` (each method at the largest
+      budget; datasets with overlay files).
 
     Args:
-        clicks_csvs: one or more clicks.csv; each (dataset, method) pair in exactly one.
+        clicks_csvs: clicks.csv files; each (dataset, method, seed) in exactly one.
         loss_csvs: loss.csv files (may be empty: no loss figure).
         overlay_npzs: overlays.npz files (may be empty: no overlay figures).
         out_dir: created if missing.
-        table_round: corrective clicks at which Table 4, significance (also at round 0) and
-            metrics are taken.
+        budgets: total-click budgets of Table 4, the significance tests and metrics.json.
+        noc_budget: the common total-click budget of NoC/NoF and of the Dice AUC.
         noc_thresholds: Dice thresholds of NoC/NoF (column suffix ``round(100 t)``).
-        reference_method: method tested against every other one (paired Wilcoxon); None
-            writes a header-only significance.csv.
+        reference_method: method tested against every other one (paired Wilcoxon over
+            patients); None writes a header-only significance.csv.
         method_order: table/legend order; unknown names ignored, unlisted methods follow
             alphabetically.
         skipped_csvs: skipped.csv files of the extractions (may be empty).
+        n_boot: bootstrap resamples of every CI.
+        seed: seed of the bootstrap resampling.
+        default_seed: training seed of a clicks file with neither a ``seed`` column nor a
+            ``seed<k>`` folder.
 
     Returns:
-        The headline metrics ``{dataset: {method: {dice, assd_px, assd_mm, noc85, noc90}}}``
-        (also written to ``metrics.json``).
+        The headline metrics (also written to ``metrics.json``).
 
     Raises:
         InputDataError: a bad or duplicated input file (the message names it).
         ConfigError: an invalid option.
     """
-    _check_options(table_round, noc_thresholds)
-    table_round = int(table_round)
+    budget_list = check_budgets(budgets)
+    _check_options(noc_budget, noc_thresholds, n_boot)
     thresholds = [float(t) for t in noc_thresholds]
-    clicks = load_clicks(clicks_csvs)
+    clicks = load_clicks(clicks_csvs, default_seed)
     known = sorted({(str(d), str(m)) for d, m in clicks[["dataset", "method"]].drop_duplicates().itertuples(index=False)})
     losses = load_losses(loss_csvs, known)
-    overlays = load_overlays(overlay_npzs, known)
+    overlays = load_overlays(overlay_npzs, known, default_seed)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     skipped = load_skipped(skipped_csvs)
-    metrics = _write_tables(clicks, out_dir, table_round, thresholds, reference_method, method_order, skipped)
+    metrics, curve = _write_tables(clicks, out_dir, budget_list, int(noc_budget), thresholds, reference_method,
+                                   method_order, skipped, int(n_boot), int(seed))
     write_csv(losses, out_dir / "loss_curves.csv")
-    _write_figures(clicks, losses, overlays, out_dir, table_round, thresholds, method_order)
+    _write_figures(clicks, curve, losses, overlays, out_dir, budget_list, thresholds, method_order)
     return metrics
-
-
-__all__ = ["build_report", "identify", "load_clicks", "load_losses", "load_overlay", "load_overlays"]
 
 
 def write_dvc_files(out_dir: Path, metrics_path: Path | None, curves_path: Path | None) -> None:
     """Copy the headline metrics and write the per-click curve in the wide form DVC plots reads.
 
     DVC outputs may not overlap, so the metrics file and the plot data live outside the
-    report folder. The curve has one row per round and one ``<dataset>/<method>`` column of
-    mean Dice, so ``dvc plots show`` draws one line per series.
+    report folder. The curve has one row per total-click count (``clicks``) and one
+    ``<dataset>/<method>`` column of mean Dice, so ``dvc plots show`` draws one line per
+    series; a cell is empty below the method's first-interaction cost.
     """
     if metrics_path is not None:
         write_text_atomic(metrics_path, (out_dir / "metrics.json").read_text())
     if curves_path is not None:
         long = pd.read_csv(out_dir / "dice_per_click.csv", dtype={"dataset": str, "method": str})
         long["series"] = long["dataset"] + "/" + long["method"]
-        wide = long.pivot(index="round", columns="series", values="dice_mean")
+        wide = long.pivot(index="clicks", columns="series", values="dice_mean")
         wide = wide[list(dict.fromkeys(long["series"]))].reset_index()
         write_csv(wide.round(6), curves_path)
+
+
+__all__ = ["build_report", "check_budgets", "identify", "load_clicks", "load_losses", "load_overlay", "load_overlays",
+           "seed_of_path", "write_dvc_files"]

@@ -3,12 +3,15 @@
 * Table 2: initial vs learned sigma, alpha1, alpha2, tau, l, one row per dataset, read
   from the trained ``gdgp`` checkpoints.
 * Tables 3, 5, 6: GDGP vs its variants (fixed parameters; EDV/GH/GEO encodings;
-  ablations) on the experiment datasets: Dice and ASSD (px) mean ± std at the report
-  round, paired Wilcoxon of GDGP against each variant (Holm-corrected per dataset).
-  Several clicks files of one (dataset, method) are training-seed replicates
-  (``experiments.extra_seeds``): each slice's metrics are averaged over the seeds first,
-  so the test still pairs slices (the independent units) while the seed noise shrinks,
-  and the spread of the per-seed means is reported beside them.
+  ablations) on the experiment datasets: Dice and ASSD (px) mean ± std over test slices
+  at one total-click budget (first interaction included; every variant's first
+  interaction costs 7 clicks like GDGP's, :mod:`gdgp.report.budgets`), and a paired
+  Wilcoxon of GDGP against each variant over *patients* (per-patient means,
+  :func:`gdgp.report.stats.paired_patient_tests`, Holm-corrected per dataset). Several
+  clicks files of one (dataset, method) are training-seed replicates
+  (``experiments.extra_seeds``, files in ``seed<k>`` folders): each slice's metrics are
+  averaged over the seeds (each patient's over its slices and seeds), and the spread of
+  the per-seed means is reported beside them.
 * Fig. 2: GDGP's composite training loss per epoch and its parts (0.5 Dice + 0.5 CE, NLL,
   KL), one panel per dataset.
 """
@@ -27,7 +30,8 @@ import pandas as pd  # noqa: E402
 from gdgp.atomic import write_text_atomic  # noqa: E402
 from gdgp.errors import InputDataError  # noqa: E402
 from gdgp.experiment_plan import ROW_LABELS, TABLES, TITLES  # noqa: E402
-from gdgp.report import figures, tables  # noqa: E402
+from gdgp.report import budgets as cost  # noqa: E402
+from gdgp.report import figures, stats, tables  # noqa: E402
 from gdgp.report.build import load_clicks, write_csv  # noqa: E402
 
 PARAMETERS = ("sigma", "alpha1", "alpha2", "tau", "l")
@@ -87,93 +91,51 @@ def table2_markdown(df: pd.DataFrame) -> str:
 
 
 # --------------------------------------------------------------------------- Tables 3, 5, 6
-#: Metrics averaged over training-seed replicates, per slice and round.
-_REPLICATE_MEANS = ("dice", "assd_px", "assd_mm", "tp", "fp", "fn", "n_clicks")
+#: Columns of variant_table (and of table3/5/6.csv).
+VARIANT_COLUMNS: tuple[str, ...] = (
+    "dataset", "method", "row", "budget", "reachable", "n_slices", "n_patients", "n_seeds", "dice_mean", "dice_std",
+    "dice_seed_std", "assd_px_mean", "assd_px_std", "n_run_ended", "n_units", "mean_diff", "ci_low", "ci_high", "p",
+    "p_holm",
+)
 
 
-def load_replicates(clicks_csvs: Sequence[Path]) -> pd.DataFrame:
-    """Clicks of every file, with a ``replicate`` column (0, 1, ... per dataset and method).
+def variant_table(clicks_csvs: Sequence[Path], table: str, budget: int, n_boot: int = 10000, seed: int = 0,
+                  default_seed: int = 0) -> pd.DataFrame:
+    """One row per (dataset, gdgp or variant): Dice/ASSD at a total-click budget, and the test vs gdgp.
 
-    Files are validated one by one (:func:`gdgp.report.build.load_clicks`); the k-th file of
-    a (dataset, method) is its replicate k.  Replicates must cover the same slices and rounds.
+    Args:
+        clicks_csvs: clicks.csv of gdgp and the table's variants; files in ``seed<k>``
+            folders are training-seed replicates (:func:`gdgp.report.build.load_clicks`).
+        table: ``table3``, ``table5`` or ``table6``.
+        budget: total clicks, first interaction included.
+        n_boot, seed: of the bootstrap CI of the paired difference.
+        default_seed: seed of the files outside a ``seed<k>`` folder (``train.seed``).
 
-    Raises:
-        InputDataError: naming the file whose slices or rounds differ from the first replicate's.
-    """
-    frames: list[pd.DataFrame] = []
-    reference: dict[tuple[str, str], tuple[Path, set]] = {}
-    count: dict[tuple[str, str], int] = {}
-    paths = list(map(Path, clicks_csvs))
-    repeated = sorted({str(p) for p in paths if paths.count(p) > 1})
-    if repeated:
-        raise InputDataError(f"clicks files given more than once: {repeated}")
-    for path in paths:
-        df = load_clicks([path])
-        for (dataset, method), g in df.groupby(["dataset", "method"], sort=False):
-            pair, keys = (str(dataset), str(method)), set(zip(g["slice_id"], g["round"], strict=True))
-            first_path, first_keys = reference.setdefault(pair, (path, keys))
-            if keys != first_keys:
-                raise InputDataError(f"{path}: {dataset}/{method} covers other slices or rounds than its first "
-                                     f"replicate {first_path}; seed replicates must be evaluated alike")
-            count[pair] = count.get(pair, -1) + 1
-            frames.append(g.assign(replicate=count[pair]))
-    return pd.concat(frames, ignore_index=True)
-
-
-def average_replicates(clicks: pd.DataFrame) -> pd.DataFrame:
-    """One clicks row per (dataset, method, slice, round): metrics averaged over replicates.
-
-    ``empty_pred`` becomes "empty in any replicate"; the click columns are the first
-    replicate's (they differ between seeds and are not used by the tables).
-    """
-    keys = ["dataset", "method", "slice_id", "round"]
-    grouped = clicks.groupby(keys, sort=True)
-    out = grouped.first().reset_index()
-    means = grouped[list(_REPLICATE_MEANS)].mean().reset_index(drop=True)
-    for col in _REPLICATE_MEANS:
-        out[col] = means[col].to_numpy()
-    out["empty_pred"] = grouped["empty_pred"].any().to_numpy()
-    return out.drop(columns=["replicate"])
-
-
-def _seed_spread(clicks: pd.DataFrame, table_round: int) -> pd.DataFrame:
-    """Per (dataset, method): number of seeds and std (ddof 1) of the per-seed mean Dice."""
-    at = tables.rows_at_round(clicks, table_round)
-    per_seed = at.groupby(["dataset", "method", "replicate"])["dice"].mean()
-    spread = per_seed.groupby(["dataset", "method"]).agg(n_seeds="size", dice_seed_std="std")
-    return spread.reset_index()
-
-
-def variant_table(clicks_csvs: Sequence[Path], table: str, table_round: int) -> pd.DataFrame:
-    """One row per (dataset, gdgp or variant): Dice/ASSD at the round, and p vs gdgp.
-
-    With seed replicates, Dice/ASSD mean ± std are over slices of the seed-averaged
-    metrics, ``dice_seed_std`` is the std of the per-seed mean Dice, and the Wilcoxon test
-    pairs the seed-averaged Dice of each slice.
+    Returns:
+        :data:`VARIANT_COLUMNS`: Dice/ASSD mean ± std over slices of the seed-averaged
+        values and ``dice_seed_std`` (:func:`gdgp.report.budgets.budget_table`; NaN where
+        the method's first interaction exceeds the budget), ``n_units`` (paired patients),
+        ``mean_diff`` = mean over patients of (gdgp − variant) with its bootstrap CI, the
+        two-sided Wilcoxon ``p`` and its Holm correction ``p_holm`` (NaN for gdgp).
     """
     if table not in TABLES:
         raise InputDataError(f"unknown experiment table {table!r}; known: {sorted(TABLES)}")
-    replicates = load_replicates(list(map(Path, clicks_csvs)))
-    clicks = average_replicates(replicates)
+    clicks = load_clicks(list(map(Path, clicks_csvs)), default_seed)
     expected = {"gdgp", *TABLES[table]}
     extra = sorted(set(clicks["method"]) - expected)
     if extra:
         raise InputDataError(f"{table}: clicks of {extra} do not belong to this table (expects {sorted(expected)})")
     if "gdgp" not in set(clicks["method"]):
         raise InputDataError(f"{table}: no gdgp clicks among {list(map(str, clicks_csvs))}")
-    summary = tables.summarise_round(clicks, table_round)
-    last = tables.summarise_round(clicks, int(clicks["round"].max()))[["dataset", "method", "round", "dice_mean"]]
-    summary = summary.merge(last.rename(columns={"round": "last_round", "dice_mean": "dice_last_mean"}),
-                            on=["dataset", "method"])
-    tests = tables.paired_tests(clicks, "gdgp", table_round)[["dataset", "method", "mean_diff", "p_value", "p_holm"]]
-    out = summary.merge(tests, on=["dataset", "method"], how="left")
-    out = out.merge(_seed_spread(replicates, table_round), on=["dataset", "method"], how="left")
+    summary = cost.budget_table(clicks, [budget])
+    per_slice = tables.reachable_rows(cost.at_budgets(clicks, [budget]), summary)
+    tests = stats.paired_patient_tests(per_slice, "gdgp", budget, n_boot=n_boot, seed=seed)
+    out = summary.merge(tests[["dataset", "method", "budget", "n_units", "mean_diff", "ci_low", "ci_high", "p",
+                               "p_holm"]], on=["dataset", "method", "budget"], how="left")
     order = {m: i for i, m in enumerate(["gdgp", *TABLES[table]])}
     out["row"] = out["method"].map(ROW_LABELS)
     out = out.sort_values(["dataset", "method"], key=lambda s: s.map(order) if s.name == "method" else s)
-    return out[["dataset", "method", "row", "round", "n_slices", "n_seeds", "dice_mean", "dice_std",
-                "dice_seed_std", "assd_px_mean", "assd_px_std", "mean_diff", "p_value", "p_holm", "last_round",
-                "dice_last_mean"]].reset_index(drop=True)
+    return out[list(VARIANT_COLUMNS)].reset_index(drop=True)
 
 
 def variant_markdown(df: pd.DataFrame, table: str) -> str:
@@ -185,27 +147,27 @@ def variant_markdown(df: pd.DataFrame, table: str) -> str:
         cells = {"setting": ROW_LABELS.get(m, m)}
         for d in datasets:
             r = df[(df["dataset"] == d) & (df["method"] == m)]
-            if r.empty:
-                cells[f"{d} Dice (%)"] = cells[f"{d} ASSD (px)"] = cells[f"{d} Dice (%) last"] = "–"
+            if r.empty or not bool(r.iloc[0]["reachable"]):
+                cells[f"{d} Dice (%)"] = cells[f"{d} ASSD (px)"] = "–"
                 continue
             r = r.iloc[0]
-            p = ("" if m == "gdgp" or pd.isna(r["p_holm"])
-                 else f" (Δ {100 * r['mean_diff']:+.1f}, p={r['p_holm']:.2g})")
+            p = ""
+            if m != "gdgp" and not pd.isna(r["mean_diff"]):
+                p_text = "–" if pd.isna(r["p_holm"]) else f"{r['p_holm']:.2g}"
+                p = f" (Δ {100 * r['mean_diff']:+.1f}, p={p_text})"
             seeds = (f" [seeds ± {100 * r['dice_seed_std']:.1f}]" if r["n_seeds"] > 1 else "")
             cells[f"{d} Dice (%)"] = (tables.format_mean_std(100 * r["dice_mean"], 100 * r["dice_std"], 2)
                                       + seeds + p)
             cells[f"{d} ASSD (px)"] = tables.format_mean_std(r["assd_px_mean"], r["assd_px_std"], 2)
-            cells[f"{d} Dice (%) last"] = f"{100 * r['dice_last_mean']:.2f}"
         rows.append(cells)
-    rnd = int(df["round"].max()) if len(df) else 0
-    last = int(df["last_round"].max()) if len(df) else 0
+    budget = int(df["budget"].max()) if len(df) else 0
     n_seeds = int(df["n_seeds"].max()) if len(df) else 1
     seeds = (f" Each slice's metrics are the mean over {n_seeds} training seeds; [seeds ± s] is the std "
              "of the per-seed mean Dice (points)." if n_seeds > 1 else "")
-    note = (f"\nDice and ASSD after {rnd} corrective clicks, mean ± std over test slices (\"last\": mean Dice "
-            f"after {last} clicks); Δ = GDGP − row "
-            "(Dice points, paired by slice; positive: GDGP better), p = two-sided paired Wilcoxon, "
-            f"Holm-corrected per dataset.{seeds}\n")
+    note = (f"\nDice and ASSD at a budget of {budget} total clicks (first interaction included), mean ± std over "
+            "test slices; – = the first interaction alone exceeds the budget. Δ = GDGP − row (Dice points, mean "
+            "over patients of the per-patient mean difference; positive: GDGP better), p = two-sided paired Wilcoxon "
+            f"over patients, Holm-corrected per dataset (– with too few patients).{seeds}\n")
     return f"# {TITLES[table]}\n\n" + _markdown(pd.DataFrame(rows)) + note
 
 
@@ -251,9 +213,9 @@ def write_table2(checkpoints: Sequence[Path], datasets: Sequence[str], out_csv: 
     return df
 
 
-def write_variant_table(clicks_csvs: Sequence[Path], table: str, table_round: int, out_csv: Path,
-                        out_md: Path) -> pd.DataFrame:
-    df = variant_table(clicks_csvs, table, table_round)
+def write_variant_table(clicks_csvs: Sequence[Path], table: str, budget: int, out_csv: Path, out_md: Path,
+                        n_boot: int = 10000, seed: int = 0, default_seed: int = 0) -> pd.DataFrame:
+    df = variant_table(clicks_csvs, table, budget, n_boot=n_boot, seed=seed, default_seed=default_seed)
     write_csv(df, out_csv)
     write_text_atomic(out_md, variant_markdown(df, table))
     return df

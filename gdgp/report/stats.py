@@ -7,8 +7,8 @@ file access.
 
 Conventions:
 
-* ``mean_diff`` = mean over patients of (reference − method), as in
-  :func:`gdgp.report.tables.paired_tests`: positive when the reference is higher.
+* ``mean_diff`` = mean over patients of (reference − method): positive when the reference
+  is higher.
 * Wilcoxon signed-rank, two-sided, ``scipy.stats.wilcoxon`` defaults (zero differences
   dropped, ``zero_method="wilcox"``). Fewer than ``min_nonzero`` non-zero differences, or
   any input scipy refuses, gives NaN statistic and p-value, never an exception.
@@ -131,6 +131,38 @@ def wilcoxon_safe(reference: np.ndarray, other: np.ndarray, min_nonzero: int = 2
     except (ValueError, ZeroDivisionError, FloatingPointError):
         return math.nan, math.nan
     return float(res.statistic), float(res.pvalue)
+
+
+def patient_ci_table(per_slice_at_budget: pd.DataFrame, value_col: str = "dice", n_boot: int = 10000,
+                     seed: int = 0, level: float = 0.95) -> pd.DataFrame:
+    """Patient-level bootstrap CI of the mean of per-patient means, per (dataset, method, budget).
+
+    Args:
+        per_slice_at_budget: per-slice rows with ``dataset, method, budget, case`` and
+            ``value_col`` (e.g. :func:`gdgp.report.budgets.at_budgets`, restricted by the
+            caller to the cells it reports).
+        value_col: the per-slice metric.
+        n_boot, seed, level: of :func:`bootstrap_ci` (the same seed for every cell).
+
+    Returns:
+        Columns ``dataset, method, budget, n_patients, <v>_patient_mean, <v>_ci_low,
+        <v>_ci_high`` (``<v>`` = ``value_col``). The mean and the interval are NaN when a
+        patient's mean is NaN (a missing metric is never silently dropped); the interval is
+        NaN with fewer than two patients.
+    """
+    keys = ["dataset", "method", "budget"]
+    columns = [*keys, "n_patients", f"{value_col}_patient_mean", f"{value_col}_ci_low", f"{value_col}_ci_high"]
+    if per_slice_at_budget.empty:
+        return pd.DataFrame(columns=columns)
+    records = []
+    for key, g in patient_means(per_slice_at_budget, value_col).groupby(keys, sort=True):
+        values = g[value_col].to_numpy(float)
+        if np.isnan(values).any():
+            mean, (low, high) = math.nan, (math.nan, math.nan)
+        else:
+            mean, (low, high) = float(values.mean()), bootstrap_ci(values, n_boot=n_boot, seed=seed, level=level)
+        records.append(dict(zip(columns, [*key, len(values), mean, low, high], strict=True)))
+    return pd.DataFrame(records, columns=columns)
 
 
 def _budgets(values: pd.DataFrame, budget: int | Iterable[int] | None) -> list[int]:

@@ -1,33 +1,33 @@
-"""Table maths of the report: pure pandas functions from ``clicks.csv`` rows to summary tables.
+"""Report tables: assembling and formatting the equal-cost tables, pure pandas, no file access.
 
-Everything here takes and returns DataFrames (no file access), so each number in the paper
-tables can be checked against an independent computation in the tests.
+The numbers come from :mod:`gdgp.report.budgets` (values at a total-click budget, NoC within
+one common budget, Dice AUC, per-click curves) and :mod:`gdgp.report.stats` (patient-level
+bootstrap CIs and paired Wilcoxon tests). This module joins them into the report's tables
+and writes their Markdown/LaTeX views, so each number in a paper table can be checked
+against an independent computation in the tests.
 
-Conventions, chosen once here so that every table agrees:
+Conventions, fixed here so that every view agrees:
 
-* **Table round.** Summaries are taken at ``table_round`` corrective clicks. A method whose
-  evaluation stopped earlier (N < ``table_round``) is scored at its last round N; the
-  summary says so (``clipped``) and the formatted tables mark the cell with a dagger.
-* **Standard deviation** is the sample standard deviation over test slices (``ddof=1``),
-  the usual "mean ± std" of segmentation papers; it is NaN for a single slice.
-* **Empty predictions** are kept in the means with their documented penalty (Dice 0, ASSD
-  = slice diagonal, see :mod:`gdgp.metrics`) and counted separately, so a method cannot
-  look better by failing silently.
-* **NoC@t** (number of clicks to reach Dice ≥ t) counts ``n_clicks`` at the first round that
-  reaches t; a slice that never does counts ``n_clicks`` at its last round and is a failure
-  (``nof_t``), the usual NoC/NoF protocol of interactive segmentation.
+* **Budget** = total clicks the user placed, first interaction included (a point = 1 click,
+  a box = 2). A method whose first interaction alone exceeds a budget has no entry there:
+  NaN in the CSV, "–" in the views, never a number from another budget.
+* **Dice cell** = ``dice_mean`` (mean over test slices of the seed-averaged Dice) with the
+  95 % CI of the mean of per-patient means (patient-level bootstrap); ``dice_patient_mean``
+  is the centre of that CI, so the two differ when patients have unequal slice counts.
+* **Empty predictions** stay in the means with their documented penalty (Dice 0, ASSD =
+  slice diagonal, see :mod:`gdgp.metrics`) and are counted (``n_empty``), so a method
+  cannot look better by failing silently.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-#: Columns every clicks.csv must have (the evaluator writes exactly these).
+#: Columns every clicks.csv must have (the evaluator writes these; ``nsd`` and ``seed`` are optional).
 CLICKS_COLUMNS: tuple[str, ...] = (
     "dataset", "method", "slice_id", "case", "slice_z", "round", "n_clicks", "click_y", "click_x",
     "click_positive", "dice", "assd_px", "assd_mm", "tp", "fp", "fn", "empty_pred",
@@ -35,17 +35,17 @@ CLICKS_COLUMNS: tuple[str, ...] = (
 #: Columns every loss.csv must have.
 LOSS_COLUMNS: tuple[str, ...] = ("epoch", "loss", "lr", "seconds")
 
-SUMMARY_COLUMNS: tuple[str, ...] = (
-    "dataset", "method", "round", "n_slices", "dice_mean", "dice_std", "assd_px_mean", "assd_px_std",
-    "assd_mm_mean", "assd_mm_std", "n_empty_pred", "requested_round", "clipped",
-)
-CURVE_COLUMNS: tuple[str, ...] = ("dataset", "method", "round", "dice_mean", "dice_std", "dice_sem", "n")
-SIGNIFICANCE_COLUMNS: tuple[str, ...] = (
-    "dataset", "method", "reference", "round", "n", "mean_diff", "statistic", "p_value", "p_holm",
-)
-EMPTY_COLUMNS: tuple[str, ...] = ("dataset", "method", "n_rows_empty_pred", "n_slices_empty_at_table_round")
-
 _KEYS = ["dataset", "method"]
+_CELL = ["dataset", "method", "budget"]
+
+#: table4.csv, in this order (the ``nsd_*`` columns only when the clicks have NSD).
+TABLE4_COLUMNS: tuple[str, ...] = (
+    "dataset", "method", "budget", "dice_mean", "dice_std", "dice_ci_low", "dice_ci_high", "dice_patient_mean",
+    "dice_seed_std", "nsd_mean", "nsd_ci_low", "nsd_ci_high", "assd_px_mean", "assd_px_median", "assd_mm_mean",
+    "assd_mm_median", "n_empty", "n_run_ended", "n_slices", "n_patients", "n_seeds", "reachable",
+)
+#: empty_predictions.csv.
+EMPTY_COLUMNS: tuple[str, ...] = ("dataset", "method", "budget", "reachable", "n_slices", "n_seeds", "n_empty")
 
 
 def threshold_label(t: float) -> str:
@@ -63,114 +63,6 @@ def order_methods(methods: Iterable[str], method_order: Sequence[str] | None = N
     present = sorted(set(methods))
     first = [m for m in dict.fromkeys(method_order or []) if m in present]
     return first + [m for m in present if m not in first]
-
-
-def rows_at_round(clicks: pd.DataFrame, table_round: int) -> pd.DataFrame:
-    """The rows of each (dataset, method) at ``min(table_round, N)``.
-
-    N is the method's last round. Clipping rather than dropping keeps a method evaluated
-    with fewer rounds in the table; the caller marks it.
-
-    Returns:
-        The selected rows plus ``requested_round`` and ``clipped`` columns.
-    """
-    last = clicks.groupby(_KEYS)["round"].transform("max")
-    used = np.minimum(last, table_round)
-    out = clicks.loc[clicks["round"] == used].copy()
-    out["requested_round"] = int(table_round)
-    out["clipped"] = out["round"] < table_round
-    return out
-
-
-def _std(x: pd.Series) -> float:
-    return float(x.std(ddof=1)) if len(x) > 1 else math.nan
-
-
-def summarise_round(clicks: pd.DataFrame, table_round: int) -> pd.DataFrame:
-    """Per (dataset, method): Dice and ASSD mean ± std over test slices at the table round.
-
-    Args:
-        clicks: validated clicks rows of any number of (dataset, method) pairs.
-        table_round: requested number of corrective clicks (clipped per method to its N).
-
-    Returns:
-        Long tidy table with :data:`SUMMARY_COLUMNS`, one row per (dataset, method).
-    """
-    at = rows_at_round(clicks, table_round)
-    records = []
-    for (dataset, method), g in at.groupby(_KEYS, sort=True):
-        records.append({
-            "dataset": dataset, "method": method, "round": int(g["round"].iloc[0]), "n_slices": len(g),
-            "dice_mean": float(g["dice"].mean()), "dice_std": _std(g["dice"]),
-            "assd_px_mean": float(g["assd_px"].mean()), "assd_px_std": _std(g["assd_px"]),
-            "assd_mm_mean": float(g["assd_mm"].mean()), "assd_mm_std": _std(g["assd_mm"]),
-            "n_empty_pred": int(g["empty_pred"].sum()), "requested_round": int(table_round),
-            "clipped": bool(g["clipped"].iloc[0]),
-        })
-    return pd.DataFrame(records, columns=list(SUMMARY_COLUMNS))
-
-
-def _slice_noc(g: pd.DataFrame, threshold: float) -> tuple[int, bool]:
-    """(clicks needed, failed) of one slice's rounds, sorted by round.
-
-    A slice that never reaches the threshold counts the whole click budget: its final click
-    count, and at least the number of corrective rounds offered, so that an automatic
-    method (no clicks) that fails is not scored as needing none.
-    """
-    reached = g["dice"].to_numpy() >= threshold
-    n_clicks = g["n_clicks"].to_numpy()
-    if reached.any():
-        return int(n_clicks[int(np.argmax(reached))]), False
-    return max(int(n_clicks[-1]), int(g["round"].to_numpy()[-1])), True
-
-
-def noc_table(clicks: pd.DataFrame, thresholds: Sequence[float] = (0.85, 0.90)) -> pd.DataFrame:
-    """NoC@t and NoF@t per (dataset, method).
-
-    Args:
-        clicks: validated clicks rows.
-        thresholds: Dice thresholds in (0, 1]; columns are named ``noc_<round(100 t)>`` and
-            ``nof_<round(100 t)>``.
-
-    Returns:
-        Columns ``dataset, method, n_slices`` then ``noc_XX, nof_XX`` per threshold.
-    """
-    per_slice = clicks.sort_values([*_KEYS, "slice_id", "round"]).groupby([*_KEYS, "slice_id"], sort=True)
-    rows: dict[tuple[str, str], dict] = {}
-    for (dataset, method, _sid), g in per_slice:
-        row = rows.setdefault((dataset, method), {"dataset": dataset, "method": method, "n_slices": 0,
-                                                  **{f"_clicks_{i}": [] for i in range(len(thresholds))},
-                                                  **{f"_fail_{i}": 0 for i in range(len(thresholds))}})
-        row["n_slices"] += 1
-        for i, t in enumerate(thresholds):
-            n, failed = _slice_noc(g, t)
-            row[f"_clicks_{i}"].append(n)
-            row[f"_fail_{i}"] += int(failed)
-    columns = ["dataset", "method", "n_slices"]
-    for t in thresholds:
-        columns += [f"noc_{threshold_label(t)}", f"nof_{threshold_label(t)}"]
-    records = []
-    for row in rows.values():
-        rec = {"dataset": row["dataset"], "method": row["method"], "n_slices": row["n_slices"]}
-        for i, t in enumerate(thresholds):
-            rec[f"noc_{threshold_label(t)}"] = float(np.mean(row[f"_clicks_{i}"]))
-            rec[f"nof_{threshold_label(t)}"] = int(row[f"_fail_{i}"])
-        records.append(rec)
-    return pd.DataFrame(records, columns=columns)
-
-
-def per_click_curve(clicks: pd.DataFrame) -> pd.DataFrame:
-    """Mean, std, SEM and count of Dice per (dataset, method, round): the per-click curves.
-
-    SEM = std / sqrt(n) (NaN for one slice) is what the figures shade: it shows how well the
-    mean is known, which is what comparing curves needs.
-    """
-    g = clicks.groupby([*_KEYS, "round"], sort=True)["dice"]
-    out = g.agg(dice_mean="mean", dice_std=lambda x: x.std(ddof=1), n="count").reset_index()
-    out["dice_sem"] = out["dice_std"] / np.sqrt(out["n"])
-    out["round"] = out["round"].astype(int)
-    out["n"] = out["n"].astype(int)
-    return out[list(CURVE_COLUMNS)]
 
 
 def holm(p_values: Sequence[float]) -> list[float]:
@@ -191,127 +83,136 @@ def holm(p_values: Sequence[float]) -> list[float]:
     return out.tolist()
 
 
-def wilcoxon_paired(reference: np.ndarray, other: np.ndarray) -> tuple[float, float]:
-    """Two-sided Wilcoxon signed-rank test of paired samples, safe for degenerate input.
+# --------------------------------------------------------------------------- assembling
 
-    scipy warns and may return NaN when every difference is zero; that case means "no
-    difference at all", reported as statistic 0 and p = 1. With no pairs the test is
-    undefined (NaN, NaN).
+
+def reachable_rows(per_slice: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
+    """The per-slice rows of the (dataset, method, budget) cells that ``summary`` marks reachable.
+
+    A method with a value on only some runs at a budget has no entry there (all or nothing,
+    see :mod:`gdgp.report.budgets`), so its partial rows must not reach a CI or a test either.
+    """
+    cells = summary.loc[summary["reachable"].astype(bool), _CELL]
+    return per_slice.merge(cells, on=_CELL, how="inner")
+
+
+def table4_frame(summary: pd.DataFrame, cis: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """table4.csv: :func:`gdgp.report.budgets.budget_table` joined with patient CIs.
+
+    Args:
+        summary: ``budget_table`` rows (with ``n_patients``: the clicks have ``case``).
+        cis: :func:`gdgp.report.stats.patient_ci_table` of Dice (and of NSD), on the
+            reachable cells only.
 
     Returns:
-        (statistic, p_value).
+        :data:`TABLE4_COLUMNS` (``nsd_*`` only when ``summary`` has ``nsd_mean``), one row
+        per (dataset, method, budget); CI columns NaN where the cell has no entry.
     """
-    diff = np.asarray(reference, dtype=float) - np.asarray(other, dtype=float)
-    if diff.size == 0:
-        return math.nan, math.nan
-    if np.all(diff == 0):
-        return 0.0, 1.0
-    res = stats.wilcoxon(reference, other)
-    return float(res.statistic), float(res.pvalue)
+    out = summary.copy()
+    for ci in cis:
+        out = out.merge(ci.drop(columns="n_patients"), on=_CELL, how="left")
+    cols = [c for c in TABLE4_COLUMNS if c in out.columns and (not c.startswith("nsd_") or "nsd_mean" in summary)]
+    missing = [c for c in TABLE4_COLUMNS if c not in out.columns and not c.startswith("nsd_")]
+    if missing:
+        raise ValueError(f"table4_frame: the summary and CIs lack column(s) {missing}")
+    return out[cols].sort_values(_CELL, kind="stable").reset_index(drop=True)
 
 
-def paired_tests(clicks: pd.DataFrame, reference: str | None, table_round: int) -> pd.DataFrame:
-    """Wilcoxon signed-rank test of Dice at the table round: reference vs every other method.
-
-    Pairs are matched by ``slice_id`` (not row order), over the slices both methods scored.
-    Each method is taken at its own (possibly clipped) table round, as in Table 4, so the
-    test is about the numbers the table shows. Datasets without the reference are skipped.
-
-    Returns:
-        :data:`SIGNIFICANCE_COLUMNS`; ``round`` = the requested ``table_round``,
-        ``mean_diff`` = mean(reference − method), and ``p_holm`` the Holm-adjusted p-value
-        within the dataset.
-    """
-    if reference is None:
-        return pd.DataFrame(columns=list(SIGNIFICANCE_COLUMNS))
-    at = rows_at_round(clicks, table_round)
-    records = []
-    for dataset, d in at.groupby("dataset", sort=True):
-        ref = d.loc[d["method"] == reference, ["slice_id", "dice"]]
-        if ref.empty:
-            continue
-        block = []
-        for method in sorted(set(d["method"]) - {reference}):
-            other = d.loc[d["method"] == method, ["slice_id", "dice"]]
-            pairs = ref.merge(other, on="slice_id", suffixes=("_ref", "_other")).sort_values("slice_id")
-            a, b = pairs["dice_ref"].to_numpy(float), pairs["dice_other"].to_numpy(float)
-            statistic, p = wilcoxon_paired(a, b)
-            block.append({"dataset": dataset, "method": method, "reference": reference,
-                          "round": int(table_round), "n": len(pairs),
-                          "mean_diff": float(np.mean(a - b)) if len(pairs) else math.nan,
-                          "statistic": statistic, "p_value": p})
-        for rec, ph in zip(block, holm([r["p_value"] for r in block]), strict=True):
-            rec["p_holm"] = ph
-        records += block
-    return pd.DataFrame(records, columns=list(SIGNIFICANCE_COLUMNS))
+def noc_frame(noc: pd.DataFrame, auc: pd.DataFrame) -> pd.DataFrame:
+    """noc.csv: :func:`gdgp.report.budgets.noc_table` with ``dice_auc`` (and its std over slices)
+    of :func:`gdgp.report.budgets.dice_auc` at the same budget."""
+    extra = auc[[*_KEYS, "dice_auc_mean", "dice_auc_std"]].rename(columns={"dice_auc_mean": "dice_auc"})
+    return noc.merge(extra, on=_KEYS, how="left")
 
 
-def empty_prediction_table(clicks: pd.DataFrame, table_round: int) -> pd.DataFrame:
-    """How often each method predicted nothing on a non-empty target (all rounds, and at the table round)."""
-    total = clicks.groupby(_KEYS, sort=True)["empty_pred"].sum().rename("n_rows_empty_pred")
-    at = rows_at_round(clicks, table_round).groupby(_KEYS, sort=True)["empty_pred"].sum()
-    out = pd.concat([total, at.rename("n_slices_empty_at_table_round")], axis=1).reset_index()
-    return out.astype({"n_rows_empty_pred": int, "n_slices_empty_at_table_round": int})[list(EMPTY_COLUMNS)]
+def empty_prediction_frame(summary: pd.DataFrame) -> pd.DataFrame:
+    """empty_predictions.csv: per (dataset, method, budget) the (seed, slice) runs whose
+    prediction at the budget is empty (``<NA>`` where the method has no entry)."""
+    return summary[list(EMPTY_COLUMNS)].copy()
+
+
+def curve_frame(curve: pd.DataFrame) -> pd.DataFrame:
+    """dice_per_click.csv: :func:`gdgp.report.budgets.curve_by_clicks` with x named ``clicks``."""
+    return curve.rename(columns={"budget": "clicks"})
 
 
 # --------------------------------------------------------------------------- formatting
 
 
+def _missing(v: object) -> bool:
+    return v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v))
+
+
 def format_mean_std(mean: float, std: float, digits: int = 3) -> str:
     """``"0.912 ± 0.031"``; only the mean when std is undefined; ``"–"`` when there is no mean."""
-    if mean is None or (isinstance(mean, float) and math.isnan(mean)):
+    if _missing(mean):
         return "–"
-    if std is None or (isinstance(std, float) and math.isnan(std)):
+    if _missing(std):
         return f"{mean:.{digits}f}"
     return f"{mean:.{digits}f} ± {std:.{digits}f}"
 
 
-#: (summary column prefix, header, digits, higher is better) of the Table-4 metrics.
-TABLE4_METRICS: tuple[tuple[str, str, int, bool], ...] = (
-    ("dice", "Dice", 3, True),
-    ("assd_px", "ASSD (px)", 2, False),
+def format_ci(mean: float, low: float, high: float, digits: int = 3) -> str:
+    """``"0.801 [0.772, 0.830]"``; only the mean when the CI is undefined; ``"–"`` without a mean."""
+    if _missing(mean):
+        return "–"
+    if _missing(low) or _missing(high):
+        return f"{mean:.{digits}f}"
+    return f"{mean:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+
+
+def _dice_text(r: Mapping) -> str:
+    return format_ci(r["dice_mean"], r["dice_ci_low"], r["dice_ci_high"], 3)
+
+
+def _assd_text(r: Mapping) -> str:
+    if _missing(r["assd_px_median"]):
+        return "–"
+    return f"{r['assd_px_median']:.2f} ({int(r['n_empty'])})"
+
+
+#: (block title, text of one table4 row, value deciding "best", higher is better, digits).
+TABLE4_BLOCKS: tuple[tuple[str, object, str, bool, int], ...] = (
+    ("Dice", _dice_text, "dice_mean", True, 3),
+    ("ASSD (px) median (empty predictions)", _assd_text, "assd_px_median", False, 2),
 )
 
 
-def best_methods(summary: pd.DataFrame, column: str, higher_is_better: bool, digits: int) -> dict[str, set[str]]:
-    """Per dataset, the method(s) with the best mean as displayed (ties after rounding all win)."""
-    out: dict[str, set[str]] = {}
-    for dataset, g in summary.groupby("dataset"):
-        vals = g[column].round(digits)
-        if vals.isna().all():
-            out[dataset] = set()
-            continue
-        best = vals.max() if higher_is_better else vals.min()
-        out[dataset] = set(g.loc[vals == best, "method"])
-    return out
-
-
-def table4_cells(summary: pd.DataFrame, method_order: Sequence[str] | None = None
-                 ) -> tuple[list[str], list[str], dict[tuple[str, str, str], tuple[str, bool, bool]]]:
+def table4_cells(table4: pd.DataFrame, method_order: Sequence[str] | None = None
+                 ) -> tuple[list[tuple[str, int]], list[str], dict[tuple[str, str, int, str], tuple[str, bool, bool]]]:
     """The content of Table 4 independent of output format.
 
     Returns:
-        (datasets, methods, cells) where ``cells[(method, dataset, metric)]`` is
-        ``(text, is_best, clipped)`` and missing (method, dataset) pairs are absent.
+        (columns, methods, cells): ``columns`` = (dataset, budget) pairs, ``methods`` in
+        table order, ``cells[(method, dataset, budget, block)]`` = ``(text, is_best,
+        held)`` for the entries that exist (``held``: some runs ended before the budget, so
+        their last value is held). Best = the best value as displayed (ties all win).
     """
-    datasets = sorted(summary["dataset"].unique())
-    methods = order_methods(summary["method"], method_order)
-    best = {col: best_methods(summary, f"{col}_mean", hib, dig) for col, _, dig, hib in TABLE4_METRICS}
-    cells: dict[tuple[str, str, str], tuple[str, bool, bool]] = {}
-    for row in summary.itertuples(index=False):
-        for col, _, digits, _ in TABLE4_METRICS:
-            text = format_mean_std(getattr(row, f"{col}_mean"), getattr(row, f"{col}_std"), digits)
-            cells[(row.method, row.dataset, col)] = (text, row.method in best[col][row.dataset], bool(row.clipped))
-    return datasets, methods, cells
+    columns = sorted({(str(d), int(b)) for d, b in zip(table4["dataset"], table4["budget"], strict=True)})
+    methods = order_methods(table4["method"], method_order)
+    cells: dict[tuple[str, str, int, str], tuple[str, bool, bool]] = {}
+    for (dataset, budget), g in table4.groupby(["dataset", "budget"], sort=True):
+        present = g.loc[g["reachable"].astype(bool)]
+        for title, text, value, higher, digits in TABLE4_BLOCKS:
+            shown = present[value].astype(float).round(digits)
+            best = shown.max() if higher else shown.min()
+            for r, v in zip(present.to_dict("records"), shown, strict=True):
+                is_best = not math.isnan(v) and v == best
+                cells[(r["method"], str(dataset), int(budget), title)] = (text(r), is_best, int(r["n_run_ended"]) > 0)
+    return columns, methods, cells
 
 
-def clip_notes(summary: pd.DataFrame) -> list[str]:
-    """Footnotes for methods scored at their last round because N < table round."""
-    notes = []
-    for row in summary.loc[summary["clipped"]].sort_values(_KEYS).itertuples(index=False):
-        notes.append(f"{row.method} on {row.dataset}: evaluated for only {row.round} rounds, "
-                     f"reported at round {row.round} instead of {row.requested_round}.")
-    return notes
+def table4_caption(budgets: Sequence[int], n_boot: int) -> str:
+    """The caption line shared by the Markdown and LaTeX views."""
+    return (f"Dice at total-click budgets of {', '.join(map(str, budgets))} clicks (first interaction included: a "
+            "point = 1 click, a box = 2): mean over test slices of the seed-averaged Dice [95 % CI, patient-level "
+            f"bootstrap of the mean of per-patient means, {n_boot} resamples]; below, ASSD (px) median over test "
+            "slices (empty predictions among the seed × slice runs). Best per dataset and budget in bold; – = the "
+            "method's first interaction alone costs more than the budget.")
+
+
+_HELD_NOTE = ("some runs of this method ended (no more rounds) before this budget; their last value is held "
+              "(raise evaluate.rounds to spend the whole budget).")
 
 
 def skipped_note(skipped: pd.DataFrame) -> list[str]:
@@ -324,31 +225,28 @@ def skipped_note(skipped: pd.DataFrame) -> list[str]:
     return lines
 
 
-def table4_markdown(summary: pd.DataFrame, method_order: Sequence[str] | None = None,
-                    skipped: pd.DataFrame | None = None) -> str:
-    """Table 4 as GitHub markdown: rows = methods, two columns per dataset, best in bold;
-    notes on clipped rounds and on skipped cases follow the table."""
-    datasets, methods, cells = table4_cells(summary, method_order)
-    header = ["Method"] + [f"{d} {name}" for d in datasets for _, name, _, _ in TABLE4_METRICS]
-    rows = []
-    for m in methods:
-        row = [m]
-        for d in datasets:
-            for col, _, _, _ in TABLE4_METRICS:
-                if (m, d, col) not in cells:
-                    row.append("–")
-                    continue
-                text, is_best, clipped = cells[(m, d, col)]
-                text = f"**{text}**" if is_best else text
-                row.append(text + ("†" if clipped else ""))
-        rows.append(row)
-    table = pd.DataFrame(rows, columns=header).to_markdown(index=False, disable_numparse=True)
-    rounds = sorted(set(summary["requested_round"]))
-    lines = [f"Dice and ASSD (pixels) after {', '.join(map(str, rounds))} corrective clicks, mean ± std over "
-             "test slices; best per dataset in bold.", "", table]
-    notes = clip_notes(summary)
-    if notes:
-        lines += [""] + [f"† {n}" for n in notes]
+def table4_markdown(table4: pd.DataFrame, budgets: Sequence[int], n_boot: int,
+                    method_order: Sequence[str] | None = None, skipped: pd.DataFrame | None = None) -> str:
+    """Table 4 as GitHub markdown: rows = methods, columns = dataset × budget, one table per
+    block (Dice with CI; ASSD median with the empty-prediction count), best in bold, "–"
+    where there is no entry; notes on held values and skipped cases follow."""
+    columns, methods, cells = table4_cells(table4, method_order)
+    header = ["Method"] + [f"{d} @{b}" for d, b in columns]
+    lines = [table4_caption(budgets, n_boot)]
+    held = False
+    for title, *_ in TABLE4_BLOCKS:
+        rows = []
+        for m in methods:
+            row = [m]
+            for d, b in columns:
+                text, is_best, h = cells.get((m, d, b, title), ("–", False, False))
+                held |= h
+                row.append((f"**{text}**" if is_best else text) + ("†" if h else ""))
+            rows.append(row)
+        lines += ["", f"**{title}**", "", pd.DataFrame(rows, columns=header).to_markdown(index=False,
+                                                                                          disable_numparse=True)]
+    if held:
+        lines += ["", f"† {_HELD_NOTE}"]
     if skipped is not None and not skipped.empty:
         lines += [""] + skipped_note(skipped)
     return "\n".join(lines) + "\n"
@@ -368,72 +266,84 @@ def latex_escape(text: str) -> str:
 def _latex_cell(cell: tuple[str, bool, bool] | None) -> str:
     if cell is None:
         return "--"
-    text, is_best, clipped = cell
-    text = text.replace(" ± ", r" $\pm$ ").replace("–", "--")
+    text, is_best, held = cell
     text = rf"\textbf{{{text}}}" if is_best else text
-    return text + (r"$^\dagger$" if clipped else "")
+    return text + (r"$^\dagger$" if held else "")
 
 
-def table4_latex(summary: pd.DataFrame, method_order: Sequence[str] | None = None) -> str:
-    """Table 4 as a booktabs ``tabular`` (needs ``\\usepackage{booktabs}``), best in ``\\textbf``."""
-    datasets, methods, cells = table4_cells(summary, method_order)
-    k = len(TABLE4_METRICS)
-    ncols = 1 + k * len(datasets)
-    lines = [
-        "% Dice and ASSD (px), mean +- std over test slices at round "
-        f"{', '.join(map(str, sorted(set(summary['requested_round']))))}; written by gdgp.report",
-        r"\begin{tabular}{l" + ("c" * k) * len(datasets) + "}",
-        r"\toprule",
-        " & ".join([""] + [rf"\multicolumn{{{k}}}{{c}}{{{latex_escape(d)}}}" for d in datasets]) + r" \\",
-        "".join(rf"\cmidrule(lr){{{2 + k * i}-{1 + k * (i + 1)}}}" for i in range(len(datasets))),
-        " & ".join(["Method"] + [latex_escape(name) for _ in datasets for _, name, _, _ in TABLE4_METRICS]) + r" \\",
-        r"\midrule",
-    ]
-    for m in methods:
-        row = [latex_escape(m)] + [_latex_cell(cells.get((m, d, col))) for d in datasets
-                                   for col, _, _, _ in TABLE4_METRICS]
-        lines.append(" & ".join(row) + r" \\")
-    lines.append(r"\bottomrule")
-    for note in clip_notes(summary):
-        lines.append(rf"\multicolumn{{{ncols}}}{{l}}{{\footnotesize $^\dagger$ {latex_escape(note)}}} \\")
-    lines.append(r"\end{tabular}")
+def table4_latex(table4: pd.DataFrame, budgets: Sequence[int], n_boot: int,
+                 method_order: Sequence[str] | None = None) -> str:
+    """Table 4 as booktabs ``tabular``s (needs ``\\usepackage{booktabs}``), one per block:
+    a dataset header spanning its budgets, best in ``\\textbf``, ``--`` where there is no entry."""
+    columns, methods, cells = table4_cells(table4, method_order)
+    datasets = list(dict.fromkeys(d for d, _ in columns))
+    spans = [sum(1 for d2, _ in columns if d2 == d) for d in datasets]
+    starts = np.cumsum([2, *spans[:-1]]).tolist()
+    held = any(h for _, _, h in cells.values())
+    lines = [f"% {table4_caption(budgets, n_boot)}", "% Written by gdgp.report."]
+    for title, *_ in TABLE4_BLOCKS:
+        lines += [
+            "", f"% {title}",
+            r"\begin{tabular}{l" + "c" * len(columns) + "}",
+            r"\toprule",
+            " & ".join([""] + [rf"\multicolumn{{{n}}}{{c}}{{{latex_escape(d)}}}"
+                               for d, n in zip(datasets, spans, strict=True)]) + r" \\",
+            "".join(rf"\cmidrule(lr){{{s}-{s + n - 1}}}" for s, n in zip(starts, spans, strict=True)),
+            " & ".join([latex_escape(title)] + [f"{b} clicks" for _, b in columns]) + r" \\",
+            r"\midrule",
+        ]
+        for m in methods:
+            lines.append(" & ".join([latex_escape(m)] + [_latex_cell(cells.get((m, d, b, title)))
+                                                          for d, b in columns]) + r" \\")
+        lines.append(r"\bottomrule")
+        if held:
+            lines.append(rf"\multicolumn{{{1 + len(columns)}}}{{l}}{{\footnotesize $^\dagger$ "
+                         rf"{latex_escape(_HELD_NOTE)}}} \\")
+        lines.append(r"\end{tabular}")
     return "\n".join(lines) + "\n"
 
 
+def _fmt(v: float, digits: int) -> str:
+    return "–" if _missing(v) else f"{float(v):.{digits}f}"
+
+
 def noc_markdown(noc: pd.DataFrame, method_order: Sequence[str] | None = None) -> str:
-    """NoC/NoF table as markdown, one block of rows per dataset in method order."""
+    """noc.csv as markdown, one block of rows per dataset in method order."""
     parts = []
     for dataset in sorted(noc["dataset"].unique()):
         d = noc.loc[noc["dataset"] == dataset].set_index("method")
-        d = d.loc[order_methods(d.index, method_order)].reset_index()
-        parts.append(d[list(noc.columns)])
+        parts.append(d.loc[order_methods(d.index, method_order)].reset_index()[list(noc.columns)])
     table = pd.concat(parts, ignore_index=True) if parts else noc
-    fmt = table.copy()
+    fmt = table.drop(columns=["reachable", "dice_auc_std"], errors="ignore").copy()
     for c in fmt.columns:
-        if c.startswith("noc_"):
-            fmt[c] = fmt[c].map(lambda v: f"{v:.2f}")
-    fmt = fmt.rename(columns={c: f"NoC@{c[4:]}" if c.startswith("noc_") else
-                              f"NoF@{c[4:]}" if c.startswith("nof_") else c for c in fmt.columns})
+        if c.startswith(("noc_", "nof_")):
+            fmt[c] = fmt[c].map(lambda v: _fmt(v, 2))
+        elif c == "dice_auc":
+            fmt[c] = fmt[c].map(lambda v: _fmt(v, 3))
+    fmt = fmt.rename(columns={c: f"NoC@{c[4:]}" if c.startswith("noc_") else f"NoF@{c[4:]}" if c.startswith("nof_")
+                              else "Dice AUC" if c == "dice_auc" else c for c in fmt.columns})
     text = fmt.to_markdown(index=False, disable_numparse=True) if len(fmt) else "(no data)"
-    return ("Mean number of clicks to reach each Dice threshold (NoC; a slice that never reaches it counts "
-            "the click budget: its final click count, at least the number of rounds) and number of slices that never reach it (NoF).\n\n" + text + "\n")
+    budget = int(noc["budget"].iloc[0]) if len(noc) else 0
+    return (f"Within one common budget of {budget} total clicks (first interaction included): NoC@t = mean number "
+            "of clicks to reach Dice >= t, a slice that does not reach it within the budget counting the whole "
+            "budget; NoF@t = slices that never reach it (mean over seeds); – = the method's first interaction "
+            f"alone exceeds the budget. Dice AUC = mean Dice over budgets 0..{budget} (0 before the first "
+            "interaction is complete), i.e. the normalised area under the Dice-vs-clicks curve.\n\n" + text + "\n")
 
 
-def headline_metrics(summary: pd.DataFrame, noc: pd.DataFrame, thresholds: Sequence[float]) -> dict:
-    """``{dataset: {method: {dice, assd_px, assd_mm, noc85, noc90}}}``, floats rounded to 4 decimals.
-
-    NaN becomes ``None`` so the JSON stays valid for DVC.
-    """
+def headline_metrics(table4: pd.DataFrame, noc: pd.DataFrame, thresholds: Sequence[float]) -> dict:
+    """``{dataset: {method: {"dice@<B>": ..., "noc85": ..., "noc90": ..., "auc": ...}}}``,
+    floats rounded to 4 decimals; NaN (no entry) becomes ``None`` so the JSON stays valid for DVC."""
     def num(v: float) -> float | None:
-        v = float(v)
-        return None if math.isnan(v) else round(v, 4)
+        return None if _missing(v) else round(float(v), 4)
 
-    merged = summary.merge(noc, on=_KEYS, how="left")
     out: dict[str, dict[str, dict[str, float | None]]] = {}
-    for row in merged.to_dict("records"):
-        entry = {"dice": num(row["dice_mean"]), "assd_px": num(row["assd_px_mean"]),
-                 "assd_mm": num(row["assd_mm_mean"])}
+    for r in table4.to_dict("records"):
+        out.setdefault(str(r["dataset"]), {}).setdefault(str(r["method"]), {})[f"dice@{int(r['budget'])}"] = \
+            num(r["dice_mean"])
+    for r in noc.to_dict("records"):
+        entry = out.setdefault(str(r["dataset"]), {}).setdefault(str(r["method"]), {})
         for t in thresholds:
-            entry[f"noc{threshold_label(t)}"] = num(row[f"noc_{threshold_label(t)}"])
-        out.setdefault(str(row["dataset"]), {})[str(row["method"])] = entry
+            entry[f"noc{threshold_label(t)}"] = num(r[f"noc_{threshold_label(t)}"])
+        entry["auc"] = num(r["dice_auc"])
     return out

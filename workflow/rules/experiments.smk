@@ -32,10 +32,13 @@ rule variant_table:
     conda:
         "../../environment.yml"
     params:
-        round=config["report"]["table_round"],
+        # Dice at the largest report budget (total clicks; gdgp's first interaction is 7)
+        budget=max(config["report"]["budgets"]),
+        # the runs outside a seed<k> folder are train.seed's
+        train_seed=config["train"]["seed"],
     shell:
-        "gdgp experiment {wildcards.table} --clicks {input.clicks} --round {params.round} "
-        "--out-csv {output.csv} --out-md {output.md} > {log} 2>&1"
+        "gdgp experiment {wildcards.table} --clicks {input.clicks} --budget {params.budget} "
+        "--default-seed {params.train_seed} --out-csv {output.csv} --out-md {output.md} > {log} 2>&1"
 
 
 rule fig2:

@@ -33,7 +33,9 @@ rule report:
     resources:
         mem_mb=2000,
     params:
-        round=config["report"]["table_round"],
+        # total clicks, first interaction included (methods compared at equal cost)
+        budgets=" ".join(str(b) for b in config["report"]["budgets"]),
+        noc_budget=config["report"]["noc_budget"],
         noc=" ".join(str(t) for t in config["report"]["noc"]),
         reference=(
             f"--reference {config['report']['reference_method']}"
@@ -44,5 +46,6 @@ rule report:
     shell:
         "gdgp report --clicks {input.clicks} --losses {input.losses} --overlays {input.overlays} "
         "--skipped {input.skipped} --out-dir results/report --metrics {output.metrics} --curves {output.curve_csv} "
-        "--round {params.round} --noc {params.noc} {params.reference} --order {params.order} "
+        "--budgets {params.budgets} --noc-budget {params.noc_budget} --noc {params.noc} {params.reference} "
+        "--order {params.order} "
         "> {log} 2>&1"
