@@ -80,6 +80,14 @@ def test_extra_seed_jobs_train_with_their_seed_into_their_own_folder(tmp_path: P
     assert proc.returncode != 0 and "extra_seeds" in proc.stderr + proc.stdout
 
 
+def test_deprecated_table_round_still_validates_with_a_warning(tmp_path: Path) -> None:
+    cfg = yaml.safe_load(TINY.read_text())
+    cfg["report"]["table_round"] = 5
+    proc = snakemake(["-n", "-p", "results/report/table4.csv"], project(tmp_path, cfg))
+    assert "report.table_round is deprecated and ignored" in proc.stderr
+    assert "--budgets 2 4 8 --noc-budget 8" in proc.stdout  # the report still uses the budgets
+
+
 def test_msd_config_replaces_demo_config() -> None:
     proc = snakemake(["-n", "--configfile", "config/msd.yaml"], REPO, check=False)
     text = proc.stdout + proc.stderr

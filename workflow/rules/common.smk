@@ -1,12 +1,20 @@
 import json
 import os
 import shlex
+import sys
 
 from snakemake.utils import validate
 
 from gdgp.experiment_plan import tables_for
 
 validate(config, schema="../schemas/config.schema.yaml")
+
+if "table_round" in config["report"]:
+    print(
+        "gdgp config: report.table_round is deprecated and ignored; methods are compared "
+        f"at total-click budgets (report.budgets = {config['report']['budgets']})",
+        file=sys.stderr,
+    )
 
 DATA_DIR = config["data_dir"].rstrip("/")
 DATASETS = list(config["datasets"])
