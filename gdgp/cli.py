@@ -89,13 +89,17 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
                      overlay_slices=a.overlay_slices, protocol=a.protocol,
                      nsd_tolerance_mm=a.nsd_tolerance)
     method = load_method(a.checkpoint, resolve_device(a.device))
-    test_set = load_slices(a.slices, a.manifest).subset("test")
-    result = evaluate_method(method, test_set, a.dataset, cfg)
+    eval_set = load_slices(a.slices, a.manifest).subset(a.split)
+    if not len(eval_set.images):
+        log.warning("%s has no %s slices: writing header-only tables and an overlays file with no slices",
+                    a.manifest, a.split)
+    result = evaluate_method(method, eval_set, a.dataset, cfg)
     save_evaluation(result, a.out_clicks, a.out_first_interaction, a.out_overlays)
     records = result.records
     last = records[records["round"] == records["round"].max()]
-    log.info("%s/%s: Dice round 0 %.3f, round %d %.3f", a.dataset, method.name,
-             records[records["round"] == 0]["dice"].mean(), cfg.n_rounds, last["dice"].mean())
+    log.info("%s/%s on %d %s slices (protocol %s): Dice round 0 %.3f, round %d %.3f", a.dataset, method.name,
+             len(eval_set.images), a.split, cfg.protocol, records[records["round"] == 0]["dice"].mean(),
+             cfg.n_rounds, last["dice"].mean())
 
 
 def _warn_table_round(a: argparse.Namespace) -> None:
@@ -113,10 +117,26 @@ def cmd_report(a: argparse.Namespace) -> None:
                            [Path(p) for p in a.overlays], Path(a.out_dir), budgets=a.budgets,
                            noc_budget=a.noc_budget, noc_thresholds=tuple(a.noc), reference_method=a.reference,
                            method_order=a.order, skipped_csvs=[Path(p) for p in a.skipped], n_boot=a.n_boot,
-                           seed=a.boot_seed, default_seed=a.default_seed)
+                           seed=a.boot_seed, default_seed=a.default_seed, skip_empty=a.skip_empty,
+                           with_figures=not a.no_figures)
     write_dvc_files(Path(a.out_dir), Path(a.metrics) if a.metrics else None, Path(a.curves) if a.curves else None)
     log.info("report written to %s", a.out_dir)
     print(json.dumps(metrics, indent=2, sort_keys=True))
+
+
+def cmd_report_protocols(a: argparse.Namespace) -> None:
+    from gdgp.report.protocols import write_protocol_sensitivity
+
+    groups: dict[str, list[Path]] = {}
+    for protocol, *files in a.clicks:
+        if not files:
+            raise ValueError(f"--clicks {protocol}: give the protocol's clicks.csv files after its name")
+        if protocol in groups:
+            raise ValueError(f"--clicks {protocol} is given twice; list all its files after one --clicks")
+        groups[protocol] = [Path(f) for f in files]
+    table = write_protocol_sensitivity(groups, a.budgets, Path(a.out_csv), method_order=a.order,
+                                       skip_empty=a.skip_empty)
+    log.info("protocol sensitivity: %d rows -> %s", len(table), a.out_csv)
 
 
 def cmd_experiment(a: argparse.Namespace) -> None:
@@ -146,7 +166,7 @@ def _statistics_options() -> argparse.ArgumentParser:
     shared.add_argument("--boot-seed", type=int, default=0, help="seed of the bootstrap resampling")
     shared.add_argument("--default-seed", type=int, default=0,
                         help="training seed of a clicks.csv with neither a seed column nor a seed<k> folder "
-                             "(the workflow passes train.seed)")
+                             "(older layouts; the workflow writes every run into a seed<k> folder)")
     return shared
 
 
@@ -212,7 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out-loss", required=True, help="per-epoch loss CSV")
     s.set_defaults(func=cmd_train)
 
-    s = sub.add_parser("evaluate", parents=[shared], help="robot user + medpy scores on the test slices")
+    s = sub.add_parser("evaluate", parents=[shared], help="robot user + medpy scores on the test (or val) slices")
     s.add_argument("--checkpoint", required=True, help="final.pt from gdgp train")
     s.add_argument("--dataset", required=True, help="dataset name written into every record")
     s.add_argument("--rounds", type=int, default=20, help="corrective click rounds after the first interaction")
@@ -220,6 +240,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0, help="seed of the click noise and of random protocols")
     s.add_argument("--protocol", choices=sorted(PROTOCOLS), default="ritm",
                    help="corrective-click rule of the robot user (see gdgp.interaction.protocols)")
+    s.add_argument("--split", choices=["test", "val", "train"], default="test",
+                   help="manifest split to evaluate: test (the tables) or val (choosing settings); a split with "
+                        "no slices writes header-only CSVs and an overlays file with zero slices")
     s.add_argument("--threshold", type=float, default=0.5, help="probability threshold")
     s.add_argument("--nsd-tolerance", type=float, default=2.0, help="boundary tolerance (mm) of the normalised surface Dice")
     s.add_argument("--overlay-slices", type=int, default=4, help="test slices whose predictions (every round) are kept for the qualitative figure")
@@ -251,13 +274,41 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--reference", default=None,
                    help="method the others are tested against (paired Wilcoxon over patients)")
     s.add_argument("--order", nargs="*", default=None, help="method order in tables and legends")
+    s.add_argument("--skip-empty", action="store_true",
+                   help="pass over clicks.csv files with a header but no rows and overlays.npz files with no slices "
+                        "(evaluations of an empty split, e.g. validation runs); without it they are errors")
+    s.add_argument("--no-figures", action="store_true",
+                   help="write the tables only, no PNG figures (the validation report)")
     s.set_defaults(func=cmd_report)
+
+    s = sub.add_parser(
+        "report-protocols",
+        help="protocol sensitivity: each method's budget Dice and rank under each click protocol, and Kendall's "
+             "tau between the protocols' rankings (protocol_sensitivity.csv)",
+        description="Compare the methods' rankings under several click protocols (the same models evaluated "
+                    "under each). Writes one row per (dataset, budget, method): dice_<p> (Dice at the total-click "
+                    "budget as in Table 4, each slice averaged over the training seeds), rank_<p> (1 = best) per "
+                    "protocol p, and kendall_tau_<a>__<b> (scipy.stats.kendalltau of the two rankings over the "
+                    "methods with a value under both; NaN with fewer than 2) per protocol pair, the same on every "
+                    "row of a (dataset, budget). The workflow runs it when evaluate.protocols lists two or more.")
+    s.add_argument("--clicks", nargs="+", action="append", required=True, metavar="PROTOCOL_OR_CSV",
+                   help="a protocol name followed by its clicks.csv files (every dataset, method and seed; the "
+                        "training seed comes from the seed<k> folder); repeat once per protocol, e.g. "
+                        "--clicks ritm a/clicks.csv b/clicks.csv --clicks weighted_random c/clicks.csv")
+    s.add_argument("--budgets", type=int, nargs="+", required=True, metavar="B",
+                   help="total-click budgets, first interaction included (report.budgets)")
+    s.add_argument("--out-csv", required=True, help="output protocol_sensitivity.csv")
+    s.add_argument("--order", nargs="*", default=None, help="method order of the rows within a dataset and budget")
+    s.add_argument("--skip-empty", action="store_true",
+                   help="pass over clicks.csv files with a header but no rows (else an error)")
+    s.set_defaults(func=cmd_report_protocols)
 
     s = sub.add_parser("experiment", help="the paper's GDGP experiment tables (2, 3, 5, 6) and Fig. 2")
     exp = s.add_subparsers(dest="what", required=True, metavar="WHAT")
     e = exp.add_parser("table2", help="initial vs learned sigma, alpha1, alpha2, tau, l per dataset")
-    e.add_argument("--checkpoints", nargs="+", required=True, help="gdgp final.pt, one per dataset")
-    e.add_argument("--datasets", nargs="+", required=True, help="dataset names, same order")
+    e.add_argument("--checkpoints", nargs="+", required=True,
+                   help="gdgp final.pt, one per dataset and training seed (a dataset's seeds are averaged)")
+    e.add_argument("--datasets", nargs="+", required=True, help="dataset names, same order (repeated per seed)")
     e.add_argument("--out-csv", required=True)
     e.add_argument("--out-md", required=True)
     for table, title in (("table3", "fixed vs learned parameters"), ("table5", "click encodings"),
@@ -271,8 +322,9 @@ def build_parser() -> argparse.ArgumentParser:
         e.add_argument("--out-csv", required=True)
         e.add_argument("--out-md", required=True)
     e = exp.add_parser("fig2", help="gdgp's composite training loss and its parts per epoch")
-    e.add_argument("--losses", nargs="+", required=True, help="gdgp loss.csv, one per dataset")
-    e.add_argument("--datasets", nargs="+", required=True, help="dataset names, same order")
+    e.add_argument("--losses", nargs="+", required=True,
+                   help="gdgp loss.csv, one per dataset and training seed (a dataset's seeds: mean and range)")
+    e.add_argument("--datasets", nargs="+", required=True, help="dataset names, same order (repeated per seed)")
     e.add_argument("--out-png", required=True)
     s.set_defaults(func=cmd_experiment)
     return p

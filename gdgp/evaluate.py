@@ -1,4 +1,9 @@
-"""Stage 3: the robot user interacts with a trained method on every test slice; medpy scores each round.
+"""Stage 3: the robot user interacts with a trained method on every slice of a split; medpy scores each round.
+
+The workflow evaluates the test slices (the tables) and, where the dataset has them, the
+validation slices (for choosing settings); the caller picks the split
+(:meth:`gdgp.extract.SliceSet.subset`). An empty split yields header-only tables and an
+overlays file holding zero slices.
 
 Writes ``clicks.csv`` (one row per test slice x round: the click added, the click count,
 Dice, NSD at ``nsd_tolerance_mm``, ASSD in pixels and mm, tp/fp/fn, the empty-prediction
@@ -67,6 +72,9 @@ def _records(dataset: str, method: str, row: pd.Series, gt: np.ndarray, rounds: 
     return out
 
 
+#: Columns of clicks.csv, one row per slice and round (the metrics as :func:`gdgp.metrics.score` returns them).
+CLICKS_COLUMNS = ["dataset", "method", "slice_id", "case", "slice_z", "round", "n_clicks", "click_y", "click_x",
+                  "click_positive", "dice", "assd_px", "assd_mm", "tp", "fp", "fn", "empty_pred", "nsd"]
 #: Columns of first_interaction.csv, one row per first-interaction click.
 FIRST_INTERACTION_COLUMNS = ["dataset", "method", "slice_id", "case", "index", "y", "x", "positive"]
 
@@ -86,7 +94,7 @@ def _first_clicks(dataset: str, method: str, row: pd.Series, robot: Robot, n_fir
 
 
 def evaluate_method(method: Method, test_set: SliceSet, dataset: str, cfg: EvalConfig) -> Evaluation:
-    """Interact with and score every test slice."""
+    """Interact with and score every slice of ``test_set`` (any split; none at all gives empty tables)."""
     records: list[dict] = []
     first: list[dict] = []
     overlay_k = min(cfg.overlay_slices, len(test_set.images))
@@ -122,7 +130,7 @@ def evaluate_method(method: Method, test_set: SliceSet, dataset: str, cfg: EvalC
         "click_slice": clicks[:, 0], "click_y": clicks[:, 1], "click_x": clicks[:, 2],
         "click_positive": clicks[:, 3].astype(bool), "click_round": clicks[:, 4],
     }
-    return Evaluation(pd.DataFrame.from_records(records),
+    return Evaluation(pd.DataFrame.from_records(records, columns=CLICKS_COLUMNS),
                       pd.DataFrame.from_records(first, columns=FIRST_INTERACTION_COLUMNS), overlays)
 
 

@@ -25,14 +25,18 @@ from tests.test_workflow import TINY, project, snakemake
 
 BIN = Path(sys.executable).parent
 pytestmark = pytest.mark.slow
-MODEL = Path("results/models/tiny_spleen/click_unet")
+MODEL = Path("results/models/tiny_spleen/click_unet/seed0")
 
 
 def one_method_config(epochs: int) -> dict:
-    """The tiny config with click_unet only, no experiment variants."""
+    """The tiny config with click_unet only, one seed, no experiment variants, no validation or
+    protocol-sensitivity runs (the faults under test are in training and extraction)."""
     cfg = yaml.safe_load(TINY.read_text())
     cfg["methods"] = {"click_unet": cfg["methods"]["click_unet"]}
     cfg["experiments"] = {"datasets": []}
+    cfg["datasets"]["tiny_spleen"]["n_val"] = 0
+    cfg["evaluate"]["protocols"] = []
+    assert cfg["train"]["seeds"] == [0]
     cfg["report"]["reference_method"] = None
     cfg["train"]["epochs"] = epochs
     return cfg
@@ -82,7 +86,7 @@ def test_killed_training_resumes_and_matches_an_uninterrupted_run(tmp_path: Path
     # then the default profile's rerun-incomplete re-runs the job, which resumes from latest.pt.
     snakemake(["--unlock"], work)
     snakemake(["--cores", "1"], work)
-    train_log = (work / "results" / "logs" / "train" / "tiny_spleen" / "click_unet.log").read_text()
+    train_log = (work / "results" / "logs" / "train" / "tiny_spleen" / "click_unet" / "seed0.log").read_text()
     assert f"at epoch {killed_at + 1}" in train_log, train_log[-2000:]
     assert not latest.exists()  # removed once final.pt is written
     history = pd.read_csv(work / MODEL / "loss.csv")
@@ -94,7 +98,7 @@ def test_killed_training_resumes_and_matches_an_uninterrupted_run(tmp_path: Path
     assert digest(work / "data") == digest(fresh / "data")
     pd.testing.assert_frame_equal(history.drop(columns="seconds"),
                                   pd.read_csv(fresh / MODEL / "loss.csv").drop(columns="seconds"))
-    for name in ("runs/tiny_spleen/click_unet/clicks.csv", "report/table4.csv", "dice_per_click.csv"):
+    for name in ("runs/tiny_spleen/click_unet/seed0/clicks.csv", "report/table4.csv", "dice_per_click.csv"):
         pd.testing.assert_frame_equal(pd.read_csv(work / "results" / name), pd.read_csv(fresh / "results" / name))
     assert json.loads((work / "results" / "metrics.json").read_text()) == \
         json.loads((fresh / "results" / "metrics.json").read_text())

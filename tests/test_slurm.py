@@ -95,8 +95,10 @@ def test_tiny_workflow_runs_through_slurm_with_the_profile(slurm_env: dict[str, 
     print(f"tiny workflow through Slurm: {wall:.1f} s")
     table = pd.read_csv(work / "results" / "report" / "table4.csv")
     assert set(table["method"]) == {"auto_unet", "click_unet"}
-    clicks = pd.read_csv(work / "results" / "runs" / "tiny_spleen" / "click_unet" / "clicks.csv")
+    clicks = pd.read_csv(work / "results" / "runs" / "tiny_spleen" / "click_unet" / "seed0" / "clicks.csv")
     assert clicks["dice"].between(0, 1).all() and len(clicks) == 4 * 4
+    assert (work / "results" / "report" / "val" / "table4.csv").exists()
+    assert (work / "results" / "report" / "protocol_sensitivity.csv").exists()
 
     # Every job went through sbatch, with the profile's and the config's resources.
     submitted = [row for row in jobs(slurm_env) if row["JobId"] not in before]
@@ -104,9 +106,12 @@ def test_tiny_workflow_runs_through_slurm_with_the_profile(slurm_env: dict[str, 
     for row in submitted:
         assert row["JobState"] == "COMPLETED", row
         by_rule.setdefault(row["Comment"].split("_wildcards")[0].removeprefix("rule_"), []).append(row)
+    # two models (one seed), each evaluated on the test split, the validation split and under
+    # the tiny config's second click protocol
     assert sorted((rule, len(rows)) for rule, rows in by_rule.items()) == [
-        ("demo_data", 1), ("evaluate", 2), ("extract", 1), ("report", 1), ("train", 2)]
-    for rule in ("train", "evaluate"):
+        ("demo_data", 1), ("evaluate", 2), ("evaluate_protocol", 2), ("evaluate_val", 2), ("extract", 1),
+        ("protocol_sensitivity", 1), ("report", 1), ("report_val", 1), ("train", 2)]
+    for rule in ("train", "evaluate", "evaluate_val", "evaluate_protocol"):
         for row in by_rule[rule]:
             assert row["Partition"] == "gpu" and "gpu:1" in row["TresPerJob"], row
             assert row["MinMemoryNode"].startswith("15") and row["TimeLimit"] == "00:20:00", row

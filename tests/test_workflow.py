@@ -48,36 +48,162 @@ def test_lint_clean() -> None:
     assert "Congratulations" in proc.stdout + proc.stderr
 
 
+def rule_counts(out: str) -> dict[str, int]:
+    """Job counts per rule from the table `snakemake -n --quiet rules` prints."""
+    return {line.split()[0]: int(line.split()[1]) for line in out.splitlines()
+            if len(line.split()) == 2 and line.split()[1].isdigit()}
+
+
+def shell_lines(out: str, verb: str) -> list[str]:
+    """The `gdgp <verb>` commands of a `snakemake -n -p` run."""
+    lines = [line.removeprefix("Shell command: ") for line in out.splitlines()]
+    return [line for line in lines if line.startswith(f"gdgp {verb} ")]
+
+
+def option(line: str, name: str) -> str:
+    return line.split(f"{name} ")[1].split()[0]
+
+
 def test_dry_run_of_demo_config_shows_full_dag() -> None:
-    out = snakemake(["-n", "--forceall", "--quiet", "rules"], REPO).stdout
-    counts = {line.split()[0]: int(line.split()[1]) for line in out.splitlines()
-              if len(line.split()) == 2 and line.split()[1].isdigit()}
+    counts = rule_counts(snakemake(["-n", "--forceall", "--quiet", "rules"], REPO).stdout)
     cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     variants = cfg["experiments"].get("variants", list(VARIANT_SETTINGS))  # schema default: all
     n_variants = len(cfg["experiments"]["datasets"]) * len(variants)
-    n_jobs = len(cfg["datasets"]) * len(cfg["methods"]) + n_variants
-    assert counts.get("train") == n_jobs and counts.get("evaluate") == n_jobs
-    # every extra seed trains and evaluates gdgp and each variant again on the experiment datasets
-    n_replicates = len(cfg["experiments"]["datasets"]) * (1 + len(variants)) * len(cfg["experiments"]["extra_seeds"])
-    assert n_replicates > 0 and counts.get("train_seed") == n_replicates == counts.get("evaluate_seed")
+    seeds = cfg["train"]["seeds"]
+    # every method and every variant, once per training seed
+    n_models = (len(cfg["datasets"]) * len(cfg["methods"]) + n_variants) * len(seeds)
+    assert counts.get("train") == n_models and counts.get("evaluate") == n_models
+    assert "train_seed" not in counts and "evaluate_seed" not in counts
+    # every model again under each protocol but evaluate.protocol (default: all three)
+    protocols = cfg["evaluate"].get("protocols", ["ritm", "largest_component_centre", "weighted_random"])
+    assert counts.get("evaluate_protocol") == n_models * (len(protocols) - 1) > 0
+    assert counts.get("protocol_sensitivity") == 1
+    # no demo dataset has validation slices: no validation runs, no validation report
+    n_val_models = sum(cfg["datasets"][d].get("n_val", 0) > 0 for d in cfg["datasets"]) * len(cfg["methods"])
+    assert counts.get("evaluate_val", 0) == n_val_models * len(seeds) and ("report_val" in counts) == (n_val_models > 0)
     assert counts.get("extract") == len(cfg["datasets"]) and counts.get("report") == 1
     assert counts.get("table2") == 1 and counts.get("fig2") == 1 and counts.get("variant_table") == 3
 
 
-def test_extra_seed_jobs_train_with_their_seed_into_their_own_folder(tmp_path: Path) -> None:
+def test_every_model_trains_and_is_evaluated_with_each_seed_in_its_folder(tmp_path: Path) -> None:
     cfg = yaml.safe_load(TINY.read_text())
-    cfg["experiments"]["extra_seeds"] = [7]
-    out = snakemake(["-n", "-p", "--forceall", "results/experiments/table3.csv"], project(tmp_path, cfg)).stdout
-    shell = [line.removeprefix("Shell command: ") for line in out.splitlines()]
-    train = [line for line in shell if line.startswith("gdgp train")]
-    seeds = {line.split("--method ")[1].split()[0] + ("/seed7" if "/seed7/" in line else ""):
-             line.split("--seed ")[1].split()[0] for line in train}
-    assert seeds == {"gdgp": "0", "gdgp_fixed": "0", "gdgp/seed7": "7", "gdgp_fixed/seed7": "7"}
-    table = next(line for line in shell if line.startswith("gdgp experiment table3"))
-    assert "runs/tiny_spleen/gdgp/seed7/clicks.csv" in table and "runs/tiny_spleen/gdgp_fixed/clicks.csv" in table
-    cfg["experiments"]["extra_seeds"] = [0, 1]  # 0 is train.seed: its runs are the first replicate already
-    proc = snakemake(["-n"], project(tmp_path / "again", cfg), check=False)
-    assert proc.returncode != 0 and "extra_seeds" in proc.stderr + proc.stdout
+    cfg["train"]["seeds"] = [0, 7]
+    out = snakemake(["-n", "-p", "--forceall"], project(tmp_path, cfg)).stdout
+    models = ["auto_unet", "click_unet", "gdgp", "gdgp_fixed", "gdgp_abl_cnn"]
+    train = shell_lines(out, "train")
+    got = sorted((option(line, "--method"), option(line, "--seed"), option(line, "--out-checkpoint"))
+                 for line in train)
+    assert got == sorted((m, str(k), f"results/models/tiny_spleen/{m}/seed{k}/final.pt")
+                         for m in models for k in (0, 7))
+    evaluate = shell_lines(out, "evaluate")
+    by_split = {}
+    for line in evaluate:
+        key = (option(line, "--split"), option(line, "--protocol"))
+        by_split.setdefault(key, []).append(option(line, "--out-clicks"))
+        seed_folder = option(line, "--out-clicks").split("/")[-2]
+        assert option(line, "--checkpoint").endswith(f"/{seed_folder}/final.pt")
+    assert sorted(by_split["test", "ritm"]) == sorted(f"results/runs/tiny_spleen/{m}/seed{k}/clicks.csv"
+                                                      for m in models for k in (0, 7))
+    assert sorted(by_split["val", "ritm"]) == sorted(f"results/val/tiny_spleen/{m}/seed{k}/clicks.csv"
+                                                     for m in models for k in (0, 7))
+    assert sorted(by_split["test", "largest_component_centre"]) == sorted(
+        f"results/protocols/largest_component_centre/tiny_spleen/{m}/seed{k}/clicks.csv"
+        for m in models for k in (0, 7))
+    assert len(by_split) == 3
+    # Table 4 uses every seed's runs; its loss curves and overlays the first seed's
+    report = next(line for line in shell_lines(out, "report") if "--out-dir results/report " in line)
+    clicks = report.split("--clicks ")[1].split(" --")[0].split()
+    assert sorted(clicks) == sorted(f"results/runs/tiny_spleen/{m}/seed{k}/clicks.csv"
+                                    for m in ("auto_unet", "click_unet", "gdgp") for k in (0, 7))
+    for key, name in (("--losses", "loss.csv"), ("--overlays", "overlays.npz")):
+        files = report.split(f"{key} ")[1].split(" --")[0].split()
+        assert len(files) == 3 and all(f.endswith(f"/seed0/{name}") for f in files)
+    # the experiment tables: every seed
+    table3 = next(iter(shell_lines(out, "experiment table3")))
+    assert "gdgp/seed7/clicks.csv" in table3 and "gdgp_fixed/seed0/clicks.csv" in table3
+    assert "--default-seed" not in table3
+    table2 = next(iter(shell_lines(out, "experiment table2")))
+    assert "gdgp/seed0/final.pt" in table2 and "gdgp/seed7/final.pt" in table2
+    assert "--datasets tiny_spleen tiny_spleen " in table2
+    fig2 = next(iter(shell_lines(out, "experiment fig2")))
+    assert "gdgp/seed0/loss.csv" in fig2 and "gdgp/seed7/loss.csv" in fig2
+
+
+def test_seeds_from_the_command_line(tmp_path: Path) -> None:
+    work = project(tmp_path)
+    out = snakemake(["-n", "-p", "--config", "train={seeds: [0, 1, 2]}"], work).stdout
+    train = shell_lines(out, "train")
+    assert sorted({option(line, "--seed") for line in train}) == ["0", "1", "2"] and len(train) == 15
+    assert {option(line, "--epochs") for line in train} == {"1"}  # merged into train, not replacing it
+
+
+def test_old_seed_keys_still_validate_warn_and_train_every_method_with_their_seeds(tmp_path: Path) -> None:
+    cfg = yaml.safe_load(TINY.read_text())
+    del cfg["train"]["seeds"]
+    cfg["train"]["seed"] = 3
+    cfg["experiments"]["extra_seeds"] = [4]
+    proc = snakemake(["-n", "-p"], project(tmp_path, cfg))
+    assert "train.seed is deprecated" in proc.stderr and "experiments.extra_seeds is deprecated" in proc.stderr
+    assert "every method" in proc.stderr
+    train = shell_lines(proc.stdout, "train")
+    assert sorted((option(line, "--method"), option(line, "--seed")) for line in train) == sorted(
+        (m, k) for m in ("auto_unet", "click_unet", "gdgp", "gdgp_fixed", "gdgp_abl_cnn") for k in ("3", "4"))
+    assert all(f"/seed{option(line, '--seed')}/final.pt" in line for line in train)
+    # with train.seeds as well, the new key wins (and says so)
+    cfg["train"]["seeds"] = [5]
+    proc = snakemake(["-n", "-p"], project(tmp_path / "both", cfg))
+    assert "train.seed is deprecated and ignored" in proc.stderr
+    assert "experiments.extra_seeds is deprecated and ignored" in proc.stderr
+    assert {option(line, "--seed") for line in shell_lines(proc.stdout, "train")} == {"5"}
+
+
+@pytest.mark.parametrize("n_val", [0, 4])
+def test_validation_runs_exist_only_for_datasets_with_validation_slices(tmp_path: Path, n_val: int) -> None:
+    cfg = yaml.safe_load(TINY.read_text())
+    cfg["datasets"]["tiny_spleen"]["n_val"] = n_val
+    work = project(tmp_path, cfg)
+    counts = rule_counts(snakemake(["-n", "--quiet", "rules"], work).stdout)
+    assert counts.get("evaluate_val", 0) == (5 if n_val else 0)  # 3 methods + 2 variants, one seed
+    assert counts.get("report_val", 0) == (1 if n_val else 0)
+    assert counts.get("evaluate") == 5 and counts.get("report") == 1
+    if n_val:
+        out = snakemake(["-n", "-p", "results/report/val/table4.csv"], work).stdout
+        report = next(iter(shell_lines(out, "report")))
+        assert "--out-dir results/report/val " in report and "--skip-empty --no-figures" in report
+        clicks = report.split("--clicks ")[1].split(" --")[0].split()
+        assert len(clicks) == 5 and all(c.startswith("results/val/tiny_spleen/") for c in clicks)
+        # the main report stays on the test runs
+        out = snakemake(["-n", "-p", "--forcerun", "report", "results/report/table4.csv"], work).stdout
+        main = next(line for line in shell_lines(out, "report") if "--out-dir results/report " in line)
+        assert "results/val/" not in main
+
+
+@pytest.mark.parametrize(("protocols", "n_runs"), [
+    ([], 0), (["ritm"], 0), (["ritm", "weighted_random"], 5),
+    (["largest_component_centre", "ritm", "weighted_random"], 10),
+])
+def test_protocol_sensitivity_runs(tmp_path: Path, protocols: list[str], n_runs: int) -> None:
+    cfg = yaml.safe_load(TINY.read_text())
+    cfg["evaluate"]["protocols"] = protocols
+    work = project(tmp_path, cfg)
+    out = snakemake(["-n", "-p"], work).stdout
+    counts = rule_counts(snakemake(["-n", "--quiet", "rules"], work).stdout)
+    assert counts.get("evaluate_protocol", 0) == n_runs
+    assert counts.get("protocol_sensitivity", 0) == (1 if n_runs else 0)
+    if n_runs:
+        line = next(iter(shell_lines(out, "report-protocols")))
+        assert line.count("--clicks ") == len(protocols) and "--out-csv results/report/protocol_sensitivity.csv" in line
+        assert "--clicks ritm results/runs/tiny_spleen/auto_unet/seed0/clicks.csv" in line
+        other = "results/protocols/weighted_random/tiny_spleen/auto_unet/seed0/clicks.csv"
+        assert f"--clicks weighted_random {other}" in line
+        assert len(line.split("--clicks ritm ")[1].split(" --")[0].split()) == 5
+
+
+def test_main_protocol_must_be_among_the_compared_ones(tmp_path: Path) -> None:
+    cfg = yaml.safe_load(TINY.read_text())
+    cfg["evaluate"]["protocols"] = ["largest_component_centre", "weighted_random"]
+    proc = snakemake(["-n"], project(tmp_path, cfg), check=False)
+    assert proc.returncode != 0 and "evaluate.protocols" in proc.stdout + proc.stderr
 
 
 def test_deprecated_table_round_still_validates_with_a_warning(tmp_path: Path) -> None:
@@ -103,6 +229,9 @@ def test_msd_config_replaces_demo_config() -> None:
     (("methods", "gdgp", "encoding"), "sobel", "encoding"),
     (("experiments", "variants"), ["gdgp_magic"], "gdgp_magic"),
     (("experiments", "extra_seeds"), [-1], "extra_seeds"),
+    (("train", "seeds"), [1, 1], "seeds"),
+    (("train", "seeds"), [], "seeds"),
+    (("evaluate", "protocols"), ["ritm", "clicky"], "clicky"),
 ])
 def test_bad_config_value_is_rejected_naming_the_key(tmp_path: Path, path: tuple, value, expected: str) -> None:
     cfg = yaml.safe_load(TINY.read_text())
@@ -119,36 +248,59 @@ def test_bad_config_value_is_rejected_naming_the_key(tmp_path: Path, path: tuple
 @pytest.mark.slow
 def test_tiny_end_to_end_run(tmp_path: Path) -> None:
     cfg = yaml.safe_load(TINY.read_text())
-    cfg["experiments"]["extra_seeds"] = [1]  # a second training seed for gdgp and its variants
+    cfg["train"]["seeds"] = [0, 1]  # every method and variant trained with two seeds
     work = project(tmp_path, cfg)
     snakemake(["--cores", "2"], work)
     res = work / "results"
+    manifest = pd.read_csv(res / "slices" / "tiny_spleen" / "manifest.csv")
+    test_ids, val_ids = (set(manifest.loc[manifest["split"] == s, "slice_id"]) for s in ("test", "val"))
+    assert test_ids and val_ids and not test_ids & val_ids
     for method in ("auto_unet", "click_unet", "gdgp", "gdgp_fixed", "gdgp_abl_cnn"):
-        clicks = pd.read_csv(res / "runs" / "tiny_spleen" / method / "clicks.csv")
-        assert len(clicks) == 4 * 4 and sorted(clicks["round"].unique()) == [0, 1, 2, 3]
-        assert clicks["dice"].between(0, 1).all()
-        assert (res / "logs" / "train" / "tiny_spleen" / f"{method}.log").stat().st_size > 0
-        assert (res / "benchmarks" / "train" / "tiny_spleen" / f"{method}.tsv").exists()
+        for seed in (0, 1):
+            run_dir = Path("tiny_spleen") / method / f"seed{seed}"
+            clicks = pd.read_csv(res / "runs" / run_dir / "clicks.csv")
+            assert len(clicks) == len(test_ids) * 4 and sorted(clicks["round"].unique()) == [0, 1, 2, 3]
+            assert set(clicks["slice_id"]) == test_ids and clicks["dice"].between(0, 1).all()
+            assert set(pd.read_csv(res / "val" / run_dir / "clicks.csv")["slice_id"]) == val_ids
+            other = pd.read_csv(res / "protocols" / "largest_component_centre" / run_dir / "clicks.csv")
+            assert set(other["slice_id"]) == test_ids and len(other) == len(clicks)
+            assert (res / "models" / run_dir / "final.pt").exists()
+            assert (res / "logs" / "train" / run_dir.with_suffix(".log")).stat().st_size > 0
+            assert (res / "benchmarks" / "evaluate_val" / run_dir.with_suffix(".tsv")).exists()
     metrics = json.loads((res / "metrics.json").read_text())
     assert set(metrics["tiny_spleen"]) == {"auto_unet", "click_unet", "gdgp"}  # variants stay out of Table 4
     table = pd.read_csv(res / "report" / "table4.csv")
     assert set(table["method"]) == {"auto_unet", "click_unet", "gdgp"} and set(table["budget"]) == {2, 4, 8}
+    assert (table["n_seeds"] == 2).all()
     # equal cost: gdgp's 7-click first interaction has no entry below 8 clicks
     gdgp = table[table["method"] == "gdgp"].set_index("budget")
     assert gdgp.loc[[2, 4], "dice_mean"].isna().all() and np.isfinite(gdgp.at[8, "dice_mean"])
-    # The experiment tables: Table 2 has the initial row and one learned row; Table 3 compares
+    # The validation report: every model's validation runs, tables only; never the test slices.
+    val = pd.read_csv(res / "report" / "val" / "table4.csv")
+    assert set(val["method"]) == {"auto_unet", "click_unet", "gdgp", "gdgp_fixed", "gdgp_abl_cnn"}
+    assert (val["n_seeds"] == 2).all() and val["n_slices"].max() <= len(val_ids)
+    assert (res / "report" / "val" / "significance.csv").exists() and not list((res / "report" / "val").glob("*.png"))
+    # Protocol sensitivity: under evaluate.protocol it is Table 4's Dice; both protocols rank the same models.
+    sens = pd.read_csv(res / "report" / "protocol_sensitivity.csv")
+    assert len(sens) == 5 * 3 and {"rank_ritm", "rank_largest_component_centre"} <= set(sens.columns)
+    merged = table.merge(sens, on=["dataset", "method", "budget"])
+    assert len(merged) == 9 and np.allclose(merged["dice_mean"], merged["dice_ritm"], equal_nan=True)
+    tau = sens["kendall_tau_ritm__largest_component_centre"]
+    assert tau[sens["budget"] == 8].between(-1, 1).all()
+    # The experiment tables: Table 2 averages the two seeds' learned parameters; Table 3 compares
     # gdgp with gdgp_fixed; Table 6 holds only the configured ablation; no Table 5 (no variant).
     t2 = pd.read_csv(res / "experiments" / "table2.csv")
     assert list(t2["row"]) == ["initial", "learned (tiny_spleen)"] and t2.loc[1, "n_seeds"] == 2
     assert t2.loc[0, ["sigma", "alpha1", "alpha2", "tau", "l"]].tolist() == [1.0, 0.5, 0.2, 1.0, 2.0]
     t3 = pd.read_csv(res / "experiments" / "table3.csv")
     assert set(t3["method"]) == {"gdgp", "gdgp_fixed"} and (t3["n_seeds"] == 2).all()
-    # the seed-1 replicate is another model (other initial weights), scored on the same slices
-    seed0 = pd.read_csv(res / "runs" / "tiny_spleen" / "gdgp" / "clicks.csv")
+    # the seed-1 model is another model (other initial weights), scored on the same slices
+    seed0 = pd.read_csv(res / "runs" / "tiny_spleen" / "gdgp" / "seed0" / "clicks.csv")
     seed1 = pd.read_csv(res / "runs" / "tiny_spleen" / "gdgp" / "seed1" / "clicks.csv")
     assert seed0["slice_id"].tolist() == seed1["slice_id"].tolist() and not seed0["dice"].equals(seed1["dice"])
     at8 = [c[c["n_clicks"] <= 8].sort_values("round").groupby("slice_id")["dice"].last() for c in (seed0, seed1)]
     assert t3.loc[t3["method"] == "gdgp", "dice_mean"].item() == pytest.approx(((at8[0] + at8[1]) / 2).mean())
+    assert gdgp.at[8, "dice_mean"] == pytest.approx(((at8[0] + at8[1]) / 2).mean())
     assert set(pd.read_csv(res / "experiments" / "table6.csv")["method"]) == {"gdgp", "gdgp_abl_cnn"}
     assert not (res / "experiments" / "table5.csv").exists()
     # Nothing left to do on a second run; the report renders.
@@ -156,9 +308,11 @@ def test_tiny_end_to_end_run(tmp_path: Path) -> None:
     snakemake(["--report", "report.html"], work)
     html = (work / "report.html").read_text(errors="ignore")
     assert "dice_per_click_tiny_spleen.png" in html and "loss_curves.png" in html
-    # Changing a robot-user setting re-runs evaluation and the report, not training.
+    # Changing a robot-user setting re-runs evaluation and the reports, not training.
     cfg = yaml.safe_load((work / "config" / "config.yaml").read_text())
     cfg["evaluate"]["rounds"] = 2
     (work / "config" / "config.yaml").write_text(yaml.safe_dump(cfg))
-    dry = snakemake(["-n", "--quiet", "rules"], work).stdout
-    assert "evaluate" in dry and "report" in dry and "train" not in dry and "extract" not in dry
+    dry = rule_counts(snakemake(["-n", "--quiet", "rules"], work).stdout)
+    assert dry.get("evaluate") == dry.get("evaluate_val") == dry.get("evaluate_protocol") == 10
+    assert dry.get("report") == dry.get("report_val") == dry.get("protocol_sensitivity") == 1
+    assert "train" not in dry and "extract" not in dry

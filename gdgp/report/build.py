@@ -4,8 +4,11 @@ Inputs per (dataset, method), as the evaluate and train stages write them:
 
 * ``clicks.csv`` carries its own ``dataset`` and ``method`` columns. Its training seed is its
   own ``seed`` column if it has one, else ``k`` when the file lies in a folder named
-  ``seed<k>`` (``results/runs/<dataset>/<method>/seed<k>/clicks.csv``, an extra training
-  seed), else ``default_seed`` (the run of ``train.seed``; 0 unless told otherwise).
+  ``seed<k>`` (the workflow writes every run there:
+  ``results/runs/<dataset>/<method>/seed<k>/clicks.csv``), else ``default_seed`` (0 unless
+  told otherwise; files of older layouts). With ``skip_empty``, a clicks file with a header
+  but no rows (an evaluation of an empty split, e.g. a dataset without validation slices)
+  is passed over; otherwise it is an error.
 * ``loss.csv`` and ``overlays.npz`` do not; they are matched to a (dataset, method) pair of
   the clicks tables by their path: the pair whose dataset and method names both appear as
   folders of the path, dataset first (e.g. ``results/spleen/gdgp/loss.csv``). An explicit
@@ -139,12 +142,14 @@ def _check_clicks(df: pd.DataFrame, path: Path) -> None:
                                  "must count every click so far, the first interaction included")
 
 
-def load_clicks(paths: Sequence[Path], default_seed: int = 0) -> pd.DataFrame:
+def load_clicks(paths: Sequence[Path], default_seed: int = 0, skip_empty: bool = False) -> pd.DataFrame:
     """Read, validate and concatenate the clicks tables, with a ``seed`` column.
 
     Args:
         paths: clicks.csv files; each (dataset, method, seed) in exactly one of them.
         default_seed: seed of a file with neither a ``seed`` column nor a ``seed<k>`` folder.
+        skip_empty: pass over files with a header but no rows (an evaluation of an empty
+            split); when every file is empty the result has the columns and no rows.
 
     Raises:
         InputDataError: naming the file, for a missing column, an empty file, bad values,
@@ -159,11 +164,16 @@ def load_clicks(paths: Sequence[Path], default_seed: int = 0) -> pd.DataFrame:
     if repeated:
         raise InputDataError(f"clicks files given more than once: {repeated}")
     frames: list[pd.DataFrame] = []
+    empty: list[pd.DataFrame] = []
     owner: dict[tuple[str, str, int], Path] = {}
     coverage: dict[tuple[str, str], tuple[Path, int, frozenset]] = {}
     for path in paths:
-        df = _with_seed(_read_csv(path, tables.CLICKS_COLUMNS, "clicks"), path, default_seed)
-        df = _numeric(df, path)
+        df = _read_csv(path, tables.CLICKS_COLUMNS, "clicks", allow_empty=skip_empty)
+        df = _numeric(_with_seed(df, path, default_seed), path)
+        if df.empty:
+            log.info("%s has no rows (an evaluation of an empty split): skipped", path)
+            empty.append(df)
+            continue
         _check_clicks(df, path)
         for (dataset, method, seed), g in df.groupby(_EVALUATION, sort=True):
             key = (str(dataset), str(method), int(seed))
@@ -177,6 +187,9 @@ def load_clicks(paths: Sequence[Path], default_seed: int = 0) -> pd.DataFrame:
                                      f"seed {first_seed} in {first_path}; the seeds of a method must be evaluated "
                                      "alike")
         frames.append(df)
+    if not frames:
+        log.warning("every clicks file is empty (%d files): the tables have no rows", len(empty))
+        return pd.concat(empty, ignore_index=True)
     return pd.concat(frames, ignore_index=True)
 
 
@@ -277,13 +290,26 @@ def load_overlay(path: Path) -> tuple[Overlay, Pair | None]:
     return overlay, ((d, m) if d is not None and m is not None else None)
 
 
-def load_overlays(paths: Sequence[Path], known: Sequence[Pair], default_seed: int = 0
+def _overlay_slices(path: Path) -> int | None:
+    """Number of slices an overlays.npz holds (None if that cannot be read: load_overlay says why)."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return int(data["image"].shape[0]) if "image" in data.files and data["image"].ndim == 3 else None
+    except (OSError, ValueError):
+        return None
+
+
+def load_overlays(paths: Sequence[Path], known: Sequence[Pair], default_seed: int = 0, skip_empty: bool = False
                   ) -> dict[Pair, tuple[Overlay, int]]:
     """Read every overlays.npz, keyed by (dataset, method), with the training seed its folder
-    names (:func:`seed_of_path`); a pair given twice is an error."""
+    names (:func:`seed_of_path`); a pair given twice is an error. With ``skip_empty``, a file
+    holding no slices (an evaluation of an empty split) is passed over."""
     out: dict[Pair, tuple[Overlay, int]] = {}
     owner: dict[Pair, Path] = {}
     for path in map(Path, paths):
+        if skip_empty and path.is_file() and _overlay_slices(path) == 0:
+            log.info("%s holds no slices (an evaluation of an empty split): skipped", path)
+            continue
         overlay, pair = load_overlay(path)
         pair = pair or identify(path, known)
         if pair in out:
@@ -365,6 +391,9 @@ def significance_table(clicks: pd.DataFrame, per_slice: pd.DataFrame, reference:
     return pd.concat([dice, auc], ignore_index=True)
 
 
+_NO_RUNS = "No evaluated slices: every clicks file was empty."
+
+
 def _write_tables(clicks: pd.DataFrame, out_dir: Path, budget_list: list[int], noc_budget: int,
                   thresholds: Sequence[float], reference_method: str | None, method_order: Sequence[str] | None,
                   skipped: pd.DataFrame, n_boot: int, seed: int) -> tuple[dict, pd.DataFrame]:
@@ -378,8 +407,14 @@ def _write_tables(clicks: pd.DataFrame, out_dir: Path, budget_list: list[int], n
     if not skipped.empty:
         log.warning("%d case(s) were skipped at extraction: %s", len(skipped),
                     ", ".join(f"{t}/{c}" for t, c in zip(skipped["task"], skipped["case"], strict=True)))
-    write_text_atomic(out_dir / "table4.md", tables.table4_markdown(table4, budget_list, n_boot, method_order, skipped))
-    write_text_atomic(out_dir / "table4.tex", tables.table4_latex(table4, budget_list, n_boot, method_order))
+    if table4.empty:  # every clicks file was empty (skip_empty): header-only tables
+        write_text_atomic(out_dir / "table4.md", _NO_RUNS + "\n\n"
+                          + tables.table4_markdown(table4, budget_list, n_boot, method_order, skipped))
+        write_text_atomic(out_dir / "table4.tex", f"% {_NO_RUNS}\n")
+    else:
+        write_text_atomic(out_dir / "table4.md",
+                          tables.table4_markdown(table4, budget_list, n_boot, method_order, skipped))
+        write_text_atomic(out_dir / "table4.tex", tables.table4_latex(table4, budget_list, n_boot, method_order))
     noc = tables.noc_frame(cost.noc_table(clicks, thresholds, noc_budget), cost.dice_auc(clicks, noc_budget))
     write_csv(noc, out_dir / "noc.csv")
     write_text_atomic(out_dir / "noc.md", tables.noc_markdown(noc, method_order))
@@ -438,7 +473,8 @@ def build_report(clicks_csvs: Sequence[Path], loss_csvs: Sequence[Path], overlay
                  out_dir: Path, budgets: Sequence[int] = (4, 8, 12), noc_budget: int = 20,
                  noc_thresholds: Sequence[float] = (0.85, 0.90), reference_method: str | None = None,
                  method_order: Sequence[str] | None = None, skipped_csvs: Sequence[Path] = (),
-                 n_boot: int = 10000, seed: int = 0, default_seed: int = 0) -> dict:
+                 n_boot: int = 10000, seed: int = 0, default_seed: int = 0, skip_empty: bool = False,
+                 with_figures: bool = True) -> dict:
     """Write every table and figure of the report into ``out_dir``, methods compared at equal cost.
 
     The cost axis is the total number of clicks the user placed, first interaction included
@@ -478,6 +514,11 @@ def build_report(clicks_csvs: Sequence[Path], loss_csvs: Sequence[Path], overlay
         seed: seed of the bootstrap resampling.
         default_seed: training seed of a clicks file with neither a ``seed`` column nor a
             ``seed<k>`` folder.
+        skip_empty: pass over clicks files with a header but no rows and overlay files
+            with no slices (evaluations of an empty split, e.g. the validation runs); if
+            every clicks file is empty, the tables are header-only. Otherwise such a file
+            is an error.
+        with_figures: False writes the tables only (no PNG; ``loss_curves.csv`` still).
 
     Returns:
         The headline metrics (also written to ``metrics.json``).
@@ -489,17 +530,18 @@ def build_report(clicks_csvs: Sequence[Path], loss_csvs: Sequence[Path], overlay
     budget_list = check_budgets(budgets)
     _check_options(noc_budget, noc_thresholds, n_boot)
     thresholds = [float(t) for t in noc_thresholds]
-    clicks = load_clicks(clicks_csvs, default_seed)
+    clicks = load_clicks(clicks_csvs, default_seed, skip_empty=skip_empty)
     known = sorted({(str(d), str(m)) for d, m in clicks[["dataset", "method"]].drop_duplicates().itertuples(index=False)})
     losses = load_losses(loss_csvs, known)
-    overlays = load_overlays(overlay_npzs, known, default_seed)
+    overlays = load_overlays(overlay_npzs, known, default_seed, skip_empty=skip_empty)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     skipped = load_skipped(skipped_csvs)
     metrics, curve = _write_tables(clicks, out_dir, budget_list, int(noc_budget), thresholds, reference_method,
                                    method_order, skipped, int(n_boot), int(seed))
     write_csv(losses, out_dir / "loss_curves.csv")
-    _write_figures(clicks, curve, losses, overlays, out_dir, budget_list, thresholds, method_order)
+    if with_figures:
+        _write_figures(clicks, curve, losses, overlays, out_dir, budget_list, thresholds, method_order)
     return metrics
 
 

@@ -9,11 +9,12 @@
   Wilcoxon of GDGP against each variant over *patients* (per-patient means,
   :func:`gdgp.report.stats.paired_patient_tests`, Holm-corrected per dataset). Several
   clicks files of one (dataset, method) are training-seed replicates
-  (``experiments.extra_seeds``, files in ``seed<k>`` folders): each slice's metrics are
+  (``train.seeds``, files in ``seed<k>`` folders): each slice's metrics are
   averaged over the seeds (each patient's over its slices and seeds), and the spread of
   the per-seed means is reported beside them.
 * Fig. 2: GDGP's composite training loss per epoch and its parts (0.5 Dice + 0.5 CE, NLL,
-  KL), one panel per dataset.
+  KL), one panel per dataset; with several training seeds, each curve is their mean per
+  epoch and a band spans the seeds' total losses.
 """
 
 from __future__ import annotations
@@ -109,7 +110,8 @@ def variant_table(clicks_csvs: Sequence[Path], table: str, budget: int, n_boot: 
         table: ``table3``, ``table5`` or ``table6``.
         budget: total clicks, first interaction included.
         n_boot, seed: of the bootstrap CI of the paired difference.
-        default_seed: seed of the files outside a ``seed<k>`` folder (``train.seed``).
+        default_seed: seed of the files outside a ``seed<k>`` folder (older layouts; the
+            workflow writes every run into one).
 
     Returns:
         :data:`VARIANT_COLUMNS`: Dice/ASSD mean ± std over slices of the seed-averaged
@@ -172,21 +174,44 @@ def variant_markdown(df: pd.DataFrame, table: str) -> str:
 
 
 # --------------------------------------------------------------------------- Fig. 2
-def plot_gdgp_loss(loss_csvs: Sequence[Path], datasets: Sequence[str]) -> plt.Figure:
-    """Composite loss and its parts per epoch (the paper's Fig. 2), one panel per dataset."""
-    if len(loss_csvs) != len(datasets):
-        raise InputDataError(f"fig2: {len(loss_csvs)} loss files but {len(datasets)} dataset names")
-    ncols = min(len(datasets), 3)
-    nrows = -(-len(datasets) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.6 * ncols, 3.4 * nrows), squeeze=False, dpi=figures.DPI)
-    for ax in list(axes.flat)[len(datasets):]:
-        ax.set_visible(False)
-    for ax, path, dataset in zip(axes.flat, loss_csvs, datasets, strict=False):
+def _seed_mean_loss(paths: Sequence[Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The per-epoch mean over the seeds' loss tables, and the min/max of the total loss."""
+    frames = []
+    for path in paths:
         df = pd.read_csv(path)
         missing = {"epoch", "loss", "seg"} - set(df.columns)
         if missing:
             raise InputDataError(f"{path}: loss table lacks {sorted(missing)} (not a gdgp loss.csv?)")
-        ax.plot(df["epoch"], df["loss"], lw=2, label="L (total)")
+        frames.append(df)
+    both = pd.concat(frames, ignore_index=True)
+    cols = [c for c in ("loss", "seg", "nll", "kl") if c in both.columns]
+    per_epoch = both.groupby("epoch", sort=True)
+    return per_epoch[cols].mean().reset_index(), per_epoch["loss"].agg(["min", "max"]).reset_index()
+
+
+def plot_gdgp_loss(loss_csvs: Sequence[Path], datasets: Sequence[str]) -> plt.Figure:
+    """Composite loss and its parts per epoch (the paper's Fig. 2), one panel per dataset.
+
+    ``datasets[i]`` names the dataset of ``loss_csvs[i]``; a name given for several files
+    (its training seeds) gets one panel with the per-epoch mean over them and a band from
+    the lowest to the highest seed's total loss.
+    """
+    if len(loss_csvs) != len(datasets):
+        raise InputDataError(f"fig2: {len(loss_csvs)} loss files but {len(datasets)} dataset names")
+    by_dataset: dict[str, list[Path]] = {}
+    for path, dataset in zip(loss_csvs, datasets, strict=True):
+        by_dataset.setdefault(dataset, []).append(Path(path))
+    ncols = min(len(by_dataset), 3)
+    nrows = -(-len(by_dataset) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.6 * ncols, 3.4 * nrows), squeeze=False, dpi=figures.DPI)
+    for ax in list(axes.flat)[len(by_dataset):]:
+        ax.set_visible(False)
+    for ax, (dataset, paths) in zip(axes.flat, by_dataset.items(), strict=False):
+        df, band = _seed_mean_loss(paths)
+        ax.plot(df["epoch"], df["loss"], lw=2, label="L (total)" + (f", mean of {len(paths)} seeds"
+                                                                    if len(paths) > 1 else ""))
+        if len(paths) > 1:
+            ax.fill_between(band["epoch"], band["min"], band["max"], alpha=0.2, label="L, seed range")
         ax.plot(df["epoch"], df["seg"], lw=1.2, ls="--", label="0.5 Dice + 0.5 CE")
         ax.set_title(dataset)
         ax.set_xlabel("epoch")

@@ -5,8 +5,18 @@ import sys
 
 from snakemake.utils import validate
 
+from gdgp.config_compat import (
+    coerce_command_line_seeds,
+    compared_protocols,
+    explicit_seed_keys,
+    training_seeds,
+)
 from gdgp.experiment_plan import tables_for
 
+# `--config "train={seeds: [0, 1, 2]}"` arrives as strings; which seed keys the user wrote
+# is read before validate() fills in train.seeds' default.
+coerce_command_line_seeds(config)
+_SEED_KEYS_GIVEN = explicit_seed_keys(config)
 validate(config, schema="../schemas/config.schema.yaml")
 
 if "table_round" in config["report"]:
@@ -22,13 +32,19 @@ METHODS = list(config["methods"])
 # The paper's GDGP experiments: variants of gdgp trained on EXPERIMENT_DATASETS only.
 EXPERIMENT_DATASETS = list(config["experiments"]["datasets"])
 VARIANTS = list(config["experiments"]["variants"]) if EXPERIMENT_DATASETS else []
-# Extra training seeds of gdgp and the variants on the experiment datasets (seed replicates).
-EXTRA_SEEDS = list(config["experiments"]["extra_seeds"]) if EXPERIMENT_DATASETS else []
-if config["train"]["seed"] in EXTRA_SEEDS:
-    raise ValueError(
-        f"config: experiments.extra_seeds {EXTRA_SEEDS} repeats train.seed "
-        f"({config['train']['seed']}), whose runs are already the first replicate"
-    )
+# Training seeds of every method and variant (train.seeds; the deprecated train.seed and
+# experiments.extra_seeds still count, with a warning: gdgp/config_compat.py).
+SEEDS, _seed_warnings = training_seeds(config, _SEED_KEYS_GIVEN)
+for _warning in _seed_warnings:
+    print(f"gdgp config: {_warning}", file=sys.stderr)
+# The first seed's loss curves and overlays illustrate the report.
+FIRST_SEED = SEEDS[0]
+# Datasets with validation slices (n_val > 0): every model is evaluated on them too.
+VAL_DATASETS = [d for d in DATASETS if config["datasets"][d]["n_val"] > 0]
+# Click protocols of the sensitivity comparison ([] = none); the main runs use evaluate.protocol.
+PROTOCOL = config["evaluate"]["protocol"]
+COMPARED_PROTOCOLS = compared_protocols(PROTOCOL, config["evaluate"]["protocols"])
+OTHER_PROTOCOLS = [p for p in COMPARED_PROTOCOLS if p != PROTOCOL]
 if EXPERIMENT_DATASETS and "gdgp" not in config["methods"]:
     raise ValueError(
         "config: experiments.datasets is set but methods has no 'gdgp' entry; "
@@ -51,6 +67,7 @@ wildcard_constraints:
     method="|".join(METHODS + VARIANTS),
     task=r"Task\d\d\d*_[A-Za-z0-9][A-Za-z0-9]*",
     seed=r"\d+",
+    protocol="|".join(OTHER_PROTOCOLS) if OTHER_PROTOCOLS else "(?!)",
 
 
 def dataset_cfg(wildcards):
@@ -75,11 +92,6 @@ def method_sets(wildcards):
     )
 
 
-def training_seed(wildcards):
-    """train.seed, or the extra seed of a replicate job (its {seed} wildcard)."""
-    return int(wildcards.get("seed", config["train"]["seed"]))
-
-
 def slices(dataset):
     return {
         "slices": f"results/slices/{dataset}/slices.npz",
@@ -92,75 +104,93 @@ def skipped_cases(dataset):
     return f"results/slices/{dataset}/skipped.csv"
 
 
-def _replicate(seed):
-    """Sub-folder of an extra training seed's model and run ('' for train.seed)."""
-    return "" if seed is None else f"seed{seed}/"
+def model(dataset, method, seed):
+    base = f"results/models/{dataset}/{method}/seed{seed}"
+    return {"checkpoint": f"{base}/final.pt", "loss": f"{base}/loss.csv"}
 
 
-def model(dataset, method, seed=None):
-    sub = _replicate(seed)
+def run(dataset, method, seed, root="results/runs"):
+    """One evaluation's files: the test runs (root results/runs), the validation runs
+    (results/val) or a protocol-sensitivity run (results/protocols/<protocol>)."""
+    base = f"{root}/{dataset}/{method}/seed{seed}"
     return {
-        "checkpoint": f"results/models/{dataset}/{method}/{sub}final.pt",
-        "loss": f"results/models/{dataset}/{method}/{sub}loss.csv",
+        "clicks": f"{base}/clicks.csv",
+        "first_interaction": f"{base}/first_interaction.csv",
+        "overlays": f"{base}/overlays.npz",
     }
 
 
-def run(dataset, method, seed=None):
-    sub = _replicate(seed)
-    return {
-        "clicks": f"results/runs/{dataset}/{method}/{sub}clicks.csv",
-        "first_interaction": f"results/runs/{dataset}/{method}/{sub}first_interaction.csv",
-        "overlays": f"results/runs/{dataset}/{method}/{sub}overlays.npz",
-    }
+def val_run(dataset, method, seed):
+    return run(dataset, method, seed, root="results/val")
+
+
+def protocol_run(protocol, dataset, method, seed):
+    return run(dataset, method, seed, root=f"results/protocols/{protocol}")
+
+
+def trained():
+    """(dataset, method, seed) of every model: the methods on every dataset, then the
+    experiment variants on the experiment datasets, each with every training seed."""
+    pairs = [(d, m) for d in DATASETS for m in METHODS]
+    pairs += [(d, v) for d in EXPERIMENT_DATASETS for v in VARIANTS]
+    return [(d, m, k) for d, m in pairs for k in SEEDS]
 
 
 def all_runs(key):
-    """Runs of the configured methods on every dataset (the main report's inputs)."""
-    return [run(d, m)[key] for d in DATASETS for m in METHODS]
+    """Test runs of the configured methods, every dataset and seed (the main report's inputs)."""
+    return [run(d, m, k)[key] for d in DATASETS for m in METHODS for k in SEEDS]
 
 
-def all_models(key):
-    return [model(d, m)[key] for d in DATASETS for m in METHODS]
+def first_seed_runs(key):
+    """The first seed's test runs (the report's overlay figures)."""
+    return [run(d, m, FIRST_SEED)[key] for d in DATASETS for m in METHODS]
 
 
-def variant_pairs():
-    return [(d, v) for d in EXPERIMENT_DATASETS for v in VARIANTS]
+def first_seed_losses():
+    """The first seed's loss curves of the configured methods (the report's loss figure)."""
+    return [model(d, m, FIRST_SEED)["loss"] for d in DATASETS for m in METHODS]
 
 
-def replicate_triples():
-    """(dataset, method, seed) of every extra-seed replicate (gdgp and the variants)."""
-    return [
-        (d, m, k)
-        for d in EXPERIMENT_DATASETS
-        for m in ["gdgp", *VARIANTS]
-        for k in EXTRA_SEEDS
-    ]
+def val_runs(key):
+    """Validation runs of every model on the datasets with validation slices."""
+    return [val_run(d, m, k)[key] for d, m, k in trained() if d in VAL_DATASETS]
 
 
-def table2_models():
-    """(dataset, seed) of the gdgp models in Table 2: every dataset, plus the extra seeds
-    on the experiment datasets (averaged per dataset by gdgp experiment table2)."""
-    return [(d, None) for d in DATASETS] + [
-        (d, k) for d in EXPERIMENT_DATASETS for k in EXTRA_SEEDS
-    ]
+def protocol_runs(protocol, key):
+    """Test runs of every model under one compared protocol: the main runs for
+    evaluate.protocol itself, results/protocols/<protocol>/... for the others."""
+    if protocol == PROTOCOL:
+        return [run(d, m, k)[key] for d, m, k in trained()]
+    return [protocol_run(protocol, d, m, k)[key] for d, m, k in trained()]
+
+
+def protocol_clicks_args():
+    """--clicks <protocol> <files...> once per compared protocol (gdgp report-protocols)."""
+    return " ".join(
+        f"--clicks {p} " + " ".join(protocol_runs(p, "clicks"))
+        for p in COMPARED_PROTOCOLS
+    )
 
 
 def every_run(key):
-    """Main runs, the experiment variants' runs and the seed replicates (target of evaluate_all)."""
+    """Test runs of every model, their validation runs and their runs under the other
+    compared protocols (target of evaluate_all)."""
     return (
-        all_runs(key)
-        + [run(d, v)[key] for d, v in variant_pairs()]
-        + [run(d, m, k)[key] for d, m, k in replicate_triples()]
+        [run(d, m, k)[key] for d, m, k in trained()]
+        + val_runs(key)
+        + [f for p in OTHER_PROTOCOLS for f in protocol_runs(p, key)]
     )
 
 
 def every_model(key):
-    """Main models, the experiment variants' models and the seed replicates (train_all)."""
-    return (
-        all_models(key)
-        + [model(d, v)[key] for d, v in variant_pairs()]
-        + [model(d, m, k)[key] for d, m, k in replicate_triples()]
-    )
+    """Every model: methods and experiment variants, every seed (target of train_all)."""
+    return [model(d, m, k)[key] for d, m, k in trained()]
+
+
+def table2_models():
+    """(dataset, seed) of the gdgp models in Table 2: every dataset and seed (averaged per
+    dataset by gdgp experiment table2)."""
+    return [(d, k) for d in DATASETS for k in SEEDS]
 
 
 def experiment_runs(key, variants):
@@ -169,7 +199,7 @@ def experiment_runs(key, variants):
         run(d, m, k)[key]
         for d in EXPERIMENT_DATASETS
         for m in ["gdgp", *variants]
-        for k in [None, *EXTRA_SEEDS]
+        for k in SEEDS
     ]
 
 
@@ -196,6 +226,12 @@ REPORT_TABLES = [
         "skipped.csv",
     )
 ]
+# The validation report (tables only): for choosing settings, never for the paper tables.
+VAL_REPORT_TABLES = [
+    f"results/report/val/{name}"
+    for name in ("table4.csv", "table4.md", "noc.csv", "noc.md", "significance.csv")
+]
+PROTOCOL_SENSITIVITY = "results/report/protocol_sensitivity.csv"
 
 
 def report_figures():
@@ -206,7 +242,9 @@ def report_figures():
     }
 
 
-def get_final_output():
+def report_outputs():
+    """Everything the report stage writes: the main report, the validation report (datasets
+    with n_val > 0) and the protocol comparison (two or more evaluate.protocols)."""
     figures = report_figures()
     return [
         *REPORT_TABLES,
@@ -215,5 +253,10 @@ def get_final_output():
         figures["loss"],
         "results/metrics.json",
         "results/dice_per_click.csv",
-        *experiment_outputs(),
+        *(VAL_REPORT_TABLES if VAL_DATASETS else []),
+        *([PROTOCOL_SENSITIVITY] if COMPARED_PROTOCOLS else []),
     ]
+
+
+def get_final_output():
+    return [*report_outputs(), *experiment_outputs()]

@@ -1,8 +1,10 @@
+# The main report compares the configured methods on the test runs, every training seed
+# (each slice averaged over the seeds); its loss curves and overlays show the first seed.
 rule report:
     input:
         clicks=all_runs("clicks"),
-        overlays=all_runs("overlays"),
-        losses=all_models("loss"),
+        overlays=first_seed_runs("overlays"),
+        losses=first_seed_losses(),
         skipped=[skipped_cases(d) for d in DATASETS],
     output:
         tables=REPORT_TABLES,
@@ -49,3 +51,71 @@ rule report:
         "--budgets {params.budgets} --noc-budget {params.noc_budget} --noc {params.noc} {params.reference} "
         "--order {params.order} "
         "> {log} 2>&1"
+
+
+# The validation report: the same tables from every model's validation runs (variants
+# included), for choosing settings; tables only. A dataset whose validation split came out
+# empty (too few patients) has header-only runs, which --skip-empty passes over.
+rule report_val:
+    input:
+        clicks=val_runs("clicks"),
+        skipped=[skipped_cases(d) for d in VAL_DATASETS],
+    output:
+        tables=VAL_REPORT_TABLES,
+    log:
+        "results/logs/report_val/report_val.log",
+    benchmark:
+        "results/benchmarks/report_val/report_val.tsv"
+    conda:
+        "../../environment.yml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+    params:
+        out_dir=lambda wc, output: os.path.dirname(output.tables[0]),
+        budgets=" ".join(str(b) for b in config["report"]["budgets"]),
+        noc_budget=config["report"]["noc_budget"],
+        noc=" ".join(str(t) for t in config["report"]["noc"]),
+        reference=(
+            f"--reference {config['report']['reference_method']}"
+            if config["report"]["reference_method"]
+            else ""
+        ),
+        order=" ".join(METHODS + VARIANTS),
+    shell:
+        "gdgp report --clicks {input.clicks} --skipped {input.skipped} --out-dir {params.out_dir} "
+        "--budgets {params.budgets} --noc-budget {params.noc_budget} --noc {params.noc} {params.reference} "
+        "--order {params.order} --skip-empty --no-figures "
+        "> {log} 2>&1"
+
+
+# How the ranking moves between click protocols: every model's test runs (methods and
+# experiment variants, every seed) under each of evaluate.protocols (the main runs for
+# evaluate.protocol itself).
+rule protocol_sensitivity:
+    input:
+        clicks=[f for p in COMPARED_PROTOCOLS for f in protocol_runs(p, "clicks")],
+    output:
+        PROTOCOL_SENSITIVITY,
+    log:
+        "results/logs/protocol_sensitivity/protocol_sensitivity.log",
+    benchmark:
+        "results/benchmarks/protocol_sensitivity/protocol_sensitivity.tsv"
+    conda:
+        "../../environment.yml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+    params:
+        clicks=protocol_clicks_args(),
+        budgets=" ".join(str(b) for b in config["report"]["budgets"]),
+        order=" ".join(METHODS + VARIANTS),
+    shell:
+        "gdgp report-protocols {params.clicks} --budgets {params.budgets} --order {params.order} "
+        "--out-csv {output} > {log} 2>&1"
+
+
+rule report_all:
+    input:
+        report_outputs(),
+    localrule: True

@@ -1,12 +1,13 @@
+# One model per method (or experiment variant), dataset and training seed (train.seeds).
 rule train:
     input:
         **slices("{dataset}"),
     output:
-        **model("{dataset}", "{method}"),
+        **model("{dataset}", "{method}", "{seed}"),
     log:
-        "results/logs/train/{dataset}/{method}.log",
+        "results/logs/train/{dataset}/{method}/seed{seed}.log",
     benchmark:
-        "results/benchmarks/train/{dataset}/{method}.tsv"
+        "results/benchmarks/train/{dataset}/{method}/seed{seed}.tsv"
     conda:
         "../../environment.yml"
     threads: 1  # small 2D U-Nets: one torch thread per job, jobs run side by side
@@ -24,13 +25,12 @@ rule train:
         rotate_deg=config["train"]["rotate_deg"],
         scale=config["train"]["scale"],
         flip_prob=config["train"]["flip_prob"],
-        seed=training_seed,
         device=config["train"]["device"],
     shell:
         "gdgp train --slices {input.slices} --manifest {input.manifest} --method {wildcards.method} "
         "{params.sets} --epochs {params.epochs} --batch-size {params.batch_size} --lr {params.lr} "
         "--lr-step {params.lr_step} --lr-gamma {params.lr_gamma} --rotate-deg {params.rotate_deg} "
-        "--scale {params.scale} --flip-prob {params.flip_prob} --seed {params.seed} "
+        "--scale {params.scale} --flip-prob {params.flip_prob} --seed {wildcards.seed} "
         "--device {params.device} --threads {threads} --out-checkpoint {output.checkpoint} "
         "--out-loss {output.loss} > {log} 2>&1"
 
@@ -39,13 +39,3 @@ rule train_all:
     input:
         every_model("checkpoint"),
     localrule: True
-
-
-# An extra training seed of gdgp or a variant (experiments.extra_seeds): same job, own folder.
-use rule train as train_seed with:
-    output:
-        **model("{dataset}", "{method}", "{seed}"),
-    log:
-        "results/logs/train/{dataset}/{method}/seed{seed}.log",
-    benchmark:
-        "results/benchmarks/train/{dataset}/{method}/seed{seed}.tsv"
