@@ -63,6 +63,12 @@ def bf_runs(df: pd.DataFrame) -> dict[tuple, list[dict]]:
     return runs
 
 
+def bf_cut_short(rows: list[dict], budget: int) -> bool:
+    """The rounds ran out below the budget while the last round still added a click."""
+    last = rows[-1]["n_clicks"]
+    return last < budget and last > (rows[-2]["n_clicks"] if len(rows) > 1 else 0)
+
+
 def bf_value_at(rows: list[dict], k: int) -> dict | None:
     """The row of the last round with n_clicks <= k, or None."""
     best = None
@@ -97,7 +103,7 @@ def bf_budget_table(df: pd.DataFrame, budget_list) -> dict[tuple, dict]:
             rec = {"reachable": all(v is not None for v in at.values()),
                    "n_slices": sum(all(at[(sid, s)] is not None for s in by_seed) for sid, by_seed in slices.items()),
                    "n_slices_total": len(slices), "n_seeds": len(seeds),
-                   "n_run_ended": sum(v is not None and max(r["n_clicks"] for r in slices[sid][s]) < b
+                   "n_run_ended": sum(v is not None and bf_cut_short(slices[sid][s], b)
                                       for (sid, s), v in at.items()),
                    "n_patients": len({rows[0]["case"] for sid, by_seed in slices.items() for rows in by_seed.values()
                                       if all(at[(sid, s)] is not None for s in by_seed)})}
@@ -182,6 +188,14 @@ def test_at_budget_takes_last_round_within_budget():
     assert ten[["round", "dice", "budget"]].values.tolist() == [[3, 0.4, 10]] and bool(ten["run_ended"].iloc[0])
     assert not bool(budgets.at_budget(df, 6)["run_ended"].iloc[0])
     assert budgets.at_budget(df, 3).empty  # first interaction (4 clicks) exceeds the budget
+
+
+def test_final_runs_are_not_flagged_as_cut_short():
+    """An automatic method never clicks and a robot with no error left stops: their values at
+    any budget are final, not held for lack of rounds."""
+    auto = budgets.at_budget(one_run("nnunet", [0, 0, 0], [0.5, 0.5, 0.5]), 12)
+    done = budgets.at_budget(one_run("dextr", [4, 5, 5], [0.8, 1.0, 1.0]), 12)
+    assert not auto["run_ended"].item() and not done["run_ended"].item()
 
 
 def test_unreachable_budget_gives_nan_never_a_number():

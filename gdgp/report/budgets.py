@@ -16,7 +16,9 @@ Conventions, fixed here so that every table agrees:
 
 * **Value at a budget B** (:func:`at_budget`). A run's value at B is its row of the *last*
   round whose ``n_clicks`` <= B. A run that ended before spending B (last ``n_clicks`` < B)
-  keeps its last value, flagged ``run_ended``. A run whose first interaction alone costs
+  keeps its last value; it is flagged ``run_ended`` only if the user was still clicking in
+  its last round (the evaluation ran out of rounds): an automatic method (never a click) or
+  a run where the robot found no error left is final, not cut short. A run whose first interaction alone costs
   more than B (round-0 ``n_clicks`` > B) has *no* value at B, never one from another budget.
 * **Seeds.** Each slice's value is first averaged over the seeds; means, std and medians are
   then taken over test slices. ``*_seed_std`` is the sample std (ddof 1) over seeds of the
@@ -73,10 +75,13 @@ def prepare_runs(clicks: pd.DataFrame) -> pd.DataFrame:
 
 def _at_budget(runs: pd.DataFrame, budget: int) -> pd.DataFrame:
     """:func:`at_budget` on rows already checked and sorted by :func:`prepare_runs`."""
-    last_n = runs.groupby(RUN_KEYS, sort=False)["n_clicks"].transform("max")
+    by_run = runs.groupby(RUN_KEYS, sort=False)["n_clicks"]
+    last_n = by_run.transform("last")
+    before_last = by_run.transform(lambda n: n.iloc[-2] if len(n) > 1 else 0)
+    cut_short = (last_n < budget) & (last_n > before_last)  # rounds ran out while the user still clicked
     keep = runs["n_clicks"] <= budget
-    out = runs.loc[keep].assign(_last_n=last_n[keep]).groupby(RUN_KEYS, sort=True).tail(1)
-    out = out.assign(budget=int(budget), run_ended=out["_last_n"] < budget).drop(columns="_last_n")
+    out = runs.loc[keep].assign(_cut=cut_short[keep]).groupby(RUN_KEYS, sort=True).tail(1)
+    out = out.assign(budget=int(budget), run_ended=out["_cut"].astype(bool)).drop(columns="_cut")
     return out.reset_index(drop=True)
 
 
@@ -89,8 +94,8 @@ def at_budget(clicks: pd.DataFrame, budget: int) -> pd.DataFrame:
 
     Returns:
         Per (dataset, method, seed, slice_id) the row of the last round with ``n_clicks`` <=
-        ``budget``, all input columns kept, plus ``budget`` and ``run_ended`` (the run's last
-        ``n_clicks`` is below the budget, so its final value is held). Runs whose round-0
+        ``budget``, all input columns kept, plus ``budget`` and ``run_ended`` (the rounds ran
+        out while the user was still clicking, below the budget: the final value is held). Runs whose round-0
         ``n_clicks`` exceeds the budget have no row. Sorted by run.
     """
     return _at_budget(prepare_runs(clicks), budget)
