@@ -18,8 +18,8 @@ Conventions, fixed here so that every table agrees:
   round whose ``n_clicks`` <= B. A run that ended before spending B (last ``n_clicks`` < B)
   keeps its last value; it is flagged ``run_ended`` only if the user was still clicking in
   its last round (the evaluation ran out of rounds): an automatic method (never a click) or
-  a run where the robot found no error left is final, not cut short. A run whose first interaction alone costs
-  more than B (round-0 ``n_clicks`` > B) has *no* value at B, never one from another budget.
+  a run where the robot found no error left is final, not cut short. A run whose first
+  interaction alone costs more than B (round-0 ``n_clicks`` > B) has *no* value at B, never one from another budget.
 * **Seeds.** Each slice's value is first averaged over the seeds; means, std and medians are
   then taken over test slices. ``*_seed_std`` is the sample std (ddof 1) over seeds of the
   per-seed mean (NaN for one seed).
@@ -76,9 +76,9 @@ def prepare_runs(clicks: pd.DataFrame) -> pd.DataFrame:
 def _at_budget(runs: pd.DataFrame, budget: int) -> pd.DataFrame:
     """:func:`at_budget` on rows already checked and sorted by :func:`prepare_runs`."""
     by_run = runs.groupby(RUN_KEYS, sort=False)["n_clicks"]
-    last_n = by_run.transform("last")
-    before_last = by_run.transform(lambda n: n.iloc[-2] if len(n) > 1 else 0)
-    cut_short = (last_n < budget) & (last_n > before_last)  # rounds ran out while the user still clicked
+    added = runs["n_clicks"] - by_run.shift(1).fillna(0)  # clicks each round added (round 0: all of them)
+    added_last = added.groupby([runs[k] for k in RUN_KEYS], sort=False).transform("last")
+    cut_short = (by_run.transform("last") < budget) & (added_last > 0)  # rounds ran out while still clicking
     keep = runs["n_clicks"] <= budget
     out = runs.loc[keep].assign(_cut=cut_short[keep]).groupby(RUN_KEYS, sort=True).tail(1)
     out = out.assign(budget=int(budget), run_ended=out["_cut"].astype(bool)).drop(columns="_cut")
@@ -95,8 +95,8 @@ def at_budget(clicks: pd.DataFrame, budget: int) -> pd.DataFrame:
     Returns:
         Per (dataset, method, seed, slice_id) the row of the last round with ``n_clicks`` <=
         ``budget``, all input columns kept, plus ``budget`` and ``run_ended`` (the rounds ran
-        out while the user was still clicking, below the budget: the final value is held). Runs whose round-0
-        ``n_clicks`` exceeds the budget have no row. Sorted by run.
+        out while the user was still clicking, below the budget: the final value is held).
+        Runs whose round-0 ``n_clicks`` exceeds the budget have no row. Sorted by run.
     """
     return _at_budget(prepare_runs(clicks), budget)
 
@@ -158,7 +158,8 @@ def budget_table(clicks: pd.DataFrame, budgets: Iterable[int]) -> pd.DataFrame:
           / ``assd_px_median`` and ``assd_mm_*`` likewise (over slices of the seed-averaged value).
         * ``n_empty``: (seed, slice) runs whose prediction at the budget is empty (if
           ``empty_pred`` is present; counted over runs, so over all seeds).
-        * ``n_run_ended``: (seed, slice) runs whose rounds ended before the budget (value held).
+        * ``n_run_ended``: (seed, slice) runs whose rounds ran out below the budget while the
+          user was still clicking (value held; see :func:`at_budget`).
     """
     runs = prepare_runs(clicks)
     metrics = ["dice"] + [m for m in OPTIONAL_METRICS if m in runs.columns]
