@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import statistics
 import time
 from collections.abc import Callable, Mapping
@@ -22,6 +23,27 @@ def median_ms(fn: Callable[[], object], repeats: int, warmup: int = 2,
     """Median wall time of ``fn`` in milliseconds after ``warmup`` untimed calls."""
     (block,) = alternating_blocks_ms({"fn": fn}, blocks=1, per_block=repeats, warmup=warmup, sync=sync)["fn"]
     return statistics.median(block)
+
+
+def block_parser(description: str, default_threads: int) -> argparse.ArgumentParser:
+    """The options every block benchmark takes: --repeats, --sizes (square sides), --threads."""
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--repeats", type=int, default=40, help="timed calls per contender, split into 4 blocks")
+    ap.add_argument("--sizes", type=int, nargs="+", default=[64, 256])
+    ap.add_argument("--threads", type=int, default=default_threads, help="torch CPU threads (0: torch's default)")
+    return ap
+
+
+def set_threads(threads: int) -> None:
+    """Use ``threads`` torch CPU threads (0 keeps torch's default) and print the setting."""
+    if threads > 0:
+        torch.set_num_threads(threads)
+    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}")
+
+
+def median_of_blocks(blocks: list[list[float]]) -> float:
+    """Median over every timed call of every block (of :func:`alternating_blocks_ms`)."""
+    return statistics.median(t for b in blocks for t in b)
 
 
 def alternating_blocks_ms(fns: Mapping[str, Callable[[], object]], blocks: int, per_block: int,

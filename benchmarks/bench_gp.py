@@ -16,7 +16,6 @@ Usage: ``python benchmarks/bench_gp.py [--repeats 40] [--device cpu|cuda] [--siz
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import warnings
 from collections.abc import Callable
@@ -25,7 +24,7 @@ import numpy as np
 import torch
 from sklearn.gaussian_process import GaussianProcessClassifier
 
-from _timing import alternating_blocks_ms, device_sync
+from _timing import alternating_blocks_ms, block_parser, device_sync, median_of_blocks, set_threads
 
 from gdgp.gp import LaplaceGPHead
 from gdgp.gp.sklearn_reference import sklearn_hybrid_kernel
@@ -97,31 +96,23 @@ def bench_size(side: int, repeats: int, device: str, di: int, dd: int) -> None:
     print(f"M = {side}x{side} = {side * side} test pixels, N = {N_CLICKS} clicks, Di = {di}, Dd = {dd}, "
           f"{BLOCKS} alternating blocks of {max(1, repeats // BLOCKS)} calls")
     sk_min = min(map(min, sk_blocks))
-    print(f"  {sklearn_name:58s} {_median_of(sk_blocks):9.2f} ms (min {sk_min:7.2f})")
+    print(f"  {sklearn_name:58s} {median_of_blocks(sk_blocks):9.2f} ms (min {sk_min:7.2f})")
     for name, blocks in times.items():
         ours = [[t / per_slice[name] for t in b] for b in blocks]
         ratios = [statistics.median(s) / statistics.median(o) for s, o in zip(sk_blocks, ours, strict=True)]
         ours_min = min(map(min, ours))
-        print(f"  {name:58s} {_median_of(ours):9.2f} ms (min {ours_min:7.2f})   speed-up x{statistics.median(ratios):5.1f} "
+        print(f"  {name:58s} {median_of_blocks(ours):9.2f} ms (min {ours_min:7.2f})   speed-up x{statistics.median(ratios):5.1f} "
               f"(blocks x{min(ratios):.1f}..x{max(ratios):.1f}; of the minima x{sk_min / ours_min:.1f})   {errors[name]}")
 
 
-def _median_of(blocks: list[list[float]]) -> float:
-    return statistics.median(t for b in blocks for t in b)
-
-
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeats", type=int, default=40, help="timed calls per contender, split into 4 blocks")
+    ap = block_parser(__doc__.splitlines()[0], default_threads=0)
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--sizes", type=int, nargs="+", default=[64, 256])
     ap.add_argument("--di", type=int, default=1, help="intensity features per pixel (GDGP: 3, image + 2 maps)")
     ap.add_argument("--dd", type=int, default=8, help="deep features per pixel (GDGP demo: 16)")
-    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     args = ap.parse_args()
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, device {args.device}")
+    set_threads(args.threads)
+    print(f"device {args.device}")
     for side in args.sizes:
         bench_size(side, args.repeats, args.device, args.di, args.dd)
 

@@ -118,7 +118,7 @@ def cmd_report(a: argparse.Namespace) -> None:
                            noc_budget=a.noc_budget, noc_thresholds=tuple(a.noc), reference_method=a.reference,
                            method_order=a.order, skipped_csvs=[Path(p) for p in a.skipped], n_boot=a.n_boot,
                            seed=a.boot_seed, default_seed=a.default_seed, skip_empty=a.skip_empty,
-                           with_figures=not a.no_figures)
+                           with_figures=not a.no_figures, split=a.split_name)
     write_dvc_files(Path(a.out_dir), Path(a.metrics) if a.metrics else None, Path(a.curves) if a.curves else None)
     log.info("report written to %s", a.out_dir)
     print(json.dumps(metrics, indent=2, sort_keys=True))
@@ -137,6 +137,18 @@ def cmd_report_protocols(a: argparse.Namespace) -> None:
     table = write_protocol_sensitivity(groups, a.budgets, Path(a.out_csv), method_order=a.order,
                                        skip_empty=a.skip_empty)
     log.info("protocol sensitivity: %d rows -> %s", len(table), a.out_csv)
+
+
+def cmd_report_tuning(a: argparse.Namespace) -> None:
+    from gdgp.report.tuning import write_tuning_report
+
+    groups = []
+    for method, *rest in a.clicks:
+        if len(rest) < 2:
+            raise ValueError(f"--clicks {method}: give KEY=VALUE and then the setting's clicks.csv files")
+        groups.append((method, rest[0], rest[1:]))
+    write_tuning_report(groups, a.budget, Path(a.out_csv), Path(a.out_md), configured=a.configured or [],
+                        method_order=a.order, skip_empty=a.skip_empty, default_seed=a.default_seed)
 
 
 def cmd_experiment(a: argparse.Namespace) -> None:
@@ -190,7 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("demo", help="write the synthetic demo tasks in MSD layout")
     s.add_argument("--out", required=True, help="folder that receives one TaskXX_Name folder per demo task")
     s.add_argument("--seed", type=int, default=0, help="generator seed (same seed -> same bytes)")
-    s.add_argument("--patients", type=int, default=8, help="patients (volumes) per task")
+    s.add_argument("--patients", type=int, default=34, help="patients (volumes) per task (3 slices each)")
     s.add_argument("--task", action="append", help="only this demo task (repeatable); default: all")
     s.set_defaults(func=cmd_demo)
 
@@ -261,6 +273,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--overlays", nargs="*", default=[], help="overlays.npz files")
     s.add_argument("--skipped", nargs="*", default=[], help="skipped.csv files of the extractions (listed in the report)")
     s.add_argument("--out-dir", required=True, help="report folder")
+    s.add_argument("--split-name", default="test",
+                   help="the slices the runs scored, as the table captions name them (validation report: validation)")
     s.add_argument("--metrics", default=None, help="also write the headline metrics JSON here (for DVC)")
     s.add_argument("--curves", default=None,
                    help="also write the Dice-vs-total-clicks curve here, one <dataset>/<method> column per series "
@@ -302,6 +316,36 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--skip-empty", action="store_true",
                    help="pass over clicks.csv files with a header but no rows (else an error)")
     s.set_defaults(func=cmd_report_protocols)
+
+    s = sub.add_parser(
+        "report-tuning",
+        help="the tuning sweep: each method's validation Dice per value of its tuned hyperparameter, the "
+             "value chosen and the configured one (tuning.csv, tuning.md)",
+        description="Per method, one hyperparameter was swept (workflow: tuning.grids); every value was trained "
+                    "with each training seed and evaluated on the validation slices. Writes one row per (method, "
+                    "value, dataset) with the validation Dice at the total-click budget (as Table 4: each slice "
+                    "averaged over the seeds, then the mean over slices), the per-patient mean, the slice, "
+                    "patient and seed counts and the mean over datasets; the chosen value has the best mean "
+                    "(ties: the value listed first; a value with no Dice at the budget, because its first "
+                    "interaction costs more, is never chosen). Warns where the configured value is not the "
+                    "chosen one. Copying a value into the config is left to a person.")
+    s.add_argument("--clicks", nargs="+", action="append", required=True, metavar="METHOD_SETTING_OR_CSV",
+                   help="a method, its setting KEY=VALUE, then that setting's clicks.csv files (every tuning "
+                        "dataset and seed; the seed from the seed<k> folder); repeat per setting, a method's "
+                        "settings in grid order (ties go to the first), e.g. --clicks gdgp hyper_lr_scale=1.0 "
+                        "a/seed0/clicks.csv --clicks gdgp hyper_lr_scale=50.0 b/seed0/clicks.csv")
+    s.add_argument("--configured", nargs=2, action="append", metavar=("METHOD", "KEY=VALUE"),
+                   help="the value the config uses now for a tuned method (repeat per method)")
+    s.add_argument("--budget", type=int, required=True, metavar="B",
+                   help="total-click budget, first interaction included (the workflow: max(report.budgets))")
+    s.add_argument("--order", nargs="*", default=None, help="method order of the rows")
+    s.add_argument("--skip-empty", action="store_true",
+                   help="pass over clicks.csv files with a header but no rows (an empty validation split)")
+    s.add_argument("--default-seed", type=int, default=0,
+                   help="training seed of a clicks.csv in no seed<k> folder and without a seed column")
+    s.add_argument("--out-csv", required=True, help="output tuning.csv")
+    s.add_argument("--out-md", required=True, help="output tuning.md")
+    s.set_defaults(func=cmd_report_tuning)
 
     s = sub.add_parser("experiment", help="the paper's GDGP experiment tables (2, 3, 5, 6) and Fig. 2")
     exp = s.add_subparsers(dest="what", required=True, metavar="WHAT")

@@ -114,7 +114,7 @@ def test_a_corrupt_case_stops_naming_it_or_is_skipped_and_reported(tmp_path: Pat
     make_demo(work / "data", seed=0, n_patients=4, tasks=["Task93_DemoSpleen"])
     task = work / "data" / "Task93_DemoSpleen"
     bad = sorted((task / "labelsTr").glob("*.nii.gz"))[1]
-    bad.write_bytes(bad.read_bytes()[:300])  # truncated, as an interrupted copy leaves it
+    bad.write_bytes(bad.read_bytes()[: bad.stat().st_size // 2])  # truncated, as an interrupted copy leaves it
 
     failed = snakemake(["--cores", "1"], work, check=False)
     assert failed.returncode != 0 and "Error in rule extract" in failed.stdout + failed.stderr

@@ -338,6 +338,13 @@ def test_table4_columns_and_unreachable_budget_shows_dash(two_methods: list[Path
     tex = (tmp_path / "out" / "table4.tex").read_text()
     gdgp_tex = next(ln for ln in tex.splitlines() if ln.startswith("gdgp &"))
     assert gdgp_tex.split(" & ")[1] == "--"
+    assert "mean over test slices" in md and "mean over test slices" in tex
+    # the validation report names its slices so
+    build_report(two_methods, [], [], tmp_path / "val", budgets=(4, 8), noc_budget=10, n_boot=N_BOOT,
+                 with_figures=False, split="validation")
+    for name in ("table4.md", "table4.tex"):
+        text = (tmp_path / "val" / name).read_text()
+        assert "mean over validation slices" in text and "test slices" not in text, name
 
 
 def test_table4_best_in_bold_with_patient_ci(tmp_path: Path) -> None:

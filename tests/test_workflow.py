@@ -74,9 +74,10 @@ def test_dry_run_of_demo_config_shows_full_dag() -> None:
     n_models = (len(cfg["datasets"]) * len(cfg["methods"]) + n_variants) * len(seeds)
     assert counts.get("train") == n_models and counts.get("evaluate") == n_models
     assert "train_seed" not in counts and "evaluate_seed" not in counts
-    # every model again under each protocol but evaluate.protocol (default: all three)
+    # every method's models (not the variants) again under each protocol but evaluate.protocol
     protocols = cfg["evaluate"].get("protocols", ["ritm", "largest_component_centre", "weighted_random"])
-    assert counts.get("evaluate_protocol") == n_models * (len(protocols) - 1) > 0
+    n_method_models = len(cfg["datasets"]) * len(cfg["methods"]) * len(seeds)
+    assert counts.get("evaluate_protocol") == n_method_models * (len(protocols) - 1) > 0
     assert counts.get("protocol_sensitivity") == 1
     # no demo dataset has validation slices: no validation runs, no validation report
     n_val_models = sum(cfg["datasets"][d].get("n_val", 0) > 0 for d in cfg["datasets"]) * len(cfg["methods"])
@@ -105,10 +106,11 @@ def test_every_model_trains_and_is_evaluated_with_each_seed_in_its_folder(tmp_pa
     assert sorted(by_split["test", "ritm"]) == sorted(f"results/runs/tiny_spleen/{m}/seed{k}/clicks.csv"
                                                       for m in models for k in (0, 7))
     assert sorted(by_split["val", "ritm"]) == sorted(f"results/val/tiny_spleen/{m}/seed{k}/clicks.csv"
-                                                     for m in models for k in (0, 7))
+                                                     for m in ("auto_unet", "click_unet", "gdgp") for k in (0, 7))
+    # the protocol comparison ranks the configured methods; the experiment variants stay out
     assert sorted(by_split["test", "largest_component_centre"]) == sorted(
         f"results/protocols/largest_component_centre/tiny_spleen/{m}/seed{k}/clicks.csv"
-        for m in models for k in (0, 7))
+        for m in ("auto_unet", "click_unet", "gdgp") for k in (0, 7))
     assert len(by_split) == 3
     # Table 4 uses every seed's runs; its loss curves and overlays the first seed's
     report = next(line for line in shell_lines(out, "report") if "--out-dir results/report " in line)
@@ -163,15 +165,16 @@ def test_validation_runs_exist_only_for_datasets_with_validation_slices(tmp_path
     cfg["datasets"]["tiny_spleen"]["n_val"] = n_val
     work = project(tmp_path, cfg)
     counts = rule_counts(snakemake(["-n", "--quiet", "rules"], work).stdout)
-    assert counts.get("evaluate_val", 0) == (5 if n_val else 0)  # 3 methods + 2 variants, one seed
+    assert counts.get("evaluate_val", 0) == (3 if n_val else 0)  # the 3 methods (no variants), one seed
     assert counts.get("report_val", 0) == (1 if n_val else 0)
     assert counts.get("evaluate") == 5 and counts.get("report") == 1
     if n_val:
         out = snakemake(["-n", "-p", "results/report/val/table4.csv"], work).stdout
         report = next(iter(shell_lines(out, "report")))
         assert "--out-dir results/report/val " in report and "--skip-empty --no-figures" in report
+        assert "--split-name validation" in report
         clicks = report.split("--clicks ")[1].split(" --")[0].split()
-        assert len(clicks) == 5 and all(c.startswith("results/val/tiny_spleen/") for c in clicks)
+        assert len(clicks) == 3 and all(c.startswith("results/val/tiny_spleen/") for c in clicks)
         # the main report stays on the test runs
         out = snakemake(["-n", "-p", "--forcerun", "report", "results/report/table4.csv"], work).stdout
         main = next(line for line in shell_lines(out, "report") if "--out-dir results/report " in line)
@@ -179,8 +182,8 @@ def test_validation_runs_exist_only_for_datasets_with_validation_slices(tmp_path
 
 
 @pytest.mark.parametrize(("protocols", "n_runs"), [
-    ([], 0), (["ritm"], 0), (["ritm", "weighted_random"], 5),
-    (["largest_component_centre", "ritm", "weighted_random"], 10),
+    ([], 0), (["ritm"], 0), (["ritm", "weighted_random"], 3),  # the 3 methods, not the 2 variants
+    (["largest_component_centre", "ritm", "weighted_random"], 6),
 ])
 def test_protocol_sensitivity_runs(tmp_path: Path, protocols: list[str], n_runs: int) -> None:
     cfg = yaml.safe_load(TINY.read_text())
@@ -196,7 +199,7 @@ def test_protocol_sensitivity_runs(tmp_path: Path, protocols: list[str], n_runs:
         assert "--clicks ritm results/runs/tiny_spleen/auto_unet/seed0/clicks.csv" in line
         other = "results/protocols/weighted_random/tiny_spleen/auto_unet/seed0/clicks.csv"
         assert f"--clicks weighted_random {other}" in line
-        assert len(line.split("--clicks ritm ")[1].split(" --")[0].split()) == 5
+        assert len(line.split("--clicks ritm ")[1].split(" --")[0].split()) == 3
 
 
 def test_main_protocol_must_be_among_the_compared_ones(tmp_path: Path) -> None:
@@ -261,11 +264,15 @@ def test_tiny_end_to_end_run(tmp_path: Path) -> None:
             clicks = pd.read_csv(res / "runs" / run_dir / "clicks.csv")
             assert len(clicks) == len(test_ids) * 4 and sorted(clicks["round"].unique()) == [0, 1, 2, 3]
             assert set(clicks["slice_id"]) == test_ids and clicks["dice"].between(0, 1).all()
+            assert (res / "models" / run_dir / "final.pt").exists()
+            assert (res / "logs" / "train" / run_dir.with_suffix(".log")).stat().st_size > 0
+            variant = method.startswith("gdgp_")  # no validation or protocol runs for variants
+            assert (res / "val" / run_dir).exists() != variant
+            if variant:
+                continue
             assert set(pd.read_csv(res / "val" / run_dir / "clicks.csv")["slice_id"]) == val_ids
             other = pd.read_csv(res / "protocols" / "largest_component_centre" / run_dir / "clicks.csv")
             assert set(other["slice_id"]) == test_ids and len(other) == len(clicks)
-            assert (res / "models" / run_dir / "final.pt").exists()
-            assert (res / "logs" / "train" / run_dir.with_suffix(".log")).stat().st_size > 0
             assert (res / "benchmarks" / "evaluate_val" / run_dir.with_suffix(".tsv")).exists()
     metrics = json.loads((res / "metrics.json").read_text())
     assert set(metrics["tiny_spleen"]) == {"auto_unet", "click_unet", "gdgp"}  # variants stay out of Table 4
@@ -277,12 +284,12 @@ def test_tiny_end_to_end_run(tmp_path: Path) -> None:
     assert gdgp.loc[[2, 4], "dice_mean"].isna().all() and np.isfinite(gdgp.at[8, "dice_mean"])
     # The validation report: every model's validation runs, tables only; never the test slices.
     val = pd.read_csv(res / "report" / "val" / "table4.csv")
-    assert set(val["method"]) == {"auto_unet", "click_unet", "gdgp", "gdgp_fixed", "gdgp_abl_cnn"}
+    assert set(val["method"]) == {"auto_unet", "click_unet", "gdgp"}
     assert (val["n_seeds"] == 2).all() and val["n_slices"].max() <= len(val_ids)
     assert (res / "report" / "val" / "significance.csv").exists() and not list((res / "report" / "val").glob("*.png"))
     # Protocol sensitivity: under evaluate.protocol it is Table 4's Dice; both protocols rank the same models.
     sens = pd.read_csv(res / "report" / "protocol_sensitivity.csv")
-    assert len(sens) == 5 * 3 and {"rank_ritm", "rank_largest_component_centre"} <= set(sens.columns)
+    assert len(sens) == 3 * 3 and {"rank_ritm", "rank_largest_component_centre"} <= set(sens.columns)
     merged = table.merge(sens, on=["dataset", "method", "budget"])
     assert len(merged) == 9 and np.allclose(merged["dice_mean"], merged["dice_ritm"], equal_nan=True)
     tau = sens["kendall_tau_ritm__largest_component_centre"]
@@ -313,6 +320,7 @@ def test_tiny_end_to_end_run(tmp_path: Path) -> None:
     cfg["evaluate"]["rounds"] = 2
     (work / "config" / "config.yaml").write_text(yaml.safe_dump(cfg))
     dry = rule_counts(snakemake(["-n", "--quiet", "rules"], work).stdout)
-    assert dry.get("evaluate") == dry.get("evaluate_val") == dry.get("evaluate_protocol") == 10
+    # 3 methods + 2 variants, 2 seeds; validation and protocol runs for the 3 methods only
+    assert dry.get("evaluate") == 10 and dry.get("evaluate_val") == dry.get("evaluate_protocol") == 6
     assert dry.get("report") == dry.get("report_val") == dry.get("protocol_sensitivity") == 1
     assert "train" not in dry and "extract" not in dry

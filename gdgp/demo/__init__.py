@@ -10,7 +10,9 @@ Output is byte-deterministic for a seed because DVC tracks the data folder by ha
 patient draws from its own generator seeded with (seed, task number, patient index), so
 adding patients never changes earlier ones, and the gzip header carries no time stamp.
 
-Geometry: arrays are nibabel (x, y, z), 96 x 96 in-plane, 20-28 slices. Anatomy is drawn in
+Geometry: arrays are nibabel (x, y, z), 96 x 96 in-plane; each phantom is built with 20-28
+slices and then cut to the 3-slice slab around its targets (:data:`gdgp.demo.writer.SLAB`), so
+a demo task has many small patients, as patient-level statistics need. Anatomy is drawn in
 a per-patient rotated frame (u, v) in voxels centred on the body; +v is posterior (the spine
 side), so an axial slice ``arr[:, :, k].T`` shows the patient supine, anterior at the top.
 

@@ -396,7 +396,7 @@ _NO_RUNS = "No evaluated slices: every clicks file was empty."
 
 def _write_tables(clicks: pd.DataFrame, out_dir: Path, budget_list: list[int], noc_budget: int,
                   thresholds: Sequence[float], reference_method: str | None, method_order: Sequence[str] | None,
-                  skipped: pd.DataFrame, n_boot: int, seed: int) -> tuple[dict, pd.DataFrame]:
+                  skipped: pd.DataFrame, n_boot: int, seed: int, split: str) -> tuple[dict, pd.DataFrame]:
     summary = cost.budget_table(clicks, budget_list)
     per_slice = tables.reachable_rows(cost.at_budgets(clicks, budget_list), summary)
     cis = [stats.patient_ci_table(per_slice, v, n_boot=n_boot, seed=seed) for v in ("dice", "nsd")
@@ -409,12 +409,13 @@ def _write_tables(clicks: pd.DataFrame, out_dir: Path, budget_list: list[int], n
                     ", ".join(f"{t}/{c}" for t, c in zip(skipped["task"], skipped["case"], strict=True)))
     if table4.empty:  # every clicks file was empty (skip_empty): header-only tables
         write_text_atomic(out_dir / "table4.md", _NO_RUNS + "\n\n"
-                          + tables.table4_markdown(table4, budget_list, n_boot, method_order, skipped))
+                          + tables.table4_markdown(table4, budget_list, n_boot, method_order, skipped, split))
         write_text_atomic(out_dir / "table4.tex", f"% {_NO_RUNS}\n")
     else:
         write_text_atomic(out_dir / "table4.md",
-                          tables.table4_markdown(table4, budget_list, n_boot, method_order, skipped))
-        write_text_atomic(out_dir / "table4.tex", tables.table4_latex(table4, budget_list, n_boot, method_order))
+                          tables.table4_markdown(table4, budget_list, n_boot, method_order, skipped, split))
+        write_text_atomic(out_dir / "table4.tex",
+                          tables.table4_latex(table4, budget_list, n_boot, method_order, split))
     noc = tables.noc_frame(cost.noc_table(clicks, thresholds, noc_budget), cost.dice_auc(clicks, noc_budget))
     write_csv(noc, out_dir / "noc.csv")
     write_text_atomic(out_dir / "noc.md", tables.noc_markdown(noc, method_order))
@@ -474,7 +475,7 @@ def build_report(clicks_csvs: Sequence[Path], loss_csvs: Sequence[Path], overlay
                  noc_thresholds: Sequence[float] = (0.85, 0.90), reference_method: str | None = None,
                  method_order: Sequence[str] | None = None, skipped_csvs: Sequence[Path] = (),
                  n_boot: int = 10000, seed: int = 0, default_seed: int = 0, skip_empty: bool = False,
-                 with_figures: bool = True) -> dict:
+                 with_figures: bool = True, split: str = "test") -> dict:
     """Write every table and figure of the report into ``out_dir``, methods compared at equal cost.
 
     The cost axis is the total number of clicks the user placed, first interaction included
@@ -519,6 +520,8 @@ def build_report(clicks_csvs: Sequence[Path], loss_csvs: Sequence[Path], overlay
             every clicks file is empty, the tables are header-only. Otherwise such a file
             is an error.
         with_figures: False writes the tables only (no PNG; ``loss_curves.csv`` still).
+        split: which slices the runs scored, as the table captions name them (``test``;
+            ``validation`` for the validation report).
 
     Returns:
         The headline metrics (also written to ``metrics.json``).
@@ -538,7 +541,7 @@ def build_report(clicks_csvs: Sequence[Path], loss_csvs: Sequence[Path], overlay
     out_dir.mkdir(parents=True, exist_ok=True)
     skipped = load_skipped(skipped_csvs)
     metrics, curve = _write_tables(clicks, out_dir, budget_list, int(noc_budget), thresholds, reference_method,
-                                   method_order, skipped, int(n_boot), int(seed))
+                                   method_order, skipped, int(n_boot), int(seed), split)
     write_csv(losses, out_dir / "loss_curves.csv")
     if with_figures:
         _write_figures(clicks, curve, losses, overlays, out_dir, budget_list, thresholds, method_order)

@@ -202,13 +202,14 @@ def table4_cells(table4: pd.DataFrame, method_order: Sequence[str] | None = None
     return columns, methods, cells
 
 
-def table4_caption(budgets: Sequence[int], n_boot: int) -> str:
-    """The caption line shared by the Markdown and LaTeX views."""
+def table4_caption(budgets: Sequence[int], n_boot: int, split: str = "test") -> str:
+    """The caption line shared by the Markdown and LaTeX views; ``split`` names the slices
+    the runs scored (``test``, or ``validation`` for the validation report)."""
     return (f"Dice at total-click budgets of {', '.join(map(str, budgets))} clicks (first interaction included: a "
-            "point = 1 click, a box = 2): mean over test slices of the seed-averaged Dice [95 % CI, patient-level "
-            f"bootstrap of the mean of per-patient means, {n_boot} resamples]; below, ASSD (px) median over test "
-            "slices (empty predictions among the seed × slice runs). Best per dataset and budget in bold; – = the "
-            "method's first interaction alone costs more than the budget.")
+            f"point = 1 click, a box = 2): mean over {split} slices of the seed-averaged Dice [95 % CI, "
+            f"patient-level bootstrap of the mean of per-patient means, {n_boot} resamples]; below, ASSD (px) "
+            f"median over {split} slices (empty predictions among the seed × slice runs). Best per dataset and "
+            "budget in bold; – = the method's first interaction alone costs more than the budget.")
 
 
 _HELD_NOTE = ("some runs of this method ended (no more rounds) before this budget; their last value is held "
@@ -226,13 +227,14 @@ def skipped_note(skipped: pd.DataFrame) -> list[str]:
 
 
 def table4_markdown(table4: pd.DataFrame, budgets: Sequence[int], n_boot: int,
-                    method_order: Sequence[str] | None = None, skipped: pd.DataFrame | None = None) -> str:
+                    method_order: Sequence[str] | None = None, skipped: pd.DataFrame | None = None,
+                    split: str = "test") -> str:
     """Table 4 as GitHub markdown: rows = methods, columns = dataset × budget, one table per
     block (Dice with CI; ASSD median with the empty-prediction count), best in bold, "–"
     where there is no entry; notes on held values and skipped cases follow."""
     columns, methods, cells = table4_cells(table4, method_order)
     header = ["Method"] + [f"{d} @{b}" for d, b in columns]
-    lines = [table4_caption(budgets, n_boot)]
+    lines = [table4_caption(budgets, n_boot, split)]
     held = False
     for title, *_ in TABLE4_BLOCKS:
         rows = []
@@ -272,7 +274,7 @@ def _latex_cell(cell: tuple[str, bool, bool] | None) -> str:
 
 
 def table4_latex(table4: pd.DataFrame, budgets: Sequence[int], n_boot: int,
-                 method_order: Sequence[str] | None = None) -> str:
+                 method_order: Sequence[str] | None = None, split: str = "test") -> str:
     """Table 4 as booktabs ``tabular``s (needs ``\\usepackage{booktabs}``), one per block:
     a dataset header spanning its budgets, best in ``\\textbf``, ``--`` where there is no entry."""
     columns, methods, cells = table4_cells(table4, method_order)
@@ -280,7 +282,7 @@ def table4_latex(table4: pd.DataFrame, budgets: Sequence[int], n_boot: int,
     spans = [sum(1 for d2, _ in columns if d2 == d) for d in datasets]
     starts = np.cumsum([2, *spans[:-1]]).tolist()
     held = any(h for _, _, h in cells.values())
-    lines = [f"% {table4_caption(budgets, n_boot)}", "% Written by gdgp.report."]
+    lines = [f"% {table4_caption(budgets, n_boot, split)}", "% Written by gdgp.report."]
     for title, *_ in TABLE4_BLOCKS:
         lines += [
             "", f"% {title}",

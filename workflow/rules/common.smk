@@ -136,9 +136,14 @@ def trained():
     return [(d, m, k) for d, m in pairs for k in SEEDS]
 
 
+def main_models():
+    """(dataset, method, seed) of the configured methods (no experiment variants)."""
+    return [(d, m, k) for d in DATASETS for m in METHODS for k in SEEDS]
+
+
 def all_runs(key):
     """Test runs of the configured methods, every dataset and seed (the main report's inputs)."""
-    return [run(d, m, k)[key] for d in DATASETS for m in METHODS for k in SEEDS]
+    return [run(d, m, k)[key] for d, m, k in main_models()]
 
 
 def first_seed_runs(key):
@@ -152,16 +157,18 @@ def first_seed_losses():
 
 
 def val_runs(key):
-    """Validation runs of every model on the datasets with validation slices."""
-    return [val_run(d, m, k)[key] for d, m, k in trained() if d in VAL_DATASETS]
+    """Validation runs of the configured methods on the datasets with validation slices
+    (settings are chosen for them; the experiment variants take gdgp's)."""
+    return [val_run(d, m, k)[key] for d, m, k in main_models() if d in VAL_DATASETS]
 
 
 def protocol_runs(protocol, key):
-    """Test runs of every model under one compared protocol: the main runs for
-    evaluate.protocol itself, results/protocols/<protocol>/... for the others."""
+    """Test runs of the configured methods under one compared protocol: the main runs for
+    evaluate.protocol itself, results/protocols/<protocol>/... for the others. The
+    experiment variants are left out: the comparison ranks the benchmarked methods."""
     if protocol == PROTOCOL:
-        return [run(d, m, k)[key] for d, m, k in trained()]
-    return [protocol_run(protocol, d, m, k)[key] for d, m, k in trained()]
+        return [run(d, m, k)[key] for d, m, k in main_models()]
+    return [protocol_run(protocol, d, m, k)[key] for d, m, k in main_models()]
 
 
 def protocol_clicks_args():
@@ -173,8 +180,8 @@ def protocol_clicks_args():
 
 
 def every_run(key):
-    """Test runs of every model, their validation runs and their runs under the other
-    compared protocols (target of evaluate_all)."""
+    """Test runs of every model, and the configured methods' validation runs and runs
+    under the other compared protocols (target of evaluate_all)."""
     return (
         [run(d, m, k)[key] for d, m, k in trained()]
         + val_runs(key)
@@ -260,3 +267,122 @@ def report_outputs():
 
 def get_final_output():
     return [*report_outputs(), *experiment_outputs()]
+
+
+# The tuning sweep (rules/tuning.smk, target tune_all): the checked plan of config `tuning`
+# (gdgp/tuning_plan.py names every setting <key>=<value>) and its paths.
+from gdgp.tuning_plan import (
+    SETTING_PATTERN,
+    check_tuning,
+    cli_value,
+    configured_value,
+    hyperparameters,
+    learning_rate,
+    setting_label,
+)
+
+TUNING = check_tuning(
+    config, os.path.join(workflow.basedir, "schemas", "config.schema.yaml")
+)
+# Methods in the order of `methods` (the report's row order).
+TUNED_METHODS = [m for m in METHODS if m in TUNING.grids] if TUNING.active else []
+TUNING_REPORT = {
+    "csv": "results/report/val/tuning.csv",
+    "md": "results/report/val/tuning.md",
+}
+
+
+def tuning_model(dataset, method, setting, seed):
+    base = f"results/tuning/models/{dataset}/{method}/{setting}/seed{seed}"
+    return {"checkpoint": f"{base}/final.pt", "loss": f"{base}/loss.csv"}
+
+
+def tuning_run(dataset, method, setting, seed):
+    base = f"results/tuning/val/{dataset}/{method}/{setting}/seed{seed}"
+    return {
+        "clicks": f"{base}/clicks.csv",
+        "first_interaction": f"{base}/first_interaction.csv",
+        "overlays": f"{base}/overlays.npz",
+    }
+
+
+def tuning_grid(wildcards):
+    """The grid of the job's method; its setting must be one of the grid's."""
+    grid = TUNING.grids.get(wildcards.method) if TUNING.active else None
+    if grid is None or wildcards.setting not in grid.settings:
+        raise ValueError(
+            f"{wildcards.method}/{wildcards.setting} is not a setting of the tuning sweep "
+            f"(tuning.grids: { {m: list(g.settings) for m, g in TUNING.grids.items()} })"
+        )
+    return grid
+
+
+def tuning_sets(wildcards):
+    """--set options of a tuning model: methods.<method> with the grid's key replaced."""
+    hparams = hyperparameters(config, tuning_grid(wildcards), wildcards.setting)
+    return " ".join(
+        f"--set {shlex.quote(f'{key}={cli_value(value)}')}"
+        for key, value in sorted(hparams.items())
+    )
+
+
+def tuning_lr(wildcards):
+    """--lr of a tuning model: train.lr, or the grid's value when the grid tunes lr."""
+    return learning_rate(config, tuning_grid(wildcards), wildcards.setting)
+
+
+def tuning_jobs():
+    """(dataset, method, setting) of the sweep: tuned methods, values in grid order."""
+    return [
+        (d, m, s)
+        for m in TUNED_METHODS
+        for s in TUNING.grids[m].settings
+        for d in TUNING.datasets
+    ]
+
+
+def tuning_runs(key):
+    """Every validation run of the sweep (all seeds)."""
+    return [tuning_run(d, m, s, k)[key] for d, m, s in tuning_jobs() for k in SEEDS]
+
+
+def tuning_clicks_args():
+    """--clicks <method> <setting> <files...> once per setting (gdgp report-tuning)."""
+    return " ".join(
+        f"--clicks {m} {s} "
+        + " ".join(
+            tuning_run(d, m, s, k)["clicks"] for d in TUNING.datasets for k in SEEDS
+        )
+        for m in TUNED_METHODS
+        for s in TUNING.grids[m].settings
+    )
+
+
+def tuning_configured_args():
+    """--configured <method> <key>=<value now in the config>, once per tuned method."""
+    return " ".join(
+        f"--configured {m} "
+        + setting_label(TUNING.grids[m].key, configured_value(config, TUNING.grids[m]))
+        for m in TUNED_METHODS
+    )
+
+
+def require_tuning():
+    """An empty sweep stops a tuning target with a message instead of doing nothing."""
+    if not TUNING.active:
+        raise ValueError(
+            "config: no tuning sweep configured (tuning.datasets and tuning.grids are empty); "
+            "config/config.yaml ends with a commented example"
+        )
+
+
+def tuning_inputs(wildcards):
+    """The sweep's validation clicks.csv files (input of tuning_report)."""
+    require_tuning()
+    return tuning_runs("clicks")
+
+
+def tuning_outputs(wildcards):
+    """The tuning report (target of tune_all)."""
+    require_tuning()
+    return list(TUNING_REPORT.values())

@@ -53,8 +53,8 @@ rule report:
         "> {log} 2>&1"
 
 
-# The validation report: the same tables from every model's validation runs (variants
-# included), for choosing settings; tables only. A dataset whose validation split came out
+# The validation report: the same tables from the configured methods' validation runs, for
+# choosing settings; tables only. A dataset whose validation split came out
 # empty (too few patients) has header-only runs, which --skip-empty passes over.
 rule report_val:
     input:
@@ -85,7 +85,7 @@ rule report_val:
     shell:
         "gdgp report --clicks {input.clicks} --skipped {input.skipped} --out-dir {params.out_dir} "
         "--budgets {params.budgets} --noc-budget {params.noc_budget} --noc {params.noc} {params.reference} "
-        "--order {params.order} --skip-empty --no-figures "
+        "--order {params.order} --skip-empty --no-figures --split-name validation "
         "> {log} 2>&1"
 
 

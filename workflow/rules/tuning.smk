@@ -1,0 +1,72 @@
+# The tuning sweep (`snakemake --cores all tune_all`; not part of the default target): for each
+# method of tuning.grids, one hyperparameter over a few values, each value trained with every
+# training seed on the tuning datasets and scored on their validation slices under
+# evaluate.protocol; results/report/val/tuning.{csv,md} says which value has the best
+# validation Dice at max(report.budgets). Chosen values are copied into config/config.yaml by
+# hand. The plan, the setting names and the paths: rules/common.smk, gdgp/tuning_plan.py.
+
+
+wildcard_constraints:
+    setting=SETTING_PATTERN,
+
+
+# One model per tuned method, setting, tuning dataset and training seed: the train rule with
+# the grid's value in place (--set key=value, or --lr for lr).
+use rule train as tune_train with:
+    output:
+        **tuning_model("{dataset}", "{method}", "{setting}", "{seed}"),
+    log:
+        "results/logs/tuning/train/{dataset}/{method}/{setting}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/tuning/train/{dataset}/{method}/{setting}/seed{seed}.tsv"
+    params:
+        sets=tuning_sets,
+        lr=tuning_lr,
+
+
+# Each tuning model on the validation slices, evaluate.protocol (evaluate_val's settings).
+use rule evaluate_val as tune_evaluate with:
+    input:
+        **slices("{dataset}"),
+        checkpoint=tuning_model("{dataset}", "{method}", "{setting}", "{seed}")[
+            "checkpoint"
+        ],
+    output:
+        **tuning_run("{dataset}", "{method}", "{setting}", "{seed}"),
+    log:
+        "results/logs/tuning/evaluate/{dataset}/{method}/{setting}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/tuning/evaluate/{dataset}/{method}/{setting}/seed{seed}.tsv"
+
+
+# Per method: validation Dice of every value at the largest budget, the chosen value and
+# the configured one.
+rule tuning_report:
+    input:
+        clicks=tuning_inputs,
+    output:
+        **TUNING_REPORT,
+    log:
+        "results/logs/tuning/tuning_report.log",
+    benchmark:
+        "results/benchmarks/tuning/tuning_report.tsv"
+    conda:
+        "../../environment.yml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+    params:
+        clicks=tuning_clicks_args(),
+        configured=tuning_configured_args(),
+        budget=max(config["report"]["budgets"]),
+        order=" ".join(METHODS),
+    shell:
+        "gdgp report-tuning {params.clicks} {params.configured} --budget {params.budget} "
+        "--order {params.order} --skip-empty --out-csv {output.csv} --out-md {output.md} "
+        "> {log} 2>&1"
+
+
+rule tune_all:
+    input:
+        tuning_outputs,
+    localrule: True
