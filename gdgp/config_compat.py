@@ -43,7 +43,8 @@ def _section(config: Mapping[str, Any], name: str) -> Mapping[str, Any]:
 
 
 def coerce_command_line_seeds(config: dict[str, Any]) -> None:
-    """Turn digit strings in ``train.seeds`` (``--config "train={seeds: [0, 1]}"``) into ints, in place.
+    """Turn digit strings in ``train.seeds`` (``--config "train={seeds: [0, 1]}"``) into ints and number
+    strings in ``train.method_lr`` into floats, in place.
 
     Anything else is left for the schema to reject.
     """
@@ -51,6 +52,13 @@ def coerce_command_line_seeds(config: dict[str, Any]) -> None:
     seeds = train.get("seeds") if isinstance(train, dict) else None
     if isinstance(seeds, list) and all(isinstance(v, str) and v.isdigit() for v in seeds):
         train["seeds"] = [int(v) for v in seeds]
+    rates = train.get("method_lr") if isinstance(train, dict) else None
+    if isinstance(rates, dict):  # --config "train={method_lr: {dextr: 0.003}}"
+        for method, value in rates.items():
+            try:
+                rates[method] = float(value) if isinstance(value, str) else value
+            except ValueError:
+                pass
 
 
 def explicit_seed_keys(config: Mapping[str, Any]) -> frozenset[str]:

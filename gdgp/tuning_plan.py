@@ -257,11 +257,17 @@ def check_tuning(config: Mapping[str, Any], schema: Mapping[str, Any] | str | os
     return TuningPlan(datasets=tuple(datasets), grids=grids)
 
 
+def method_learning_rate(config: Mapping[str, Any], method: str) -> float:
+    """The learning rate the method trains with: ``train.method_lr.<method>``, else ``train.lr``."""
+    return float(config["train"].get("method_lr", {}).get(method, config["train"][LR_KEY]))
+
+
 def configured_value(config: Mapping[str, Any], grid: Grid) -> Any:
-    """The value the config uses now for the grid's key: ``train.lr`` for ``lr``, else
-    ``methods.<method>.<key>`` (validation fills in the schema default)."""
+    """The value the config uses now for the grid's key: the method's learning rate for
+    ``lr`` (``train.method_lr.<method>``, else ``train.lr``), else ``methods.<method>.<key>``
+    (validation fills in the schema default)."""
     if grid.key == LR_KEY:
-        return config["train"][LR_KEY]
+        return method_learning_rate(config, grid.method)
     return config["methods"][grid.method].get(grid.key)
 
 
@@ -274,10 +280,11 @@ def hyperparameters(config: Mapping[str, Any], grid: Grid, setting: str) -> dict
 
 
 def learning_rate(config: Mapping[str, Any], grid: Grid, setting: str) -> float:
-    """``train.lr``, or the setting's value when the grid tunes ``lr``."""
-    return float(grid.value_of(setting)) if grid.key == LR_KEY else float(config["train"][LR_KEY])
+    """The method's learning rate, or the setting's value when the grid tunes ``lr``."""
+    return float(grid.value_of(setting)) if grid.key == LR_KEY else method_learning_rate(config, grid.method)
 
 
 __all__ = ["EXTERNALLY_TRAINED", "LR_KEY", "SETTING_PATTERN", "Grid", "TuningPlan", "check_grid", "check_tuning",
-           "cli_value", "configured_value", "hyperparameters", "learning_rate", "parse_setting", "setting_label",
+           "cli_value", "configured_value", "hyperparameters", "learning_rate", "method_learning_rate", "parse_setting",
+           "setting_label",
            "value_label"]

@@ -213,6 +213,36 @@ def test_workflow_stops_on_a_bad_grid_and_on_tune_all_without_a_sweep(tmp_path: 
     assert proc.returncode != 0 and "no tuning sweep configured" in proc.stdout + proc.stderr
 
 
+def test_method_lr_sets_one_methods_learning_rate_and_is_what_the_sweep_compares_with(tmp_path: Path) -> None:
+    """train.method_lr (a chosen lr copied into the config): that method trains with it, the
+    experiment variants take gdgp's, the others keep train.lr; the tuning report names it as
+    the configured value, and a non-lr grid of that method trains with it too."""
+    cfg = tiny_config()
+    dataset = next(iter(cfg["datasets"]))
+    cfg["train"]["method_lr"] = {"click_unet": 0.02, "gdgp": 0.005}
+    cfg["tuning"] = {"datasets": [dataset], "grids": {"click_unet": {"lr": [0.001, 0.02]},
+                                                      "gdgp": {"hyper_lr_scale": [1.0, 50.0]}}}
+    work = project(tmp_path, cfg)
+    default = snakemake(["-n", "-p", "--forceall"], work).stdout
+    rates = {option(line, "--method"): float(option(line, "--lr")) for line in commands(default, "train")}
+    base = float(cfg["train"]["lr"])
+    assert rates == {"auto_unet": base, "click_unet": 0.02, "gdgp": 0.005, "gdgp_fixed": 0.005,
+                     "gdgp_abl_cnn": 0.005}
+    sweep = snakemake(["-n", "-p", "tune_all"], work).stdout
+    (report,) = commands(sweep, "report-tuning")
+    assert "--configured click_unet lr=0.02" in report
+    assert {float(option(line, "--lr")) for line in commands(sweep, "train") if "--method gdgp" in line} == {0.005}
+    # a method that is not configured, or nnunet (its own schedule), is refused naming the key
+    for i, (rates, named) in enumerate((({"nope": 0.1}, "train.method_lr names ['nope']"),
+                                        ({"nnunet": 0.1}, "method_lr.nnunet"))):
+        bad = tiny_config()
+        bad["train"]["method_lr"] = rates
+        if "nnunet" in rates:
+            bad["methods"]["nnunet"] = {}
+        proc = snakemake(["-n"], project(tmp_path / f"bad{i}", bad), check=False)
+        assert proc.returncode != 0 and named in proc.stdout + proc.stderr
+
+
 # --------------------------------------------------------------------------- the table vs brute force
 
 

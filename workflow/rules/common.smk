@@ -12,6 +12,7 @@ from gdgp.config_compat import (
     training_seeds,
 )
 from gdgp.experiment_plan import tables_for
+from gdgp.tuning_plan import method_learning_rate
 
 # `--config "train={seeds: [0, 1, 2]}"` arrives as strings; which seed keys the user wrote
 # is read before validate() fills in train.seeds' default.
@@ -50,6 +51,15 @@ if EXPERIMENT_DATASETS and "gdgp" not in config["methods"]:
         "config: experiments.datasets is set but methods has no 'gdgp' entry; "
         "the experiment variants take methods.gdgp's settings"
     )
+_unknown = sorted(set(config["train"]["method_lr"]) - set(METHODS))
+if _unknown:
+    raise ValueError(
+        f"config: train.method_lr names {_unknown}, which are not in methods ({METHODS})"
+    )
+if "nnunet" in config["train"]["method_lr"]:
+    raise ValueError(
+        "config: train.method_lr.nnunet is not allowed: nnU-Net trains with its own schedule"
+    )
 _unknown = sorted(set(EXPERIMENT_DATASETS) - set(DATASETS))
 if _unknown:
     raise ValueError(
@@ -76,6 +86,14 @@ def dataset_cfg(wildcards):
 
 def task_dir(wildcards):
     return f"{DATA_DIR}/{dataset_cfg(wildcards)['task']}"
+
+
+def method_lr(wildcards):
+    """train.method_lr's value for the method (a variant: gdgp's), else train.lr."""
+    method = wildcards.method
+    return method_learning_rate(
+        config, method if method in config["methods"] else "gdgp"
+    )
 
 
 def method_sets(wildcards):
@@ -327,7 +345,7 @@ def tuning_sets(wildcards):
 
 
 def tuning_lr(wildcards):
-    """--lr of a tuning model: train.lr, or the grid's value when the grid tunes lr."""
+    """--lr of a tuning model: the method's learning rate, or the grid's value when the grid tunes lr."""
     return learning_rate(config, tuning_grid(wildcards), wildcards.setting)
 
 

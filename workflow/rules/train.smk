@@ -19,7 +19,7 @@ rule train:
         sets=method_sets,
         epochs=config["train"]["epochs"],
         batch_size=config["train"]["batch_size"],
-        lr=config["train"]["lr"],
+        lr=method_lr,
         lr_step=config["train"]["lr_step"],
         lr_gamma=config["train"]["lr_gamma"],
         rotate_deg=config["train"]["rotate_deg"],
