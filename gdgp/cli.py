@@ -47,17 +47,18 @@ def cmd_demo(a: argparse.Namespace) -> None:
 
 
 def cmd_extract(a: argparse.Namespace) -> None:
-    from gdgp.extract import ExtractConfig, parse_labels, run_extract
+    from gdgp.extract import ExtractConfig, parse_labels, parse_window, run_extract
 
-    cfg = ExtractConfig(labels=parse_labels(a.labels), window=(a.window[0], a.window[1]), size=a.size,
+    cfg = ExtractConfig(labels=parse_labels(a.labels), window=parse_window(a.window), size=a.size,
                         n_train=a.n_train, n_test=a.n_test, n_val=a.n_val, split=a.split, seed=a.seed,
-                        denoise_strength=a.denoise, min_target_pixels=a.min_pixels, on_bad_case=a.on_bad_case)
+                        denoise_strength=a.denoise, min_target_pixels=a.min_pixels, on_bad_case=a.on_bad_case,
+                        channel=a.channel, dataset=a.dataset)
     slices = run_extract(a.task_dir, cfg, a.out_slices, a.out_manifest, a.out_skipped)
     counts = slices.manifest["split"].value_counts().to_dict()
     log.info("%s: %d train / %d val / %d test slices", a.task_dir, counts.get("train", 0), counts.get("val", 0),
              counts.get("test", 0))
     if len(slices.skipped):
-        log.warning("%s: %d unreadable case(s) skipped: %s", a.task_dir, len(slices.skipped),
+        log.warning("%s: %d case(s) skipped (unreadable, or without the target): %s", a.task_dir, len(slices.skipped),
                     ", ".join(slices.skipped["case"]))
 
 
@@ -207,9 +208,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_demo)
 
     s = sub.add_parser("extract", help="valid axial slices of one target: preprocess, split, save")
-    s.add_argument("--task-dir", required=True, help="MSD task folder (TaskXX_Name with dataset.json)")
-    s.add_argument("--labels", nargs="+", required=True, help="label value(s) forming the target, e.g. 2")
-    s.add_argument("--window", nargs=2, type=float, required=True, metavar=("LOWER", "UPPER"), help="CT window in HU")
+    s.add_argument("--task-dir", required=True,
+                   help="MSD task folder (TaskXX_Name) or nnU-Net v2 raw dataset folder (DatasetXXX_Name)")
+    s.add_argument("--labels", nargs="+", required=True,
+                   help="label value(s) or name(s) (from dataset.json) forming the target, e.g. 2 or tumour")
+    s.add_argument("--window", nargs="+", required=True, metavar="LOWER UPPER | none",
+                   help="CT window in HU, or none: per-volume 0.5-99.5 percentile normalisation (non-CT data)")
+    s.add_argument("--channel", type=int, default=None,
+                   help="channel index of a multi-channel dataset (nnU-Net: the _000K file; MSD: the 4th dimension)")
+    s.add_argument("--dataset", default="", help="the dataset's config name (for messages)")
     s.add_argument("--size", type=int, default=64, help="slices are resized to SIZE x SIZE pixels")
     s.add_argument("--n-train", type=int, required=True, help="training slices wanted")
     s.add_argument("--n-test", type=int, required=True, help="test slices wanted")
@@ -223,7 +230,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out-slices", required=True, help="output .npz of images and labels")
     s.add_argument("--out-manifest", required=True, help="output manifest.csv (one row per slice)")
     s.add_argument("--on-bad-case", choices=["error", "skip"], default="error",
-                   help="an unreadable case (corrupt file, shape mismatch): stop naming it, or skip it and list it")
+                   help="an unreadable case (corrupt file, shape/affine mismatch) or one without the target: "
+                        "stop naming it, or skip it and list it")
     s.add_argument("--out-skipped", default=None, help="output skipped.csv (the skipped cases and why; header only if none)")
     s.set_defaults(func=cmd_extract)
 

@@ -1,11 +1,13 @@
 """Stage 1: valid axial slices of one segmentation target, preprocessed and split.
 
-Writes ``slices.npz`` (``image`` float32 (N, S, S) in [0, 1], ``label`` uint8 (N, S, S)),
-``skipped.csv`` (cases left out because they could not be read, with the reason: only with
-``on_bad_case="skip"``; otherwise the first bad case stops the run, named) and
-``manifest.csv`` (one row per slice: ``slice_id, case, slice_z, split, spacing_y,
-spacing_x, orig_spacing_y, orig_spacing_x, orig_height, orig_width, target_pixels``) so
-every later number traces back to its patient and slice. ``spacing_*`` is the pixel size
+Reads an MSD task folder or an nnU-Net v2 raw dataset folder (:mod:`gdgp.layouts`; the same
+data in either layout gives the same output). Writes ``slices.npz`` (``image`` float32
+(N, S, S) in [0, 1], ``label`` uint8 (N, S, S)), ``skipped.csv`` (cases left out because
+they could not be read or hold none of the target label values, with the reason: only with
+``on_bad_case="skip"``; otherwise a bad case stops the run, named) and ``manifest.csv``
+(one row per slice: ``slice_id, case, slice_z, split, spacing_y, spacing_x, orig_spacing_y,
+orig_spacing_x, orig_height, orig_width, target_pixels``) so every later number traces back
+to its patient and slice. ``spacing_*`` is the pixel size
 of the resized grid in mm, the one medpy's ASSD needs.
 """
 
@@ -21,9 +23,10 @@ import pandas as pd
 from tqdm import tqdm
 
 from gdgp.atomic import atomic_path
-from gdgp.errors import InputDataError
-from gdgp.msd import axial_slice, list_cases, load_case
-from gdgp.preprocess import denoise, resize_pair, window_normalise
+from gdgp.errors import ConfigError, InputDataError
+from gdgp.layouts import describe_labels, list_cases, read_dataset, resolve_channel, resolve_labels
+from gdgp.msd import Case, axial_slice, load_case
+from gdgp.preprocess import denoise, percentile_window, resize_pair, window_normalise
 from gdgp.splits import split_slices
 
 log = logging.getLogger(__name__)
@@ -35,10 +38,17 @@ BAD_CASE_POLICIES = ("error", "skip")
 
 @dataclass(frozen=True)
 class ExtractConfig:
-    """How to turn a task into slices. Values come from the workflow config."""
+    """How to turn a task into slices. Values come from the workflow config.
 
-    labels: tuple[int, ...]
-    window: tuple[float, float]
+    ``labels``: target label values and/or names from the dataset's ``dataset.json``.
+    ``window``: CT window [lower, upper] in HU, or None for per-volume percentile
+    normalisation (non-CT data, :func:`gdgp.preprocess.percentile_window`). ``channel``: the
+    channel of a multi-channel dataset (ignored for one channel). ``dataset``: the config
+    name, for messages.
+    """
+
+    labels: tuple[int | str, ...]
+    window: tuple[float, float] | None
     size: int = 64
     n_train: int = 200
     n_test: int = 150
@@ -48,6 +58,8 @@ class ExtractConfig:
     denoise_strength: float = 0.8
     min_target_pixels: int = 10
     on_bad_case: str = "error"
+    channel: int | None = None
+    dataset: str = ""
 
     def __post_init__(self) -> None:
         if self.on_bad_case not in BAD_CASE_POLICIES:
@@ -70,43 +82,89 @@ class SliceSet:
                         self.skipped)
 
 
-def _candidates(task_dir: Path, cfg: ExtractConfig) -> tuple[pd.DataFrame, dict, pd.DataFrame]:
-    """Valid (case, slice) pairs, the readable cases, and the skipped ones (``on_bad_case="skip"``)."""
-    rows, volumes, skipped = [], {}, []
+def _skip_row(task_dir: Path, case: Case, reason: str) -> dict:
+    return {"task": task_dir.name, "case": case.name, "image": str(case.image), "label": str(case.label),
+            "reason": reason}
+
+
+def _values(label: np.ndarray) -> list[int]:
+    """The label values present in a uint8 label volume."""
+    return np.flatnonzero(np.bincount(label.ravel(), minlength=1)).tolist()
+
+
+def _candidates(task_dir: Path, cfg: ExtractConfig) -> tuple[pd.DataFrame, dict, pd.DataFrame, tuple[int, ...]]:
+    """Valid (case, slice) pairs, the usable cases, the skipped ones (``on_bad_case="skip"``)
+    and the target label values.
+
+    A case with none of the target label values is a bad case too (a wrong label, or a
+    patient without the target): named in an error, or skipped and listed. When no case at
+    all holds them, the labels are wrong: an error whatever the policy.
+    """
+    info = read_dataset(task_dir)
+    labels = resolve_labels(info, cfg.labels)
+    channel = resolve_channel(info, cfg.channel, cfg.dataset)
+    rows, volumes, skipped, no_target = [], {}, [], []
+    present: set[int] = set()
     skip = cfg.on_bad_case == "skip"
-    for case in tqdm(list_cases(task_dir, check_files=not skip), desc=f"scan {task_dir.name}", unit="case"):
+    for case in tqdm(list_cases(info, channel, check_files=not skip), desc=f"scan {task_dir.name}", unit="case"):
         try:
             vol = load_case(case)
         except InputDataError as err:
             if not skip:
                 raise
             log.warning("skipping case %s: %s", case.name, err)
-            skipped.append({"task": task_dir.name, "case": case.name, "image": str(case.image),
-                            "label": str(case.label), "reason": str(err)})
+            skipped.append(_skip_row(task_dir, case, str(err)))
             continue
-        target = np.isin(vol.label, cfg.labels)
+        target = np.isin(vol.label, labels)
         areas = target.sum(axis=(0, 1))
+        if not areas.any():
+            values = _values(vol.label)
+            present.update(values)
+            no_target.append((case, f"case {case.name} holds none of the target label value(s) {list(labels)}; "
+                                    f"its label values are {values}"))
+            continue
         for z in np.flatnonzero(areas >= cfg.min_target_pixels):
             rows.append({"case": vol.case, "slice_z": int(z)})
         volumes[vol.case] = (case, vol.spacing_xyz)
-    if not rows:
+    if no_target and not volumes:
         also = f"; {len(skipped)} unreadable case(s) skipped" if skipped else ""
         raise InputDataError(
-            f"{task_dir}: no valid slice (no axial slice has >= {cfg.min_target_pixels} pixels of "
-            f"label(s) {list(cfg.labels)}{also})"
+            f"{task_dir}: no valid slice: no case holds the target label value(s) {list(labels)} (the label values "
+            f"present are {sorted(present)}; dataset.json's labels: {describe_labels(info.labels) or 'none'}){also}"
         )
-    return pd.DataFrame(rows), volumes, pd.DataFrame(skipped, columns=SKIPPED_COLUMNS)
+    if no_target and not skip:
+        case, reason = no_target[0]
+        others = [c.name for c, _ in no_target[1:]]
+        more = f"; {len(others)} more case(s) lack them too: {', '.join(others[:10])}" if others else ""
+        more += ", ..." if len(others) > 10 else ""
+        raise InputDataError(f"{case.label}: {reason}{more} (preprocess.on_bad_case: skip leaves such cases out, "
+                             "listed in skipped.csv)")
+    unreadable = len(skipped)
+    for case, reason in no_target:
+        log.warning("skipping case %s: %s", case.name, reason)
+        skipped.append(_skip_row(task_dir, case, reason))
+    if not rows:
+        also = f"; {unreadable} unreadable case(s) skipped" if unreadable else ""
+        also += f"; {len(no_target)} case(s) without the target skipped" if no_target else ""
+        raise InputDataError(
+            f"{task_dir}: no valid slice (no axial slice has >= {cfg.min_target_pixels} pixels of "
+            f"label(s) {list(labels)}{also})"
+        )
+    skipped_df = pd.DataFrame(sorted(skipped, key=lambda r: r["case"]), columns=SKIPPED_COLUMNS)
+    return pd.DataFrame(rows), volumes, skipped_df, labels
 
 
 def extract_slices(task_dir: str | Path, cfg: ExtractConfig) -> SliceSet:
     """Find valid slices of ``task_dir``, split them, preprocess the chosen ones.
 
     Raises:
-        InputDataError: missing/corrupt files, shape mismatch (unless ``cfg.on_bad_case`` is
-            ``"skip"``: then those cases are listed in ``SliceSet.skipped``), or no valid slice.
+        InputDataError: missing/corrupt files, image/label shape or affine mismatch, a case
+            without the target (unless ``cfg.on_bad_case`` is ``"skip"``: then those cases
+            are listed in ``SliceSet.skipped``), or no valid slice.
+        ConfigError: an unknown label name, or a multi-channel dataset without ``cfg.channel``.
     """
     task_dir = Path(task_dir)
-    cand, volumes, skipped = _candidates(task_dir, cfg)
+    cand, volumes, skipped, target_labels = _candidates(task_dir, cfg)
     cand["split"] = split_slices(cand["case"], cfg.n_train, cfg.n_test, cfg.split, cfg.seed, cfg.n_val)
     chosen = cand[cand["split"] != ""].sort_values(["case", "slice_z"]).reset_index(drop=True)
     images, labels, rows = [], [], []
@@ -114,10 +172,13 @@ def extract_slices(task_dir: str | Path, cfg: ExtractConfig) -> SliceSet:
         case, _ = volumes[case_name]
         vol = load_case(case)
         sx, sy, _ = vol.spacing_xyz
+        window = cfg.window if cfg.window is not None else percentile_window(vol.image)
+        if not window[1] > window[0]:
+            raise InputDataError(f"{case.image}: constant intensity {window[0]}: nothing to normalise")
         for rec in group.itertuples(index=False):
             hu = axial_slice(vol.image, rec.slice_z)
-            target = np.isin(axial_slice(vol.label, rec.slice_z), cfg.labels).astype(np.uint8)
-            img = denoise(window_normalise(hu, *cfg.window), cfg.denoise_strength)
+            target = np.isin(axial_slice(vol.label, rec.slice_z), target_labels).astype(np.uint8)
+            img = denoise(window_normalise(hu, *window), cfg.denoise_strength)
             img, lab = resize_pair(img, target, cfg.size)
             if lab.sum() == 0:  # target vanished in the resize: not a valid slice at this size
                 continue
@@ -174,9 +235,29 @@ def run_extract(task_dir: str | Path, cfg: ExtractConfig, npz_path: str | Path, 
     return slices
 
 
-def parse_labels(values: Sequence[int | str]) -> tuple[int, ...]:
-    """Validate label values from the command line (positive integers)."""
-    labels = tuple(int(v) for v in values)
-    if not labels or any(v <= 0 for v in labels):
-        raise ValueError(f"target labels must be positive integers, got {list(values)}")
-    return labels
+def parse_labels(values: Sequence[int | str]) -> tuple[int | str, ...]:
+    """Target labels from the command line or config: positive integers (label values) and/or
+    names (looked up in ``dataset.json`` at extraction, :func:`gdgp.layouts.resolve_labels`)."""
+    labels: list[int | str] = []
+    for v in values:
+        text = str(v).strip()
+        try:
+            labels.append(int(text))
+        except ValueError:
+            labels.append(text)
+    if not labels or any(v == "" or (isinstance(v, int) and v <= 0) for v in labels):
+        raise ValueError(f"target labels must be positive integers or label names, got {list(values)}")
+    return tuple(labels)
+
+
+def parse_window(values: Sequence[float | str] | None) -> tuple[float, float] | None:
+    """``LOWER UPPER`` (a CT window in HU) or ``none``/``null`` (per-volume percentile normalisation)."""
+    if values is None or (len(values) == 1 and str(values[0]).strip().lower() in ("none", "null")):
+        return None
+    try:
+        lower, upper = (float(v) for v in values)
+    except ValueError as err:
+        raise ConfigError(f"window: expected LOWER UPPER (HU) or none, got {list(values)}") from err
+    if not upper > lower:
+        raise ConfigError(f"window: upper ({upper}) must exceed lower ({lower})")
+    return lower, upper

@@ -1,4 +1,5 @@
-"""Per-slice preprocessing as in the paper: CT window, [0, 1], non-local means, resize."""
+"""Per-slice preprocessing as in the paper: CT window (or, for non-CT data, the volume's
+intensity percentiles), [0, 1], non-local means, resize."""
 
 from __future__ import annotations
 
@@ -12,6 +13,23 @@ def window_normalise(hu: np.ndarray, lower: float, upper: float) -> np.ndarray:
     if not upper > lower:
         raise ValueError(f"CT window upper ({upper}) must exceed lower ({lower})")
     return ((np.clip(hu, lower, upper) - lower) / (upper - lower)).astype(np.float32)
+
+
+#: Percentiles (%) of a volume's intensities that bound its normalisation when the dataset has
+#: no CT window (``window: null``, non-CT data). nnU-Net clips CT to the 0.5 and 99.5
+#: percentiles of the foreground intensities (documentation/explanation_normalization.md of
+#: MIC-DKFZ/nnUNet) before z-scoring; here the percentiles are per volume (MR and the like
+#: have no absolute intensity scale) and the clipped values are scaled to [0, 1], the range
+#: every method expects.
+PERCENTILES = (0.5, 99.5)
+
+
+def percentile_window(volume: np.ndarray, lower: float = PERCENTILES[0],
+                      upper: float = PERCENTILES[1]) -> tuple[float, float]:
+    """The ``lower`` and ``upper`` percentiles of a whole volume: the window
+    :func:`window_normalise` clips to and scales to [0, 1] when the dataset has no CT window."""
+    lo, hi = np.percentile(np.asarray(volume, dtype=np.float64), [lower, upper])
+    return float(lo), float(hi)
 
 
 def denoise(image: np.ndarray, strength: float = 0.8) -> np.ndarray:

@@ -220,7 +220,7 @@ def skipped_note(skipped: pd.DataFrame) -> list[str]:
     """Lines naming every case the extraction skipped (empty when none): never a silent drop."""
     if skipped.empty:
         return []
-    lines = [f"**{len(skipped)} case(s) skipped** as unreadable (`preprocess.on_bad_case: skip`; "
+    lines = [f"**{len(skipped)} case(s) skipped** as unreadable or without the target (`preprocess.on_bad_case: skip`; "
              "see `skipped.csv`):"]
     lines += [f"- {r.task} / {r.case}: {r.reason}" for r in skipped.itertuples(index=False)]
     return lines

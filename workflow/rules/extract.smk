@@ -37,8 +37,15 @@ rule extract:
     resources:
         mem_mb=4000,  # one MSD volume in float32 plus its label
     params:
-        labels=lambda wc: " ".join(str(v) for v in dataset_cfg(wc)["labels"]),
-        window=lambda wc: " ".join(str(v) for v in dataset_cfg(wc)["window"]),
+        labels=lambda wc: [str(v) for v in dataset_cfg(wc)["labels"]],
+        # the CT window in HU, or none (window: null, per-volume percentile normalisation)
+        window=lambda wc: " ".join(
+            str(v) for v in dataset_cfg(wc)["window"] or ["none"]
+        ),
+        # --channel K only for a dataset that sets channel (multi-channel data)
+        channel=lambda wc: " ".join(
+            f"--channel {c}" for c in [dataset_cfg(wc).get("channel")] if c is not None
+        ),
         n_train=lambda wc: dataset_cfg(wc)["n_train"],
         n_test=lambda wc: dataset_cfg(wc)["n_test"],
         n_val=lambda wc: dataset_cfg(wc)["n_val"],
@@ -49,7 +56,8 @@ rule extract:
         split=config["split"]["mode"],
         seed=config["split"]["seed"],
     shell:
-        "gdgp extract --task-dir {input.task} --labels {params.labels} --window {params.window} "
+        "gdgp extract --task-dir {input.task} --dataset {wildcards.dataset} --labels {params.labels:q} "
+        "--window {params.window} {params.channel} "
         "--size {params.size} --n-train {params.n_train} --n-test {params.n_test} --n-val {params.n_val} "
         "--split {params.split} --seed {params.seed} --denoise {params.denoise} "
         "--min-pixels {params.min_pixels} --on-bad-case {params.on_bad_case} "
