@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import re
 import subprocess
 import sys
@@ -42,3 +43,25 @@ def test_bench_gp_reports_speedups_and_errors_against_sklearn() -> None:
         err = float(re.search(r"max\|d(?:prob|mean)\| ([0-9.e+-]+)", line).group(1))
         assert speedup > 0.0
         assert err < 1e-5, line  # same numbers as scikit-learn (float32 rounding)
+
+
+@pytest.mark.slow
+def test_bench_paper_scale_measures_each_method_and_extrapolates(tmp_path: Path) -> None:
+    root = BENCH.parent
+    out = tmp_path / "scale.csv"
+    run = subprocess.run([sys.executable, str(BENCH / "bench_paper_scale.py"), "--methods", "gdgp", "nnunet",
+                          "--size", "32", "--slices", "8", "--batch", "2", "--steps", "1", "--clicks", "3",
+                          "--threads", "1", "--config", str(root / "tests" / "workflow" / "config.yaml"),
+                          "--estimate", str(root / "tests" / "workflow" / "config.yaml"), "--out", str(out)],
+                         capture_output=True, text=True, check=True, cwd=tmp_path)
+    rows = list(csv.DictReader(out.open()))
+    assert [r["method"] for r in rows] == ["gdgp", "nnunet"], run.stdout + run.stderr
+    for r in rows:
+        assert float(r["train_s_per_epoch"]) > 0 and float(r["click_median_ms"]) > 0, r
+        assert float(r["click_p90_ms"]) >= float(r["click_median_ms"]) and int(r["clicks_timed"]) == 4
+        assert float(r["peak_rss_mb"]) > 0
+        assert r["method"] in run.stdout.split("| method |")[1]  # the Markdown table
+    nnunet = rows[1]
+    assert nnunet["interactive"] == "False" and float(nnunet["plan_s"]) > 0 and "iterations of batch" in nnunet["note"]
+    assert "Estimate for" in run.stdout and "longest job: train" in run.stdout  # the tiny config has no nnunet
+    assert "not counted (not measured): auto_unet, click_unet" in run.stdout

@@ -15,6 +15,16 @@ Training runs nnU-Net's own pipeline on the training slices, unchanged:
    1000 x 250 (+ 50) budget (the MSD config keeps nnU-Net's, the CPU demo cannot) and that
    nnU-Net's final validation pass is skipped (gdgp scores the test slices itself).
 
+Resuming: nnU-Net's folders live in ``work_dir`` (the trainer passes ``<model dir>/work``, a
+fixed path that a killed job leaves behind and that is removed only after ``final.pt`` is
+written). ``gdgp_run.json`` there records the training data's hash and the settings once
+planning has finished; a re-run with the same record skips export and planning and continues
+through nnU-Net's own ``--c`` (``checkpoint_latest.pth``, written every ``save_every``
+epochs, nnU-Net's 50 by default; see :mod:`gdgp.methods.nnunet_train`). Anything else in
+``work_dir`` (another run's files, a planning step cut short) is removed and the run starts
+afresh. The resumed epochs are not bit-identical to an uninterrupted run (nnU-Net does not
+store its data loader's state).
+
 The three environment variables nnU-Net reads (``nnUNet_raw``, ``nnUNet_preprocessed``,
 ``nnUNet_results``) are set for those subprocesses only, to folders inside the job's own
 work directory, never from the user's shell. The checkpoint keeps nnU-Net's plans and
@@ -25,9 +35,11 @@ mirroring as trained) on each test slice. Automatic: its per-click curve is flat
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -39,6 +51,7 @@ import SimpleITK as sitk  # noqa: N813 (nnU-Net's own reader; installed with nnu
 import torch
 from torch import nn
 
+from gdgp.atomic import write_text_atomic
 from gdgp.errors import ConfigError, GdgpError
 from gdgp.interaction.robot import Click
 from gdgp.methods.base import Method
@@ -47,6 +60,10 @@ log = logging.getLogger(__name__)
 
 DATASET_ID = 999
 DATASET_NAME = f"Dataset{DATASET_ID}_gdgp"
+#: In a work folder: the data hash and settings of the run planned there (written once planning is done).
+RUN_RECORD = "gdgp_run.json"
+#: Settings that do not change what is trained, so a run may resume under other values.
+_NOT_IN_RUN_RECORD = ("use_mirroring", "save_every")
 
 
 def _nnunet_env(work: Path, augmentation_processes: int | None = None) -> dict[str, str]:
@@ -105,6 +122,42 @@ def _entry_point(name: str) -> str:
     return str(local) if local.exists() else name
 
 
+def plan_and_preprocess(images: np.ndarray, labels: np.ndarray, work_dir: Path, configuration: str = "2d") -> None:
+    """Export the slices into ``work_dir/raw`` and run ``nnUNetv2_plan_and_preprocess`` on them
+    (one process; its output is appended to ``work_dir/nnunet.log``)."""
+    work_dir.mkdir(parents=True, exist_ok=True)
+    export_raw_dataset(images, labels, work_dir / "raw")
+    # The planner sets torch's thread count to nnUNet_n_proc_DA, so it must be >= 1 there.
+    _run([_entry_point("nnUNetv2_plan_and_preprocess"), "-d", str(DATASET_ID), "-c", configuration, "-np", "1",
+          "-npfp", "1", "--verify_dataset_integrity"], _nnunet_env(work_dir, 1), work_dir / "nnunet.log")
+
+
+def data_hash(images: np.ndarray, labels: np.ndarray) -> str:
+    """SHA-256 of the training slices as nnU-Net receives them (float32 images, binary labels)."""
+    h = hashlib.sha256()
+    for array in (np.ascontiguousarray(images, np.float32), np.ascontiguousarray(labels > 0)):
+        h.update(str(array.shape).encode())
+        h.update(array.tobytes())
+    return h.hexdigest()
+
+
+def can_resume(work_dir: Path, record: dict[str, Any]) -> bool:
+    """True when ``work_dir`` holds a finished planning step of this very run (its
+    :data:`RUN_RECORD` equals ``record``); otherwise empty ``work_dir`` (another run's files,
+    or planning cut short) and return False."""
+    path = work_dir / RUN_RECORD
+    try:
+        same = json.loads(path.read_text()) == json.loads(json.dumps(record))
+    except (OSError, ValueError):
+        same = False
+    if same:
+        return True
+    if work_dir.exists() and any(work_dir.iterdir()):
+        log.warning("%s holds files of another or unfinished nnU-Net run; starting afresh", work_dir)
+        shutil.rmtree(work_dir)
+    return False
+
+
 class NNUNet(Method):
     """nnU-Net v2, 2D configuration, trained and run by nnU-Net itself."""
 
@@ -119,6 +172,7 @@ class NNUNet(Method):
         "val_iterations_per_epoch": None,
         "use_mirroring": True,
         "augmentation_processes": None,
+        "save_every": None,
     }
 
     def __init__(self, **hparams: Any) -> None:
@@ -128,7 +182,7 @@ class NNUNet(Method):
             raise ConfigError(f"method 'nnunet': configuration must be '2d' (slices), got {self.hparams['configuration']!r}")
         if not str(self.hparams["trainer"]).startswith("nnUNetTrainer"):
             raise ConfigError(f"method 'nnunet': trainer must name an nnU-Net trainer class, got {self.hparams['trainer']!r}")
-        for key in ("epochs", "iterations_per_epoch", "val_iterations_per_epoch"):
+        for key in ("epochs", "iterations_per_epoch", "val_iterations_per_epoch", "save_every"):
             if self.hparams[key] is not None and int(self.hparams[key]) < 1:
                 raise ConfigError(f"method 'nnunet': {key} must be >= 1 or null, got {self.hparams[key]!r}")
         n_da = self.hparams["augmentation_processes"]
@@ -160,30 +214,51 @@ class NNUNet(Method):
         self._predictor = None
 
     # --- training ---------------------------------------------------------------------------
+    def run_record(self, images: np.ndarray, labels: np.ndarray, seed: int) -> dict[str, Any]:
+        """What a resumed run must share with the killed one: the data, the seed, the settings."""
+        return {"data_sha256": data_hash(images, labels), "seed": int(seed),
+                "hparams": {k: v for k, v in self.hparams.items() if k not in _NOT_IN_RUN_RECORD}}
+
     def train_external(self, images: np.ndarray, labels: np.ndarray, work_dir: Path, epochs: int,
-                       seed: int) -> list[dict[str, float]]:
+                       seed: int, *, stop_after_epoch: int | None = None) -> list[dict[str, float]]:
         """Export, plan + preprocess, train with nnU-Net; load the result; per-epoch history.
 
-        ``epochs`` is not used: the nnU-Net trainer class sets the epoch budget.
+        ``epochs`` is not used: the nnU-Net trainer class sets the epoch budget. A ``work_dir``
+        left by a killed run of the same data and settings is resumed (module docstring).
+        ``stop_after_epoch``: nnU-Net's process exits without finishing after that epoch, as
+        if killed (tests); this then raises :class:`GdgpError`.
         """
-        work_dir.mkdir(parents=True, exist_ok=True)
         n_da = self.hparams["augmentation_processes"]
-        # The planner sets torch's thread count to nnUNet_n_proc_DA, so it must be >= 1 there.
-        plan_env = _nnunet_env(work_dir, 1)
         train_env = _nnunet_env(work_dir, None if n_da is None else int(n_da))
         log_path = work_dir / "nnunet.log"
-        export_raw_dataset(images, labels, work_dir / "raw")
         conf, trainer = self.hparams["configuration"], self.hparams["trainer"]
-        _run([_entry_point("nnUNetv2_plan_and_preprocess"), "-d", str(DATASET_ID), "-c", conf, "-np", "1",
-              "-npfp", "1", "--verify_dataset_integrity"], plan_env, log_path)
+        record = self.run_record(images, labels, seed)
+        resume = can_resume(work_dir, record)
+        if resume:
+            log.info("resuming nnU-Net in %s (nnU-Net's --c: its checkpoint_latest.pth, if any)", work_dir)
+        else:
+            plan_and_preprocess(images, labels, work_dir, conf)
+            write_text_atomic(work_dir / RUN_RECORD, json.dumps(record, indent=1))
         cmd = [sys.executable, "-m", "gdgp.methods.nnunet_train", "--dataset", str(DATASET_ID),
                "--configuration", conf, "--trainer", trainer, "--seed", str(seed),
                "--device", "cuda" if self.device.type == "cuda" else "cpu"]
         for key, flag in (("epochs", "--epochs"), ("iterations_per_epoch", "--iterations"),
-                          ("val_iterations_per_epoch", "--val-iterations")):
+                          ("val_iterations_per_epoch", "--val-iterations"), ("save_every", "--save-every")):
             if self.hparams[key] is not None:
                 cmd += [flag, str(int(self.hparams[key]))]
-        _run(cmd, train_env, log_path)
+        if resume:
+            cmd.append("--continue")
+        if stop_after_epoch is not None:
+            cmd += ["--stop-after-epoch", str(int(stop_after_epoch))]
+        seen = log_path.stat().st_size if log_path.exists() else 0
+        try:
+            _run(cmd, train_env, log_path)
+        finally:  # nnunet_train's own lines (where it continued, a simulated kill) into gdgp's log
+            with open(log_path, "rb") as fh:
+                fh.seek(seen)
+                for line in fh.read().decode(errors="replace").splitlines():
+                    if line.startswith("gdgp: "):
+                        log.info("%s", line[len("gdgp: "):])
         model_dir = work_dir / "results" / DATASET_NAME / f"{trainer}__nnUNetPlans__{conf}"
         # nnU-Net pickles its own checkpoint (written by the subprocess above, not user input).
         ckpt = torch.load(model_dir / "fold_all" / "checkpoint_final.pth", map_location="cpu", weights_only=False)

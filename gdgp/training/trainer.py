@@ -80,8 +80,9 @@ def _train_external(method: Method, train_set: SliceSet, final_path: Path, loss_
     """A method with its own training framework: one call, then the same outputs as the loop.
 
     The framework's files live in ``<model dir>/work/`` while it runs and are removed after
-    ``final.pt`` (which holds everything prediction needs) is written. No resume: the
-    framework restarts from scratch (nnU-Net's own ``--c`` is not wired in).
+    ``final.pt`` (which holds everything prediction needs) is written. A killed job leaves
+    them behind and its re-run resumes through the framework's own mechanism (nnU-Net's
+    ``--c``: :meth:`gdgp.methods.nnunet.NNUNet.train_external`).
     """
     work = final_path.parent / "work"
     history = method.train_external(train_set.images, train_set.labels, work, cfg.epochs, cfg.seed)
