@@ -12,7 +12,7 @@ from gdgp.config_compat import (
     training_seeds,
 )
 from gdgp.experiment_plan import tables_for
-from gdgp.tuning_plan import method_learning_rate
+from gdgp.tuning_plan import EXTERNALLY_TRAINED, method_learning_rate
 
 # `--config "train={seeds: [0, 1, 2]}"` arrives as strings; which seed keys the user wrote
 # is read before validate() fills in train.seeds' default.
@@ -56,9 +56,9 @@ if _unknown:
     raise ValueError(
         f"config: train.method_lr names {_unknown}, which are not in methods ({METHODS})"
     )
-if "nnunet" in config["train"]["method_lr"]:
+for _method in sorted(EXTERNALLY_TRAINED & set(config["train"]["method_lr"])):
     raise ValueError(
-        "config: train.method_lr.nnunet is not allowed: nnU-Net trains with its own schedule"
+        f"config: train.method_lr.{_method} is not allowed: it trains with its own schedule"
     )
 _unknown = sorted(set(EXPERIMENT_DATASETS) - set(DATASETS))
 if _unknown:
