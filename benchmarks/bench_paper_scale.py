@@ -379,6 +379,7 @@ def estimate(rows: list[dict[str, Any]], config: Path) -> str:
     total_train = sum(j[2] for j in jobs)
     total_eval = sum(j[3] for j in jobs)
     longest = max(jobs, key=lambda j: j[2])
+    longest_eval = max(jobs, key=lambda j: j[3])  # one job per model: test, validation, other protocols
     per_method: dict[str, float] = {}
     for _, m, t, e in jobs:
         key = "gdgp variants" if m in VARIANT_SETTINGS else m
@@ -388,7 +389,8 @@ def estimate(rows: list[dict[str, Any]], config: Path) -> str:
              f"figures above:",
              f"  training   {total_train / 3600:10.1f} h   evaluation {total_eval / 3600:8.1f} h   "
              f"sequential total {(total_train + total_eval) / 3600:.1f} h",
-             f"  longest job: train {longest[1]} on {longest[0]}, {longest[2] / 3600:.1f} h",
+             f"  longest job: train {longest[1]} on {longest[0]}, {longest[2] / 3600:.1f} h; "
+             f"evaluate {longest_eval[1]} on {longest_eval[0]}, {longest_eval[3] / 3600:.1f} h",
              "  per method (train + evaluate, all datasets and seeds): "
              + ", ".join(f"{m} {s / 3600:.1f} h" for m, s in sorted(per_method.items(), key=lambda kv: -kv[1]))]
     if missing:

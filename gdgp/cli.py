@@ -6,18 +6,25 @@ Snakemake rules call these verbs; tests call the same API functions directly.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from gdgp import __version__
 from gdgp.errors import ConfigError, GdgpError
 from gdgp.interaction.protocols import PROTOCOLS
+
+if TYPE_CHECKING:
+    from gdgp.evaluate import EvalRun
+
+#: Manifest splits a run can evaluate.
+SPLITS = ("test", "val", "train")
 
 log = logging.getLogger("gdgp")
 
@@ -81,26 +88,45 @@ def cmd_train(a: argparse.Namespace) -> None:
 
 def cmd_evaluate(a: argparse.Namespace) -> None:
     from gdgp.device import resolve_device
-    from gdgp.evaluate import EvalConfig, evaluate_method, save_evaluation
+    from gdgp.evaluate import EvalConfig, EvalRun, evaluate_method, save_evaluation
     from gdgp.extract import load_slices
     from gdgp.training.checkpoint import load_method
 
     _threads(a.threads)
-    cfg = EvalConfig(n_rounds=a.rounds, noise_px=a.noise, seed=a.seed, threshold=a.threshold,
-                     overlay_slices=a.overlay_slices, protocol=a.protocol,
-                     nsd_tolerance_mm=a.nsd_tolerance)
+    runs = [EvalRun(a.split, a.protocol, a.out_clicks, a.out_first_interaction, a.out_overlays)]
+    runs += [EvalRun(*values) for values in a.also]
+    _check_runs(runs)
+    base = EvalConfig(n_rounds=a.rounds, noise_px=a.noise, seed=a.seed, threshold=a.threshold,
+                      overlay_slices=a.overlay_slices, protocol=a.protocol, nsd_tolerance_mm=a.nsd_tolerance)
     method = load_method(a.checkpoint, resolve_device(a.device))
-    eval_set = load_slices(a.slices, a.manifest).subset(a.split)
-    if not len(eval_set.images):
-        log.warning("%s has no %s slices: writing header-only tables and an overlays file with no slices",
-                    a.manifest, a.split)
-    result = evaluate_method(method, eval_set, a.dataset, cfg)
-    save_evaluation(result, a.out_clicks, a.out_first_interaction, a.out_overlays)
-    records = result.records
-    last = records[records["round"] == records["round"].max()]
-    log.info("%s/%s on %d %s slices (protocol %s): Dice round 0 %.3f, round %d %.3f", a.dataset, method.name,
-             len(eval_set.images), a.split, cfg.protocol, records[records["round"] == 0]["dice"].mean(),
-             cfg.n_rounds, last["dice"].mean())
+    all_slices = load_slices(a.slices, a.manifest)
+    for run in runs:  # one process, one checkpoint load, every run of the model
+        cfg = dataclasses.replace(base, protocol=run.protocol)
+        eval_set = all_slices.subset(run.split)
+        if not len(eval_set.images):
+            log.warning("%s has no %s slices: writing header-only tables and an overlays file with no slices",
+                        a.manifest, run.split)
+        result = evaluate_method(method, eval_set, a.dataset, cfg)
+        save_evaluation(result, run.clicks, run.first_interaction, run.overlays)
+        records = result.records
+        last = records[records["round"] == records["round"].max()]
+        log.info("%s/%s on %d %s slices (protocol %s): Dice round 0 %.3f, round %d %.3f", a.dataset, method.name,
+                 len(eval_set.images), run.split, cfg.protocol, records[records["round"] == 0]["dice"].mean(),
+                 cfg.n_rounds, last["dice"].mean())
+
+
+def _check_runs(runs: list[EvalRun]) -> None:
+    """Refuse, before any work, an --also run with an unknown split or protocol or a reused output path."""
+    seen: dict[str, int] = {}
+    for i, run in enumerate(runs):
+        if run.split not in SPLITS:
+            raise ValueError(f"--also run {i}: split {run.split!r} is not one of {list(SPLITS)}")
+        if run.protocol not in PROTOCOLS:
+            raise ValueError(f"--also run {i}: protocol {run.protocol!r} is not one of {sorted(PROTOCOLS)}")
+        for path in (run.clicks, run.first_interaction, run.overlays):
+            if path in seen:
+                raise ValueError(f"output {path} is given twice (runs {seen[path]} and {i}): each run needs its own files")
+            seen[path] = i
 
 
 def _warn_table_round(a: argparse.Namespace) -> None:
@@ -260,7 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0, help="seed of the click noise and of random protocols")
     s.add_argument("--protocol", choices=sorted(PROTOCOLS), default="ritm",
                    help="corrective-click rule of the robot user (see gdgp.interaction.protocols)")
-    s.add_argument("--split", choices=["test", "val", "train"], default="test",
+    s.add_argument("--split", choices=SPLITS, default="test",
                    help="manifest split to evaluate: test (the tables) or val (choosing settings); a split with "
                         "no slices writes header-only CSVs and an overlays file with zero slices")
     s.add_argument("--threshold", type=float, default=0.5, help="probability threshold")
@@ -270,6 +296,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out-first-interaction", required=True,
                    help="output first_interaction.csv (every click of each slice's first interaction)")
     s.add_argument("--out-overlays", required=True, help="output overlays.npz")
+    s.add_argument("--also", nargs=5, action="append", default=[],
+                   metavar=("SPLIT", "PROTOCOL", "CLICKS", "FIRST_INTERACTION", "OVERLAYS"),
+                   help="another run of the same model (repeatable): another split and/or click protocol, written "
+                        "to its own three files; one process and one checkpoint load for all runs (the workflow "
+                        "evaluates test, validation and every compared protocol this way)")
     s.set_defaults(func=cmd_evaluate)
 
     statistics = _statistics_options()

@@ -80,6 +80,17 @@ FIRST_INTERACTION_COLUMNS = ["dataset", "method", "slice_id", "case", "index", "
 
 
 @dataclass(frozen=True)
+class EvalRun:
+    """One evaluation of a loaded model: which slices, which click protocol, which three files."""
+
+    split: str
+    protocol: str
+    clicks: str
+    first_interaction: str
+    overlays: str
+
+
+@dataclass(frozen=True)
 class Evaluation:
     """What one evaluation run writes: the per-round table, the first clicks, the overlays."""
 

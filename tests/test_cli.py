@@ -69,3 +69,52 @@ def test_bad_set_option(msd_task: Path, tmp_path: Path, capsys: pytest.CaptureFi
     code = run(["train", "--slices", "x.npz", "--manifest", "x.csv", "--method", "auto_unet", "--set", "oops",
                 "--out-checkpoint", tmp_path / "f.pt", "--out-loss", tmp_path / "l.csv"])
     assert code == 1 and "key=value" in capsys.readouterr().err
+
+
+def test_evaluate_also_runs_equal_separate_runs_and_bad_runs_write_nothing(
+        msd_task: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """One process evaluating test + val + another protocol writes what three processes write."""
+    out = tmp_path / "r"
+    assert run(["extract", "--task-dir", msd_task, "--labels", 1, 2, "--window", -100, 200, "--size", 16,
+                "--n-train", 4, "--n-val", 4, "--n-test", 4, "--out-slices", out / "s.npz",
+                "--out-manifest", out / "m.csv"]) == 0
+    assert run(["train", "--slices", out / "s.npz", "--manifest", out / "m.csv", "--method", "click_unet",
+                "--set", "channels=[4, 8]", "--set", "max_train_rounds=1", "--epochs", 1, "--batch-size", 4,
+                "--device", "cpu", "--out-checkpoint", out / "final.pt", "--out-loss", out / "loss.csv"]) == 0
+    common = ["evaluate", "--slices", out / "s.npz", "--manifest", out / "m.csv", "--checkpoint", out / "final.pt",
+              "--dataset", "tiny", "--rounds", 2, "--overlay-slices", 1, "--device", "cpu"]
+
+    def files(name: str) -> list[Path]:
+        return [out / name / "clicks.csv", out / name / "first.csv", out / name / "ov.npz"]
+
+    def separate(name: str, split: str, protocol: str) -> None:
+        clicks, first, overlays = files(name)
+        assert run([*common, "--split", split, "--protocol", protocol, "--out-clicks", clicks,
+                    "--out-first-interaction", first, "--out-overlays", overlays]) == 0
+
+    separate("test", "test", "ritm")
+    separate("val", "val", "ritm")
+    separate("wr", "test", "weighted_random")
+    clicks, first, overlays = files("one")
+    assert run([*common, "--out-clicks", clicks, "--out-first-interaction", first, "--out-overlays", overlays,
+                "--also", "val", "ritm", *files("one_val"),
+                "--also", "test", "weighted_random", *files("one_wr")]) == 0
+    for alone, together in (("test", "one"), ("val", "one_val"), ("wr", "one_wr")):
+        for a, b in zip(files(alone)[:2], files(together)[:2], strict=True):
+            pd.testing.assert_frame_equal(pd.read_csv(a), pd.read_csv(b))
+        with np.load(files(alone)[2]) as a, np.load(files(together)[2]) as b:
+            assert sorted(a.files) == sorted(b.files) and all(np.array_equal(a[k], b[k]) for k in a.files)
+    val, test = pd.read_csv(files("one_val")[0]), pd.read_csv(files("one")[0])
+    assert len(val) and not set(val["slice_id"]) & set(test["slice_id"])
+    assert not pd.read_csv(files("one_wr")[0])["dice"].equals(test["dice"])  # another click rule, other clicks
+    # a bad --also (unknown protocol; a file used twice) is refused before anything is written
+    capsys.readouterr()
+    assert run([*common, *sum(([o, f] for o, f in zip(("--out-clicks", "--out-first-interaction", "--out-overlays"),
+                                                      files("bad"), strict=True)), []),
+                "--also", "val", "magic", *files("bad_val")]) == 1
+    assert "protocol 'magic' is not one of" in capsys.readouterr().err
+    assert run([*common, "--out-clicks", out / "bad" / "c.csv", "--out-first-interaction", out / "bad" / "f.csv",
+                "--out-overlays", out / "bad" / "o.npz", "--also", "val", "ritm", out / "bad" / "c.csv",
+                out / "bad" / "f2.csv", out / "bad" / "o2.npz"]) == 1
+    assert "is given twice" in capsys.readouterr().err
+    assert not (out / "bad").exists()

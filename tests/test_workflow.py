@@ -64,6 +64,16 @@ def option(line: str, name: str) -> str:
     return line.split(f"{name} ")[1].split()[0]
 
 
+def evaluation_runs(line: str) -> list[tuple[str, str, str]]:
+    """(split, protocol, clicks.csv) of every run of one `gdgp evaluate` command: its main
+    run and each --also run."""
+    runs = [(option(line, "--split"), option(line, "--protocol"), option(line, "--out-clicks"))]
+    for part in line.split("--also ")[1:]:
+        split, protocol, clicks = part.split()[:3]
+        runs.append((split, protocol, clicks))
+    return runs
+
+
 def test_dry_run_of_demo_config_shows_full_dag() -> None:
     counts = rule_counts(snakemake(["-n", "--forceall", "--quiet", "rules"], REPO).stdout)
     cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
@@ -72,16 +82,19 @@ def test_dry_run_of_demo_config_shows_full_dag() -> None:
     seeds = cfg["train"]["seeds"]
     # every method and every variant, once per training seed
     n_models = (len(cfg["datasets"]) * len(cfg["methods"]) + n_variants) * len(seeds)
-    assert counts.get("train") == n_models and counts.get("evaluate") == n_models
-    assert "train_seed" not in counts and "evaluate_seed" not in counts
-    # every method's models (not the variants) again under each protocol but evaluate.protocol
-    protocols = cfg["evaluate"].get("protocols", ["ritm", "largest_component_centre", "weighted_random"])
     n_method_models = len(cfg["datasets"]) * len(cfg["methods"]) * len(seeds)
-    assert counts.get("evaluate_protocol") == n_method_models * (len(protocols) - 1) > 0
-    assert counts.get("protocol_sensitivity") == 1
-    # no demo dataset has validation slices: no validation runs, no validation report
-    n_val_models = sum(cfg["datasets"][d].get("n_val", 0) > 0 for d in cfg["datasets"]) * len(cfg["methods"])
-    assert counts.get("evaluate_val", 0) == n_val_models * len(seeds) and ("report_val" in counts) == (n_val_models > 0)
+    assert counts.get("train") == n_models and counts.get("evaluate") == n_method_models
+    assert counts.get("evaluate_variant") == n_variants * len(seeds)
+    assert "train_seed" not in counts and "evaluate_seed" not in counts
+    # one evaluation job per model: a method's job also runs the validation slices and every
+    # other protocol (--also), a variant's the test slices only
+    assert not {"evaluate_val", "evaluate_protocol"} & set(counts)
+    protocols = cfg["evaluate"].get("protocols", ["ritm", "largest_component_centre", "weighted_random"])
+    has_val = any(cfg["datasets"][d].get("n_val", 0) > 0 for d in cfg["datasets"])
+    lines = shell_lines(snakemake(["-n", "-p", "--forceall"], REPO).stdout, "evaluate")
+    also = sorted(line.count("--also ") for line in lines)
+    assert also == sorted([0] * n_variants * len(seeds) + [has_val + len(protocols) - 1] * n_method_models)
+    assert counts.get("protocol_sensitivity") == 1 and ("report_val" in counts) == has_val
     assert counts.get("extract") == len(cfg["datasets"]) and counts.get("report") == 1
     assert counts.get("table2") == 1 and counts.get("fig2") == 1 and counts.get("variant_table") == 3
 
@@ -99,10 +112,10 @@ def test_every_model_trains_and_is_evaluated_with_each_seed_in_its_folder(tmp_pa
     evaluate = shell_lines(out, "evaluate")
     by_split = {}
     for line in evaluate:
-        key = (option(line, "--split"), option(line, "--protocol"))
-        by_split.setdefault(key, []).append(option(line, "--out-clicks"))
-        seed_folder = option(line, "--out-clicks").split("/")[-2]
-        assert option(line, "--checkpoint").endswith(f"/{seed_folder}/final.pt")
+        for split, protocol, clicks in evaluation_runs(line):
+            by_split.setdefault((split, protocol), []).append(clicks)
+            seed_folder = clicks.split("/")[-2]
+            assert option(line, "--checkpoint").endswith(f"/{seed_folder}/final.pt")
     assert sorted(by_split["test", "ritm"]) == sorted(f"results/runs/tiny_spleen/{m}/seed{k}/clicks.csv"
                                                       for m in models for k in (0, 7))
     assert sorted(by_split["val", "ritm"]) == sorted(f"results/val/tiny_spleen/{m}/seed{k}/clicks.csv"
@@ -165,9 +178,13 @@ def test_validation_runs_exist_only_for_datasets_with_validation_slices(tmp_path
     cfg["datasets"]["tiny_spleen"]["n_val"] = n_val
     work = project(tmp_path, cfg)
     counts = rule_counts(snakemake(["-n", "--quiet", "rules"], work).stdout)
-    assert counts.get("evaluate_val", 0) == (3 if n_val else 0)  # the 3 methods (no variants), one seed
     assert counts.get("report_val", 0) == (1 if n_val else 0)
-    assert counts.get("evaluate") == 5 and counts.get("report") == 1
+    assert counts.get("evaluate") == 3 and counts.get("evaluate_variant") == 2 and counts.get("report") == 1
+    # the validation runs: in the jobs of the 3 methods (no variants), one seed
+    runs = [r for line in shell_lines(snakemake(["-n", "-p"], work).stdout, "evaluate") for r in evaluation_runs(line)]
+    assert sorted(c for split, _, c in runs if split == "val") == (
+        sorted(f"results/val/tiny_spleen/{m}/seed0/clicks.csv" for m in ("auto_unet", "click_unet", "gdgp"))
+        if n_val else [])
     if n_val:
         out = snakemake(["-n", "-p", "results/report/val/table4.csv"], work).stdout
         report = next(iter(shell_lines(out, "report")))
@@ -191,7 +208,9 @@ def test_protocol_sensitivity_runs(tmp_path: Path, protocols: list[str], n_runs:
     work = project(tmp_path, cfg)
     out = snakemake(["-n", "-p"], work).stdout
     counts = rule_counts(snakemake(["-n", "--quiet", "rules"], work).stdout)
-    assert counts.get("evaluate_protocol", 0) == n_runs
+    runs = [r for line in shell_lines(out, "evaluate") for r in evaluation_runs(line)]
+    assert sum(protocol != "ritm" for _, protocol, _ in runs) == n_runs
+    assert counts.get("evaluate") == 3 and counts.get("evaluate_variant") == 2  # one job per model
     assert counts.get("protocol_sensitivity", 0) == (1 if n_runs else 0)
     if n_runs:
         line = next(iter(shell_lines(out, "report-protocols")))
@@ -273,7 +292,9 @@ def test_tiny_end_to_end_run(tmp_path: Path) -> None:
             assert set(pd.read_csv(res / "val" / run_dir / "clicks.csv")["slice_id"]) == val_ids
             other = pd.read_csv(res / "protocols" / "largest_component_centre" / run_dir / "clicks.csv")
             assert set(other["slice_id"]) == test_ids and len(other) == len(clicks)
-            assert (res / "benchmarks" / "evaluate_val" / run_dir.with_suffix(".tsv")).exists()
+            log = (res / "logs" / "evaluate" / run_dir.with_suffix(".log")).read_text()  # one job, three runs
+            assert f"on {len(val_ids)} val slices (protocol ritm)" in log
+            assert f"on {len(test_ids)} test slices (protocol largest_component_centre)" in log
     metrics = json.loads((res / "metrics.json").read_text())
     assert set(metrics["tiny_spleen"]) == {"auto_unet", "click_unet", "gdgp"}  # variants stay out of Table 4
     table = pd.read_csv(res / "report" / "table4.csv")
@@ -320,7 +341,7 @@ def test_tiny_end_to_end_run(tmp_path: Path) -> None:
     cfg["evaluate"]["rounds"] = 2
     (work / "config" / "config.yaml").write_text(yaml.safe_dump(cfg))
     dry = rule_counts(snakemake(["-n", "--quiet", "rules"], work).stdout)
-    # 3 methods + 2 variants, 2 seeds; validation and protocol runs for the 3 methods only
-    assert dry.get("evaluate") == 10 and dry.get("evaluate_val") == dry.get("evaluate_protocol") == 6
+    # 3 methods (their jobs also run validation and the other protocol) + 2 variants, 2 seeds
+    assert dry.get("evaluate") == 6 and dry.get("evaluate_variant") == 4
     assert dry.get("report") == dry.get("report_val") == dry.get("protocol_sensitivity") == 1
     assert "train" not in dry and "extract" not in dry

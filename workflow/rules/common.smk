@@ -1,5 +1,6 @@
 import json
 import os
+import re
 import shlex
 import sys
 
@@ -46,6 +47,10 @@ VAL_DATASETS = [d for d in DATASETS if config["datasets"][d]["n_val"] > 0]
 PROTOCOL = config["evaluate"]["protocol"]
 COMPARED_PROTOCOLS = compared_protocols(PROTOCOL, config["evaluate"]["protocols"])
 OTHER_PROTOCOLS = [p for p in COMPARED_PROTOCOLS if p != PROTOCOL]
+# The evaluate rule serves the benchmarked methods, evaluate_variant the experiment variants
+# ("(?!)" matches nothing: no variant configured).
+METHOD_PATTERN = "|".join(re.escape(m) for m in METHODS)
+VARIANT_PATTERN = "|".join(re.escape(v) for v in VARIANTS) or "(?!)"
 if EXPERIMENT_DATASETS and "gdgp" not in config["methods"]:
     raise ValueError(
         "config: experiments.datasets is set but methods has no 'gdgp' entry; "
@@ -136,6 +141,39 @@ def run(dataset, method, seed, root="results/runs"):
         "first_interaction": f"{base}/first_interaction.csv",
         "overlays": f"{base}/overlays.npz",
     }
+
+
+def model_runs(dataset, method, seed):
+    """Every run of a benchmarked method's model, all written by its one evaluate job: the
+    test run under evaluate.protocol (keys clicks, first_interaction, overlays), the
+    validation run (val_clicks, ...; when any dataset has validation slices) and the test
+    run under each other compared protocol (<protocol>_clicks, ...)."""
+    out = run(dataset, method, seed)
+    if VAL_DATASETS:
+        out |= {
+            f"val_{key}": path for key, path in val_run(dataset, method, seed).items()
+        }
+    for protocol in OTHER_PROTOCOLS:
+        out |= {
+            f"{protocol}_{key}": path
+            for key, path in protocol_run(protocol, dataset, method, seed).items()
+        }
+    return out
+
+
+def also_runs(wildcards, output):
+    """gdgp evaluate's --also SPLIT PROTOCOL CLICKS FIRST_INTERACTION OVERLAYS, once for
+    each extra run among the job's outputs (see model_runs)."""
+    keys = set(output.keys())
+    runs = [("val", PROTOCOL, "val_")] if "val_clicks" in keys else []
+    runs += [("test", p, f"{p}_") for p in OTHER_PROTOCOLS if f"{p}_clicks" in keys]
+    return " ".join(
+        f"--also {split} {protocol} "
+        + " ".join(
+            output[prefix + key] for key in ("clicks", "first_interaction", "overlays")
+        )
+        for split, protocol, prefix in runs
+    )
 
 
 def val_run(dataset, method, seed):

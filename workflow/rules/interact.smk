@@ -1,16 +1,21 @@
-# The robot user on every trained model: the test slices under evaluate.protocol (the main
-# runs), the validation slices (datasets with n_val > 0) and the test slices under every
-# other compared protocol (evaluate.protocols). Same evaluation seed and settings in all.
+# The robot user on every trained model. A benchmarked method's model is evaluated by one job
+# (one process, one checkpoint load): the test slices under evaluate.protocol (the main runs),
+# the validation slices (when any dataset has n_val > 0; a dataset without validation slices
+# gets header-only tables, which the validation report skips) and the test slices under every
+# other compared protocol (evaluate.protocols). An experiment variant's job runs the test
+# slices only. Same evaluation seed and settings in all.
 rule evaluate:
     input:
         **slices("{dataset}"),
         checkpoint=model("{dataset}", "{method}", "{seed}")["checkpoint"],
     output:
-        **run("{dataset}", "{method}", "{seed}"),
+        **model_runs("{dataset}", "{method}", "{seed}"),
     log:
         "results/logs/evaluate/{dataset}/{method}/seed{seed}.log",
     benchmark:
         "results/benchmarks/evaluate/{dataset}/{method}/seed{seed}.tsv"
+    wildcard_constraints:
+        method=METHOD_PATTERN,
     conda:
         "../../environment.yml"
     threads: 1  # one batched forward pass per round; robot + medpy are single-threaded
@@ -21,6 +26,7 @@ rule evaluate:
     params:
         split="test",
         protocol=PROTOCOL,
+        also=also_runs,
         rounds=config["evaluate"]["rounds"],
         noise=config["evaluate"]["noise_px"],
         seed=config["evaluate"]["seed"],
@@ -35,31 +41,16 @@ rule evaluate:
         "--nsd-tolerance {params.nsd_tolerance} "
         "--overlay-slices {params.overlay_slices} "
         "--device {params.device} --threads {threads} --out-clicks {output.clicks} "
-        "--out-first-interaction {output.first_interaction} --out-overlays {output.overlays} > {log} 2>&1"
+        "--out-first-interaction {output.first_interaction} --out-overlays {output.overlays} "
+        "{params.also} > {log} 2>&1"
 
 
-# The validation slices (an empty split writes header-only tables, which the report skips).
-use rule evaluate as evaluate_val with:
+# An experiment variant (the paper's Tables 3, 5, 6): the test slices under evaluate.protocol.
+use rule evaluate as evaluate_variant with:
     output:
-        **val_run("{dataset}", "{method}", "{seed}"),
-    log:
-        "results/logs/evaluate_val/{dataset}/{method}/seed{seed}.log",
-    benchmark:
-        "results/benchmarks/evaluate_val/{dataset}/{method}/seed{seed}.tsv"
-    params:
-        split="val",
-
-
-# The test slices under another click protocol (protocol sensitivity; no retraining).
-use rule evaluate as evaluate_protocol with:
-    output:
-        **protocol_run("{protocol}", "{dataset}", "{method}", "{seed}"),
-    log:
-        "results/logs/evaluate_protocol/{protocol}/{dataset}/{method}/seed{seed}.log",
-    benchmark:
-        "results/benchmarks/evaluate_protocol/{protocol}/{dataset}/{method}/seed{seed}.tsv"
-    params:
-        protocol=lambda wc: wc.protocol,
+        **run("{dataset}", "{method}", "{seed}"),
+    wildcard_constraints:
+        method=VARIANT_PATTERN,
 
 
 rule evaluate_all:

@@ -24,8 +24,9 @@ use rule train as tune_train with:
         lr=tuning_lr,
 
 
-# Each tuning model on the validation slices, evaluate.protocol (evaluate_val's settings).
-use rule evaluate_val as tune_evaluate with:
+# Each tuning model on the validation slices under evaluate.protocol (the evaluation settings
+# of every other run).
+use rule evaluate_variant as tune_evaluate with:
     input:
         **slices("{dataset}"),
         checkpoint=tuning_model("{dataset}", "{method}", "{setting}", "{seed}")[
@@ -37,6 +38,10 @@ use rule evaluate_val as tune_evaluate with:
         "results/logs/tuning/evaluate/{dataset}/{method}/{setting}/seed{seed}.log",
     benchmark:
         "results/benchmarks/tuning/evaluate/{dataset}/{method}/{setting}/seed{seed}.tsv"
+    wildcard_constraints:
+        method=METHOD_PATTERN,
+    params:
+        split="val",
 
 
 # Per method: validation Dice of every value at the largest budget, the chosen value and
