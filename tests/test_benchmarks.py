@@ -65,3 +65,10 @@ def test_bench_paper_scale_measures_each_method_and_extrapolates(tmp_path: Path)
     assert nnunet["interactive"] == "False" and float(nnunet["plan_s"]) > 0 and "iterations of batch" in nnunet["note"]
     assert "Estimate for" in run.stdout and "longest job: train" in run.stdout  # the tiny config has no nnunet
     assert "not counted (not measured): auto_unet, click_unet" in run.stdout
+
+
+def test_bench_dropout_times_both_dropouts() -> None:
+    run = subprocess.run([sys.executable, str(BENCH / "bench_dropout.py"), "--size", "32", "--batch", "2",
+                          "--repeats", "2"], capture_output=True, text=True, check=True)
+    step = re.search(r"torch dropout\s+([0-9.]+) ms\s+with FastDropout\s+([0-9.]+) ms", run.stdout)
+    assert step and float(step.group(1)) > 0 and float(step.group(2)) > 0, run.stdout

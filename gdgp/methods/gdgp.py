@@ -40,6 +40,7 @@ from torch import Tensor, nn
 from gdgp.crop import Box, click_box, clicks_in_crop, crop_resize, paste_back
 from gdgp.encodings import click_map, euclidean_distance_map, gaussian_heatmap
 from gdgp.errors import ConfigError
+from gdgp.fast_dropout import replace_dropout
 from gdgp.geodesic_encodings import GaussianGeodesicEncoding, geodesic_map
 from gdgp.gp import LaplaceGPHead
 from gdgp.interaction.hybrid import HybridConfig, hybrid_interaction, plain_interaction
@@ -54,12 +55,18 @@ MIN_CROP_PX = 16  # smallest box side in slice pixels (tiny targets still get co
 
 
 def dynunet_features(in_channels: int, out_channels: int, filters: Sequence[int], dropout: float) -> DynUNet:
-    """nnU-Net's 2D U-Net (MONAI ``DynUNet``): 3x3 convs, stride-2 downsampling, instance norm."""
+    """nnU-Net's 2D U-Net (MONAI ``DynUNet``): 3x3 convs, stride-2 downsampling, instance norm.
+
+    Its dropout layers are :class:`~gdgp.fast_dropout.FastDropout` (the same dropout with a
+    mask ~2.6x cheaper to draw on the CPU; state dicts unchanged).
+    """
     levels = len(filters)
-    return DynUNet(spatial_dims=2, in_channels=in_channels, out_channels=out_channels,
-                   kernel_size=[3] * levels, strides=[1] + [2] * (levels - 1),
-                   upsample_kernel_size=[2] * (levels - 1), filters=list(filters), dropout=dropout,
-                   norm_name=("INSTANCE", {"affine": True}), res_block=False)
+    net = DynUNet(spatial_dims=2, in_channels=in_channels, out_channels=out_channels,
+                  kernel_size=[3] * levels, strides=[1] + [2] * (levels - 1),
+                  upsample_kernel_size=[2] * (levels - 1), filters=list(filters), dropout=dropout,
+                  norm_name=("INSTANCE", {"affine": True}), res_block=False)
+    replace_dropout(net)
+    return net
 
 
 @dataclass
