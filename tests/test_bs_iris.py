@@ -148,3 +148,45 @@ def test_same_seed_same_step() -> None:
 def test_bad_hyperparameter_is_a_config_error(bad: dict) -> None:
     with pytest.raises(ConfigError):
         BSIRIS(**bad)
+
+
+def test_cached_rounds_equal_full_replays_and_weight_changes_invalidate_the_cache() -> None:
+    """Round by round (one click more each time) the cached state gives the full replay's
+    probability; changed weights or a click sequence that is not an extension replay anew."""
+    torch.manual_seed(0)
+    m = BSIRIS(**TINY)
+    gts = [disc(), disc(centre=(12, 18), r=5.0)]
+    images = [image_of(g, i) for i, g in enumerate(gts)]
+    prev = [np.zeros((32, 32), np.float32)] * 2
+    seq = [[Click(16, 13, True, 0), Click(20, 13, False, 1), Click(5, 5, False, 2), Click(15, 16, True, 3)],
+           [Click(12, 18, True, 0), Click(3, 3, False, 1), Click(12, 14, True, 2), Click(28, 28, False, 3)]]
+
+    def fresh(clicks: list[list[Click]]) -> np.ndarray:
+        m._stages.clear()
+        return m.predict_batch(images, clicks, prev)
+
+    calls = []
+    real_greedy = m._greedy
+    m._greedy = lambda *a: calls.append(int(a[3].sum())) or real_greedy(*a)  # active samples per stage
+    m._stages.clear()
+    for n in range(0, 5):
+        clicks = [s[:n] for s in seq]
+        calls.clear()
+        cached = m.predict_batch(images, clicks, prev)
+        assert calls == [2]  # one stage per round, not n
+        calls.clear()
+        np.testing.assert_array_equal(cached, fresh(clicks))
+        assert len(calls) == max(1, n)
+    # a different history for the same image (not an extension of the cached clicks): a full replay
+    m.predict_batch(images, [s[:3] for s in seq], prev)
+    calls.clear()
+    other = [[Click(10, 10, True, 0)] + s[1:3] for s in seq]
+    replayed = m.predict_batch(images, other, prev)
+    assert len(calls) == 3
+    np.testing.assert_array_equal(replayed, fresh(other))
+    # changed weights (an optimiser step) invalidate every cached stage
+    m.predict_batch(images, [s[:3] for s in seq], prev)
+    with torch.no_grad():
+        next(m.network.parameters()).add_(0.05)
+    after = m.predict_batch(images, [s[:4] for s in seq], prev)
+    np.testing.assert_array_equal(after, fresh([s[:4] for s in seq]))

@@ -28,10 +28,14 @@ PixelRL style (Furuta et al., "PixelRL", IEEE TMM 2019 / AAAI 2019).
   advantage, ``entropy_weight`` x entropy bonus.
 
 Stateless prediction: the interface hands a method only the previous *binary* mask, but the agents
-refine the previous *probability*. ``predict_batch`` therefore replays the whole click sequence
-(stage k = the agents' ``n_steps`` actions with the first k clicks as hints); with greedy actions
-this gives exactly the probability a stateful implementation would carry between rounds, at a
-cost that grows linearly with the number of clicks.
+refine the previous *probability*. ``predict_batch`` therefore defines the prediction as the replay
+of the whole click sequence (stage k = the agents' ``n_steps`` actions with the first k clicks as
+hints); with greedy actions this is exactly the probability a stateful implementation would carry
+between rounds. To keep a round's cost constant rather than growing with the number of clicks, the
+probability after each image's latest stage is cached (key: the image's bytes; the entry is used
+when its clicks are a prefix of the new ones and the weights have not changed since), so a round
+that adds one click runs one stage. The cache holds one entry per image (at most
+``STATE_CACHE_SIZE``).
 
 Simplified vs the paper: 2D and pixel-level, not 3D supervoxels (no SLIC supervoxel agents, no
 supervoxel-level boundary term); hints are Gaussian click maps, not geodesic ones; no coarse
@@ -43,7 +47,10 @@ last round of each simulated interaction is learned from.
 
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -59,6 +66,7 @@ from gdgp.interaction.robot import Click
 from gdgp.methods.base import Method
 
 CE_EPS = 1e-2  # probabilities are clamped to [eps, 1 - eps] in the reward's CE (a 0/1 pixel stays finite)
+STATE_CACHE_SIZE = 4096  # images whose latest probability is kept between predict_batch calls
 
 
 def boundary_weight_map(gt: np.ndarray, weight: float, sigma: float) -> np.ndarray:
@@ -97,6 +105,22 @@ def sample_actions(logits: Tensor, rng: np.random.Generator) -> Tensor:
     return (cdf < u).sum(dim=1).clamp_max(logits.shape[1] - 1)
 
 
+@dataclass(frozen=True)
+class _Stage:
+    """An image's probability after its latest replay stage, and what it depends on."""
+
+    clicks: tuple[tuple[int, int, bool], ...]  # the clicks of that stage (y, x, positive)
+    weights: tuple[int, ...]                   # parameter versions when it was computed
+    prob: Tensor                               # (H, W)
+
+
+def _image_key(image: np.ndarray) -> bytes:
+    """A digest of the image's shape, dtype and bytes (the cache key of its replay state)."""
+    digest = hashlib.blake2b(np.ascontiguousarray(image).tobytes(), digest_size=16)
+    digest.update(repr((image.shape, image.dtype.str)).encode())
+    return digest.digest()
+
+
 class BSIRIS(Method):
     """Pixel agents with a shared actor-critic U-Net; see the module docstring."""
 
@@ -121,6 +145,7 @@ class BSIRIS(Method):
         _check(merged, self.name)
         super().__init__(**hparams)
         self.deltas = torch.tensor(self.hparams["actions"], dtype=torch.float32)
+        self._stages: OrderedDict[bytes, _Stage] = OrderedDict()
 
     def build_network(self) -> nn.Module:
         ch = self.hparams["channels"]
@@ -130,6 +155,7 @@ class BSIRIS(Method):
     def to(self, device: torch.device | str) -> BSIRIS:
         super().to(device)
         self.deltas = self.deltas.to(self.device)
+        self._stages.clear()
         return self
 
     # --- state ---------------------------------------------------------------------------
@@ -162,18 +188,36 @@ class BSIRIS(Method):
     # --- prediction ----------------------------------------------------------------------
     def predict_batch(self, images: Sequence[np.ndarray], clicks: Sequence[Sequence[Click]],
                       prev_masks: Sequence[np.ndarray]) -> np.ndarray:
-        """Replay the click sequence (stage k: first k clicks as hints, ``n_steps`` greedy actions).
+        """The click sequence's replay (stage k: first k clicks as hints, ``n_steps`` greedy actions).
 
-        ``prev_masks`` is not used: the replay rebuilds the previous *probability* exactly.
+        Starts each image from its cached stage when that stage's clicks are a prefix of
+        ``clicks`` and the weights are unchanged (see the module docstring), else from
+        ``init_prob``. ``prev_masks`` is not used: the replay rebuilds the previous *probability*.
         """
         shape = images[0].shape
-        n_clicks = torch.tensor([len(c) for c in clicks], device=self.device)
+        seqs = [tuple((c.y, c.x, c.positive) for c in cl) for cl in clicks]
+        stages = [max(1, len(seq)) for seq in seqs]  # no click: one stage without hints
+        keys = [_image_key(image) for image in images]
+        weights = tuple(p._version for p in self.network.parameters())
         with self.inference():
             img = torch.from_numpy(np.stack(images).astype(np.float32)).to(self.device)
             prob = torch.full_like(img, float(self.hparams["init_prob"]))
-            for k in range(1, max(1, int(n_clicks.max())) + 1):
-                active = (n_clicks >= k) | (k == 1)
+            done = [0] * len(images)
+            for i, (key, seq) in enumerate(zip(keys, seqs, strict=True)):
+                hit = self._stages.get(key)
+                if (hit is not None and hit.weights == weights and seq[: len(hit.clicks)] == hit.clicks
+                        and (hit.clicks or not seq)):
+                    prob[i], done[i] = hit.prob, max(1, len(hit.clicks))
+            start = torch.tensor(done, device=self.device)
+            last = torch.tensor(stages, device=self.device)
+            for k in range(min(done) + 1, max(stages) + 1):
+                active = (k > start) & (k <= last)
                 prob = self._greedy(img, prob, self._hint_batch(clicks, shape, k), active)
+        for key, seq, p in zip(keys, seqs, prob, strict=True):
+            self._stages[key] = _Stage(seq, weights, p.clone())
+            self._stages.move_to_end(key)
+        while len(self._stages) > STATE_CACHE_SIZE:
+            self._stages.popitem(last=False)
         return prob.float().cpu().numpy()
 
     # --- training ------------------------------------------------------------------------
