@@ -176,6 +176,32 @@ def test_corrective_clicks_are_hard_seeds_in_the_prediction() -> None:
     assert refined[fg_at] == 1.0 and refined[bg_at] == 0.0
 
 
+def test_a_negative_click_in_look_alike_tissue_erases_the_target_unless_the_points_are_seeds() -> None:
+    """The released refinement seeds only the corrective clicks: one negative click in a
+    touching region of the same intensity makes E_bg ~ 1 over the target too, fg and bg tie
+    there and the graph cut removes it. With points_as_seeds the interior points hold it."""
+    yy, xx = np.mgrid[:32, :32]
+    target = (yy - 16) ** 2 + (xx - 10) ** 2 <= 36
+    neighbour = (yy - 16) ** 2 + (xx - 21) ** 2 <= 36
+    img = np.where(target | neighbour, 0.8, 0.2).astype(np.float32)
+    prob = np.where(target | neighbour, 0.9, 0.1).astype(np.float32)  # the network over-segments
+    points = [Click(16, 5, True, 0), Click(11, 10, True, 1), Click(16, 15, True, 2), Click(21, 10, True, 3)]
+    negative = Click(16, 23, False, 4)
+
+    def dice(mask: np.ndarray) -> float:
+        return 2 * (mask & target).sum() / (mask.sum() + target.sum())
+
+    for as_seeds in (False, True):
+        m = MIDeepSeg(**{**TINY, "gc_lambda": 0.5, "points_as_seeds": as_seeds})
+        before = m.refine(img, prob, points) > 0
+        after = m.refine(img, prob, [*points, negative]) > 0
+        assert dice(before) > 0.85 and not after[negative.y, negative.x]
+        if as_seeds:
+            assert all(after[c.y, c.x] for c in points) and dice(after) > 0.6
+        else:
+            assert dice(after) < 0.1  # the released code's collapse
+
+
 # --- training -----------------------------------------------------------------------------
 def test_train_step_changes_weights_and_is_reproducible() -> None:
     assert_same_seed_same_steps(lambda: MIDeepSeg(**TINY), *batch())
@@ -191,7 +217,7 @@ def test_interaction_loop_runs_all_rounds() -> None:
 @pytest.mark.parametrize("bad", [{"n_points": 0}, {"inner_margin": -1.0}, {"crop_margin": 1},
                                  {"seed_radius": -1}, {"geodesic_lambda": 1.5}, {"gc_sigma": 0.0},
                                  {"gc_lambda": -1.0}, {"train_point_jitter": -1}, {"crop_size": 30},
-                                 {"channels": [4]}, {"unknown": 3}])
+                                 {"channels": [4]}, {"unknown": 3}, {"points_as_seeds": 1}])
 def test_bad_hyperparameter_is_a_config_error(bad: dict) -> None:
     with pytest.raises(ConfigError):
         MIDeepSeg(**{**TINY, **bad})
