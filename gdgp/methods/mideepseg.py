@@ -72,7 +72,7 @@ On the demo's validation slices 48 of 75 showed a drop of more than 0.3 Dice wit
 interior margin points positive hard seeds and part of E_fg in every refinement; chosen on the
 validation slices of all five demo targets (no retraining): mean Dice at 8 clicks 0.694 ->
 0.836, at 12 clicks 0.809 -> 0.863, at 20 clicks 0.906 -> 0.891; better at 12 clicks on four
-targets (lung 0.956 -> 0.914), 26 of 75 slices still drop, most on the spleen next to the
+targets, worse on lung (0.956 -> 0.914); 26 of 75 slices still drop, most on the spleen next to the
 look-alike liver. The demo config sets it; ``config/msd.yaml`` keeps the released behaviour
 until a validation run on real CT says otherwise.
 """

@@ -143,36 +143,41 @@ def run(dataset, method, seed, root="results/runs"):
     }
 
 
+def extra_runs():
+    """(output-key prefix, split, protocol, paths) of each run a benchmarked method's evaluate
+    job adds to its test run: the validation run (when any dataset has validation slices) and
+    the test run under each other compared protocol; paths(dataset, method, seed) -> files.
+    """
+    runs = [("val_", "val", PROTOCOL, val_run)] if VAL_DATASETS else []
+    return runs + [
+        (f"{p}_", "test", p, lambda d, m, k, p=p: protocol_run(p, d, m, k))
+        for p in OTHER_PROTOCOLS
+    ]
+
+
 def model_runs(dataset, method, seed):
     """Every run of a benchmarked method's model, all written by its one evaluate job: the
-    test run under evaluate.protocol (keys clicks, first_interaction, overlays), the
-    validation run (val_clicks, ...; when any dataset has validation slices) and the test
-    run under each other compared protocol (<protocol>_clicks, ...)."""
+    test run under evaluate.protocol (keys clicks, first_interaction, overlays) and each of
+    extra_runs() under its prefix (val_clicks, <protocol>_clicks, ...)."""
     out = run(dataset, method, seed)
-    if VAL_DATASETS:
+    for prefix, _, _, paths in extra_runs():
         out |= {
-            f"val_{key}": path for key, path in val_run(dataset, method, seed).items()
-        }
-    for protocol in OTHER_PROTOCOLS:
-        out |= {
-            f"{protocol}_{key}": path
-            for key, path in protocol_run(protocol, dataset, method, seed).items()
+            prefix + key: path for key, path in paths(dataset, method, seed).items()
         }
     return out
 
 
 def also_runs(wildcards, output):
     """gdgp evaluate's --also SPLIT PROTOCOL CLICKS FIRST_INTERACTION OVERLAYS, once for
-    each extra run among the job's outputs (see model_runs)."""
+    each extra run among the job's outputs (experiment variants: none)."""
     keys = set(output.keys())
-    runs = [("val", PROTOCOL, "val_")] if "val_clicks" in keys else []
-    runs += [("test", p, f"{p}_") for p in OTHER_PROTOCOLS if f"{p}_clicks" in keys]
     return " ".join(
         f"--also {split} {protocol} "
         + " ".join(
             output[prefix + key] for key in ("clicks", "first_interaction", "overlays")
         )
-        for split, protocol, prefix in runs
+        for prefix, split, protocol, _ in extra_runs()
+        if f"{prefix}clicks" in keys
     )
 
 
