@@ -40,10 +40,14 @@ def _parse_sets(items: Sequence[str]) -> dict[str, Any]:
     return out
 
 
-def _threads(n: int) -> None:
+def _start_torch(threads: int) -> None:
+    """Set torch's CPU threads and import MONAI lean, before a train or evaluate job imports the methods."""
     import torch
 
-    torch.set_num_threads(max(1, n))
+    from gdgp.monai_import import import_monai_without_unused_extras
+
+    torch.set_num_threads(max(1, threads))
+    import_monai_without_unused_extras()
 
 
 def cmd_demo(a: argparse.Namespace) -> None:
@@ -70,12 +74,12 @@ def cmd_extract(a: argparse.Namespace) -> None:
 
 
 def cmd_train(a: argparse.Namespace) -> None:
+    _start_torch(a.threads)
     from gdgp.device import resolve_device
     from gdgp.extract import load_slices
     from gdgp.methods import get_method_class
     from gdgp.training.trainer import TrainConfig, train_method
 
-    _threads(a.threads)
     get_method_class(a.method)
     hparams = _parse_sets(a.set)
     cfg = TrainConfig(epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, lr_step=a.lr_step, lr_gamma=a.lr_gamma,
@@ -87,12 +91,12 @@ def cmd_train(a: argparse.Namespace) -> None:
 
 
 def cmd_evaluate(a: argparse.Namespace) -> None:
+    _start_torch(a.threads)
     from gdgp.device import resolve_device
     from gdgp.evaluate import EvalConfig, EvalRun, evaluate_method, save_evaluation
     from gdgp.extract import load_slices
     from gdgp.training.checkpoint import load_method
 
-    _threads(a.threads)
     runs = [EvalRun(a.split, a.protocol, a.out_clicks, a.out_first_interaction, a.out_overlays)]
     runs += [EvalRun(*values) for values in a.also]
     _check_runs(runs)
