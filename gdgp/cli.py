@@ -97,15 +97,16 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
     from gdgp.extract import load_slices
     from gdgp.training.checkpoint import load_method
 
-    runs = [EvalRun(a.split, a.protocol, a.out_clicks, a.out_first_interaction, a.out_overlays)]
-    runs += [EvalRun(*values) for values in a.also]
+    runs = [EvalRun(a.split, a.protocol, a.rounds, a.out_clicks, a.out_first_interaction, a.out_overlays)]
+    runs += [EvalRun(split, protocol, _also_rounds(rounds, i + 1), *files)
+             for i, (split, protocol, rounds, *files) in enumerate(a.also)]
     _check_runs(runs)
     base = EvalConfig(n_rounds=a.rounds, noise_px=a.noise, seed=a.seed, threshold=a.threshold,
                       overlay_slices=a.overlay_slices, protocol=a.protocol, nsd_tolerance_mm=a.nsd_tolerance)
     method = load_method(a.checkpoint, resolve_device(a.device))
     all_slices = load_slices(a.slices, a.manifest)
     for run in runs:  # one process, one checkpoint load, every run of the model
-        cfg = dataclasses.replace(base, protocol=run.protocol)
+        cfg = dataclasses.replace(base, protocol=run.protocol, n_rounds=run.rounds)
         eval_set = all_slices.subset(run.split)
         if not len(eval_set.images):
             log.warning("%s has no %s slices: writing header-only tables and an overlays file with no slices",
@@ -117,6 +118,17 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
         log.info("%s/%s on %d %s slices (protocol %s): Dice round 0 %.3f, round %d %.3f", a.dataset, method.name,
                  len(eval_set.images), run.split, cfg.protocol, records[records["round"] == 0]["dice"].mean(),
                  cfg.n_rounds, last["dice"].mean())
+
+
+def _also_rounds(value: str, i: int) -> int:
+    """The ROUNDS of the i-th --also run: a whole number >= 0, or a clear error naming the run."""
+    try:
+        rounds = int(value)
+    except ValueError:
+        rounds = -1
+    if rounds < 0:
+        raise ValueError(f"--also run {i}: ROUNDS must be a whole number >= 0, got {value!r}")
+    return rounds
 
 
 def _check_runs(runs: list[EvalRun]) -> None:
@@ -300,11 +312,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out-first-interaction", required=True,
                    help="output first_interaction.csv (every click of each slice's first interaction)")
     s.add_argument("--out-overlays", required=True, help="output overlays.npz")
-    s.add_argument("--also", nargs=5, action="append", default=[],
-                   metavar=("SPLIT", "PROTOCOL", "CLICKS", "FIRST_INTERACTION", "OVERLAYS"),
-                   help="another run of the same model (repeatable): another split and/or click protocol, written "
-                        "to its own three files; one process and one checkpoint load for all runs (the workflow "
-                        "evaluates test, validation and every compared protocol this way)")
+    s.add_argument("--also", nargs=6, action="append", default=[],
+                   metavar=("SPLIT", "PROTOCOL", "ROUNDS", "CLICKS", "FIRST_INTERACTION", "OVERLAYS"),
+                   help="another run of the same model (repeatable): another split and/or click protocol and "
+                        "number of corrective rounds, written to its own three files; one process and one "
+                        "checkpoint load for all runs (the workflow evaluates test, validation and every "
+                        "compared protocol this way)")
     s.set_defaults(func=cmd_evaluate)
 
     statistics = _statistics_options()

@@ -81,10 +81,12 @@ FIRST_INTERACTION_COLUMNS = ["dataset", "method", "slice_id", "case", "index", "
 
 @dataclass(frozen=True)
 class EvalRun:
-    """One evaluation of a loaded model: which slices, which click protocol, which three files."""
+    """One evaluation of a loaded model: which slices, which click protocol, how many corrective
+    rounds, which three files."""
 
     split: str
     protocol: str
+    rounds: int
     clicks: str
     first_interaction: str
     overlays: str

@@ -72,3 +72,24 @@ def test_bench_dropout_times_both_dropouts() -> None:
                           "--repeats", "2"], capture_output=True, text=True, check=True)
     step = re.search(r"torch dropout\s+([0-9.]+) ms\s+with FastDropout\s+([0-9.]+) ms", run.stdout)
     assert step and float(step.group(1)) > 0 and float(step.group(2)) > 0, run.stdout
+
+
+def test_bench_trained_latency_times_every_round_of_each_session(tmp_path: Path) -> None:
+    import numpy as np
+
+    from bench_trained_latency import click_latencies_ms
+    from gdgp.methods import build_method
+    from gdgp.training.checkpoint import save_checkpoint
+
+    yy, xx = np.mgrid[:32, :32]
+    labels = np.stack([np.hypot(yy - 16, xx - c) < 6 for c in (12, 18)])
+    images = (0.3 + 0.4 * labels).astype(np.float32)
+    timed = {}
+    for name, hp in (("click_unet", {"channels": [4, 8]}), ("auto_unet", {"channels": [4, 8]})):
+        path = tmp_path / f"{name}.pt"
+        save_checkpoint(path, build_method(name, **hp), None, None, 0, [], {})
+        method, times = click_latencies_ms(path, images, labels, clicks=3)
+        assert method == name and all(t > 0 for t in times)
+        timed[name] = len(times)
+    # interactive: first interaction + 3 corrections per slice; automatic: one prediction per slice
+    assert timed == {"click_unet": 2 * 4, "auto_unet": 2}

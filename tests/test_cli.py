@@ -97,8 +97,9 @@ def test_evaluate_also_runs_equal_separate_runs_and_bad_runs_write_nothing(
     separate("wr", "test", "weighted_random")
     clicks, first, overlays = files("one")
     assert run([*common, "--out-clicks", clicks, "--out-first-interaction", first, "--out-overlays", overlays,
-                "--also", "val", "ritm", *files("one_val"),
-                "--also", "test", "weighted_random", *files("one_wr")]) == 0
+                "--also", "val", "ritm", 2, *files("one_val"),
+                "--also", "test", "weighted_random", 2, *files("one_wr"),
+                "--also", "test", "weighted_random", 1, *files("one_wr1")]) == 0
     for alone, together in (("test", "one"), ("val", "one_val"), ("wr", "one_wr")):
         for a, b in zip(files(alone)[:2], files(together)[:2], strict=True):
             pd.testing.assert_frame_equal(pd.read_csv(a), pd.read_csv(b))
@@ -107,14 +108,21 @@ def test_evaluate_also_runs_equal_separate_runs_and_bad_runs_write_nothing(
     val, test = pd.read_csv(files("one_val")[0]), pd.read_csv(files("one")[0])
     assert len(val) and not set(val["slice_id"]) & set(test["slice_id"])
     assert not pd.read_csv(files("one_wr")[0])["dice"].equals(test["dice"])  # another click rule, other clicks
+    # a run with fewer rounds is the same run cut short
+    wr, wr1 = pd.read_csv(files("one_wr")[0]), pd.read_csv(files("one_wr1")[0])
+    assert wr1["round"].max() == 1 and wr["round"].max() == 2
+    pd.testing.assert_frame_equal(wr1, wr[wr["round"] <= 1].reset_index(drop=True))
     # a bad --also (unknown protocol; a file used twice) is refused before anything is written
     capsys.readouterr()
     assert run([*common, *sum(([o, f] for o, f in zip(("--out-clicks", "--out-first-interaction", "--out-overlays"),
                                                       files("bad"), strict=True)), []),
-                "--also", "val", "magic", *files("bad_val")]) == 1
+                "--also", "val", "magic", 2, *files("bad_val")]) == 1
     assert "protocol 'magic' is not one of" in capsys.readouterr().err
     assert run([*common, "--out-clicks", out / "bad" / "c.csv", "--out-first-interaction", out / "bad" / "f.csv",
-                "--out-overlays", out / "bad" / "o.npz", "--also", "val", "ritm", out / "bad" / "c.csv",
+                "--out-overlays", out / "bad" / "o.npz", "--also", "val", "ritm", "-1", *files("bad_val")]) == 1
+    assert "--also run 1: ROUNDS must be a whole number >= 0, got '-1'" in capsys.readouterr().err
+    assert run([*common, "--out-clicks", out / "bad" / "c.csv", "--out-first-interaction", out / "bad" / "f.csv",
+                "--out-overlays", out / "bad" / "o.npz", "--also", "val", "ritm", 2, out / "bad" / "c.csv",
                 out / "bad" / "f2.csv", out / "bad" / "o2.npz"]) == 1
     assert "is given twice" in capsys.readouterr().err
     assert not (out / "bad").exists()

@@ -73,6 +73,7 @@ def test_dvc_repro_metrics_and_plots_on_tiny_config(tmp_path: Path) -> None:
     for name in ("environment.yml", ".dvcignore"):
         shutil.copy(REPO / name, repo / name)
     tiny = yaml.safe_load((REPO / "tests" / "workflow" / "config.yaml").read_text())
+    tiny["experiments"] = {"datasets": []}  # the variants are the workflow tests' business; DVC sees the same stages
     (repo / "config").mkdir()
     (repo / "config" / "config.yaml").write_text(yaml.safe_dump(tiny))
     stages = yaml.safe_load((REPO / "dvc.yaml").read_text())

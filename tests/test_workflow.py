@@ -67,10 +67,16 @@ def option(line: str, name: str) -> str:
 def evaluation_runs(line: str) -> list[tuple[str, str, str]]:
     """(split, protocol, clicks.csv) of every run of one `gdgp evaluate` command: its main
     run and each --also run."""
-    runs = [(option(line, "--split"), option(line, "--protocol"), option(line, "--out-clicks"))]
+    return [run[:3] for run in evaluation_runs_with_rounds(line)]
+
+
+def evaluation_runs_with_rounds(line: str) -> list[tuple[str, str, str, int]]:
+    """(split, protocol, clicks.csv, corrective rounds) of every run of one `gdgp evaluate` command."""
+    runs = [(option(line, "--split"), option(line, "--protocol"), option(line, "--out-clicks"),
+             int(option(line, "--rounds")))]
     for part in line.split("--also ")[1:]:
-        split, protocol, clicks = part.split()[:3]
-        runs.append((split, protocol, clicks))
+        split, protocol, rounds, clicks = part.split()[:4]
+        runs.append((split, protocol, clicks, int(rounds)))
     return runs
 
 
@@ -94,6 +100,12 @@ def test_dry_run_of_demo_config_shows_full_dag() -> None:
     lines = shell_lines(snakemake(["-n", "-p", "--forceall"], REPO).stdout, "evaluate")
     also = sorted(line.count("--also ") for line in lines)
     assert also == sorted([0] * n_variants * len(seeds) + [has_val + len(protocols) - 1] * n_method_models)
+    # the other protocols' runs stop once every report budget is reachable; test and validation run all rounds
+    rounds = cfg["evaluate"]["rounds"]
+    for line in lines:
+        for split, protocol, _, n in evaluation_runs_with_rounds(line):
+            other = protocol != cfg["evaluate"]["protocol"]
+            assert n == (min(rounds, max(cfg["report"]["budgets"]) - 1) if other else rounds), (split, protocol, n)
     assert counts.get("protocol_sensitivity") == 1 and ("report_val" in counts) == has_val
     assert counts.get("extract") == len(cfg["datasets"]) and counts.get("report") == 1
     assert counts.get("table2") == 1 and counts.get("fig2") == 1

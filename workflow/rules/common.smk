@@ -47,6 +47,11 @@ VAL_DATASETS = [d for d in DATASETS if config["datasets"][d]["n_val"] > 0]
 PROTOCOL = config["evaluate"]["protocol"]
 COMPARED_PROTOCOLS = compared_protocols(PROTOCOL, config["evaluate"]["protocols"])
 OTHER_PROTOCOLS = [p for p in COMPARED_PROTOCOLS if p != PROTOCOL]
+# The other protocols' runs only feed protocol_sensitivity.csv, read at report.budgets: every
+# interactive method's first interaction is >= 1 click, so max(budgets) - 1 corrective rounds
+# reach every budget (the main and validation runs keep evaluate.rounds).
+ROUNDS = config["evaluate"]["rounds"]
+PROTOCOL_ROUNDS = min(ROUNDS, max(config["report"]["budgets"]) - 1)
 # The evaluate rule serves the benchmarked methods, evaluate_variant the experiment variants
 # ("(?!)" matches nothing: no variant configured).
 METHOD_PATTERN = "|".join(re.escape(m) for m in METHODS)
@@ -144,13 +149,19 @@ def run(dataset, method, seed, root="results/runs"):
 
 
 def extra_runs():
-    """(output-key prefix, split, protocol, paths) of each run a benchmarked method's evaluate
+    """(output-key prefix, split, protocol, rounds, paths) of each run a benchmarked method's evaluate
     job adds to its test run: the validation run (when any dataset has validation slices) and
     the test run under each other compared protocol; paths(dataset, method, seed) -> files.
     """
-    runs = [("val_", "val", PROTOCOL, val_run)] if VAL_DATASETS else []
+    runs = [("val_", "val", PROTOCOL, ROUNDS, val_run)] if VAL_DATASETS else []
     return runs + [
-        (f"{p}_", "test", p, lambda d, m, k, p=p: protocol_run(p, d, m, k))
+        (
+            f"{p}_",
+            "test",
+            p,
+            PROTOCOL_ROUNDS,
+            lambda d, m, k, p=p: protocol_run(p, d, m, k),
+        )
         for p in OTHER_PROTOCOLS
     ]
 
@@ -160,7 +171,7 @@ def model_runs(dataset, method, seed):
     test run under evaluate.protocol (keys clicks, first_interaction, overlays) and each of
     extra_runs() under its prefix (val_clicks, <protocol>_clicks, ...)."""
     out = run(dataset, method, seed)
-    for prefix, _, _, paths in extra_runs():
+    for prefix, _, _, _, paths in extra_runs():
         out |= {
             prefix + key: path for key, path in paths(dataset, method, seed).items()
         }
@@ -168,15 +179,15 @@ def model_runs(dataset, method, seed):
 
 
 def also_runs(wildcards, output):
-    """gdgp evaluate's --also SPLIT PROTOCOL CLICKS FIRST_INTERACTION OVERLAYS, once for
+    """gdgp evaluate's --also SPLIT PROTOCOL ROUNDS CLICKS FIRST_INTERACTION OVERLAYS, once for
     each extra run among the job's outputs (experiment variants: none)."""
     keys = set(output.keys())
     return " ".join(
-        f"--also {split} {protocol} "
+        f"--also {split} {protocol} {rounds} "
         + " ".join(
             output[prefix + key] for key in ("clicks", "first_interaction", "overlays")
         )
-        for prefix, split, protocol, _ in extra_runs()
+        for prefix, split, protocol, rounds, _ in extra_runs()
         if f"{prefix}clicks" in keys
     )
 
