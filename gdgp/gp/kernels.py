@@ -23,7 +23,7 @@ from torch import Tensor, nn
 #: log2(e): ``exp(z) = exp2(z * LOG2E)``.
 LOG2E = 1.0 / math.log(2.0)
 
-#: Initial values of the paper (DESIGN.md, "GDGP network").
+#: Initial values of the paper (its Table 2: alpha1 0.5, alpha2 0.2, tau 1.0, l 2.0).
 DEFAULT_HYPERS: dict[str, float] = {"alpha1": 0.5, "alpha2": 0.2, "tau": 1.0, "l": 2.0}
 
 

@@ -1,6 +1,6 @@
 """``gdgp``: hybrid clicks + Gaussian geodesic encoding + U-Net features + Laplace GP head.
 
-The paper's method (DESIGN.md "GDGP network"):
+The paper's method (Gaussian geodesic distance encoding + hybrid-kernel GP classification):
 
 1. **Hybrid first interaction** (:mod:`gdgp.interaction.hybrid`): ``n_centre`` near-centre
    foreground points and ``n_edge`` outer-edge background points; later rounds add the
