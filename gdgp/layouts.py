@@ -84,7 +84,7 @@ def detect_layout(meta: dict[str, Any], meta_path: Path) -> str:
     raise InputDataError(
         f"{meta_path.parent}: not a dataset folder gdgp can read: its dataset.json has keys {sorted(meta)}, but an "
         "MSD task needs 'training' (the case list) and 'modality', and an nnU-Net v2 raw dataset needs "
-        "'channel_names' and 'file_ending' (see README, 'Your own data: MSD or nnU-Net layout')"
+        "'channel_names' and 'file_ending' (see docs/operations.md, 'Your own data: MSD or nnU-Net layout')"
     )
 
 

@@ -50,7 +50,7 @@ def test_data_dvc_matches_the_demo_generator_and_round_trips(tmp_path: Path) -> 
     ours = yaml.safe_load((repo / "data.dvc").read_text())["outs"][0]
     committed = yaml.safe_load((REPO / "data.dvc").read_text())["outs"][0]
     assert {k: ours[k] for k in ("md5", "size", "nfiles")} == {k: committed[k] for k in ("md5", "size", "nfiles")}, \
-        "data.dvc does not match `gdgp demo` output: regenerate it (see README, DVC section)"
+        "data.dvc does not match `gdgp demo` output: regenerate it (see docs/operations.md, DVC)"
     assert "up to date" in sh([str(BIN / "dvc"), "status"], repo).lower() or \
         "data and pipelines are up to date" in sh([str(BIN / "dvc"), "status"], repo).lower()
 

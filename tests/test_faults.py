@@ -82,7 +82,7 @@ def test_killed_training_resumes_and_matches_an_uninterrupted_run(tmp_path: Path
     assert strict.returncode != 0 and "incomplete" in (strict.stdout + strict.stderr).lower()
     assert "final.pt" in strict.stdout + strict.stderr
 
-    # After a hard kill the working directory stays locked until `--unlock` (README, Faults);
+    # After a hard kill the working directory stays locked until `--unlock` (docs/operations.md, faults);
     # then the default profile's rerun-incomplete re-runs the job, which resumes from latest.pt.
     snakemake(["--unlock"], work)
     snakemake(["--cores", "1"], work)

@@ -39,7 +39,7 @@ def task(tmp_path: Path) -> Path:
 def test_real_ct_slices_and_robot(task: Path, label: int) -> None:
     s = extract_slices(task, ExtractConfig(labels=(label,), window=(-160, 240), size=64, n_train=50, n_test=50))
     assert len(s.manifest) > 0 and set(s.manifest["split"]) == {"train", "test"}
-    np.testing.assert_allclose(s.manifest["orig_spacing_x"], 3.0, rtol=0.05)  # README: 3 mm CT
+    np.testing.assert_allclose(s.manifest["orig_spacing_x"], 3.0, rtol=0.05)  # the example CT has 3 mm in-plane spacing
     assert s.images.min() >= 0 and s.images.max() <= 1 and s.images.std() > 0.05
     for img_label in s.labels[:5]:
         robot = Robot(img_label)
