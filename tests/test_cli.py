@@ -126,3 +126,28 @@ def test_evaluate_also_runs_equal_separate_runs_and_bad_runs_write_nothing(
                 out / "bad" / "f2.csv", out / "bad" / "o2.npz"]) == 1
     assert "is given twice" in capsys.readouterr().err
     assert not (out / "bad").exists()
+
+
+def test_runs_cut_at_the_largest_budget_give_the_same_budget_table(msd_task: Path, tmp_path: Path) -> None:
+    """The workflow stops the other protocols' runs after max(budgets) corrective rounds: for an
+    automatic round 0 (InterCNN: 0 clicks) and a one-click start (click_unet) the budget table
+    from the cut run equals the one from the full run, and no run ends below a budget."""
+    from gdgp.report.budgets import budget_table
+
+    out, budgets = tmp_path / "r", [1, 2, 3]
+    assert run(["extract", "--task-dir", msd_task, "--labels", 1, 2, "--window", -100, 200, "--size", 16,
+                "--n-train", 4, "--n-test", 4, "--out-slices", out / "s.npz", "--out-manifest", out / "m.csv"]) == 0
+    for method, sets in (("intercnn", ["channels=[4, 8]", "train_rounds=1"]),
+                         ("click_unet", ["channels=[4, 8]", "max_train_rounds=1"])):
+        assert run(["train", "--slices", out / "s.npz", "--manifest", out / "m.csv", "--method", method,
+                    *sum((["--set", s] for s in sets), []), "--epochs", 1, "--batch-size", 4, "--device", "cpu",
+                    "--out-checkpoint", out / method / "final.pt", "--out-loss", out / method / "loss.csv"]) == 0
+        full, cut = out / method / "full", out / method / "cut"
+        assert run(["evaluate", "--slices", out / "s.npz", "--manifest", out / "m.csv", "--checkpoint",
+                    out / method / "final.pt", "--dataset", "tiny", "--rounds", 6, "--protocol", "weighted_random",
+                    "--device", "cpu", "--out-clicks", full / "c.csv", "--out-first-interaction", full / "f.csv",
+                    "--out-overlays", full / "o.npz", "--also", "test", "weighted_random", max(budgets),
+                    cut / "c.csv", cut / "f.csv", cut / "o.npz"]) == 0
+        tables = [budget_table(pd.read_csv(d / "c.csv").assign(seed=0), budgets) for d in (full, cut)]
+        assert (tables[1]["n_run_ended"] == 0).all(), method
+        pd.testing.assert_frame_equal(tables[0], tables[1])

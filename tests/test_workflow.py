@@ -105,7 +105,7 @@ def test_dry_run_of_demo_config_shows_full_dag() -> None:
     for line in lines:
         for split, protocol, _, n in evaluation_runs_with_rounds(line):
             other = protocol != cfg["evaluate"]["protocol"]
-            assert n == (min(rounds, max(cfg["report"]["budgets"]) - 1) if other else rounds), (split, protocol, n)
+            assert n == (min(rounds, max(cfg["report"]["budgets"])) if other else rounds), (split, protocol, n)
     assert counts.get("protocol_sensitivity") == 1 and ("report_val" in counts) == has_val
     assert counts.get("extract") == len(cfg["datasets"]) and counts.get("report") == 1
     assert counts.get("table2") == 1 and counts.get("fig2") == 1

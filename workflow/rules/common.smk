@@ -47,11 +47,12 @@ VAL_DATASETS = [d for d in DATASETS if config["datasets"][d]["n_val"] > 0]
 PROTOCOL = config["evaluate"]["protocol"]
 COMPARED_PROTOCOLS = compared_protocols(PROTOCOL, config["evaluate"]["protocols"])
 OTHER_PROTOCOLS = [p for p in COMPARED_PROTOCOLS if p != PROTOCOL]
-# The other protocols' runs only feed protocol_sensitivity.csv, read at report.budgets: every
-# interactive method's first interaction is >= 1 click, so max(budgets) - 1 corrective rounds
-# reach every budget (the main and validation runs keep evaluate.rounds).
+# The other protocols' runs only feed protocol_sensitivity.csv, read at report.budgets: round r
+# has used at least r clicks (one per corrective round; an automatic round 0 has none), so
+# max(budgets) corrective rounds reach every budget (the main and validation runs keep
+# evaluate.rounds).
 ROUNDS = config["evaluate"]["rounds"]
-PROTOCOL_ROUNDS = min(ROUNDS, max(config["report"]["budgets"]) - 1)
+PROTOCOL_ROUNDS = min(ROUNDS, max(config["report"]["budgets"]))
 # The evaluate rule serves the benchmarked methods, evaluate_variant the experiment variants
 # ("(?!)" matches nothing: no variant configured).
 METHOD_PATTERN = "|".join(re.escape(m) for m in METHODS)
