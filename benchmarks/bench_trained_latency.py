@@ -4,8 +4,8 @@
 networks but not for methods whose post-processing depends on the prediction (DeepIGeoS's
 and MIDeepSeg's graph cuts get slower on an unsure map). This script loads the checkpoints a
 workflow run trained, takes that run's slices of one split, and for each slice runs the
-method's first interaction and ``--clicks`` robot corrections (``ritm``), timing every
-``predict_batch`` call on the single slice (encoding + prediction, as
+method's first interaction and ``--clicks`` robot corrections (``ritm``) with
+``bench_paper_scale.py``'s session, timing every ``predict_batch`` call on the single slice (encoding + prediction, as
 :mod:`gdgp.interaction.loop` calls it; not the robot, not the metrics). Prints the median
 and p90 per method over all timed calls.
 
@@ -18,32 +18,23 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from bench_paper_scale import click_latencies
 
 from gdgp.extract import load_slices
-from gdgp.interaction.robot import Robot
 from gdgp.training.checkpoint import load_method
 
 
 def click_latencies_ms(checkpoint: Path, images: np.ndarray, labels: np.ndarray, clicks: int) -> tuple[str, list[float]]:
-    """The method's name and the wall time (ms) of each predict_batch call of every slice's session."""
+    """The method's name and the wall time (ms) of each timed predict_batch call of every slice's session
+    (``bench_paper_scale.click_latencies``: two untimed warm-up calls, then first interaction + ``clicks``
+    corrections; an automatic method's one prediction is timed as often)."""
     method = load_method(checkpoint, "cpu")
-    times: list[float] = []
-    for image, gt in zip(images, labels, strict=True):
-        robot = Robot(gt)
-        method.first_interaction(image, robot)
-        prev = np.zeros((1, *image.shape), dtype=np.float32)
-        for rnd in range(clicks + 1 if method.interactive else 1):
-            start = time.perf_counter()
-            probs = method.predict_batch(image[None], [robot.clicks], prev)
-            times.append((time.perf_counter() - start) * 1e3)
-            prev = (probs > 0.5).astype(np.float32)
-            if rnd < clicks and method.interactive:
-                robot.next_click(prev[0] > 0)
+    times = [t for image, gt in zip(images, labels, strict=True)
+             for t in click_latencies(method, image, gt, clicks, sync=lambda: None)]
     return method.name, times
 
 
