@@ -47,11 +47,11 @@ VAL_DATASETS = [d for d in DATASETS if config["datasets"][d]["n_val"] > 0]
 PROTOCOL = config["evaluate"]["protocol"]
 COMPARED_PROTOCOLS = compared_protocols(PROTOCOL, config["evaluate"]["protocols"])
 OTHER_PROTOCOLS = [p for p in COMPARED_PROTOCOLS if p != PROTOCOL]
+# Corrective rounds of the main and validation runs.
+ROUNDS = config["evaluate"]["rounds"]
 # The other protocols' runs only feed protocol_sensitivity.csv, read at report.budgets: round r
 # has used at least r clicks (one per corrective round; an automatic round 0 has none), so
-# max(budgets) corrective rounds reach every budget (the main and validation runs keep
-# evaluate.rounds).
-ROUNDS = config["evaluate"]["rounds"]
+# max(budgets) corrective rounds reach every budget.
 PROTOCOL_ROUNDS = min(ROUNDS, max(config["report"]["budgets"]))
 # The evaluate rule serves the benchmarked methods, evaluate_variant the experiment variants
 # ("(?!)" matches nothing: no variant configured).

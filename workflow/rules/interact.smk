@@ -27,7 +27,7 @@ rule evaluate:
         split="test",
         protocol=PROTOCOL,
         also=also_runs,
-        rounds=config["evaluate"]["rounds"],
+        rounds=ROUNDS,
         noise=config["evaluate"]["noise_px"],
         seed=config["evaluate"]["seed"],
         threshold=config["evaluate"]["threshold"],
