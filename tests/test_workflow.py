@@ -288,6 +288,45 @@ def test_bad_config_value_is_rejected_naming_the_key(tmp_path: Path, path: tuple
     assert not (tmp_path / "proj" / "results").exists()
 
 
+def report_results(html: str) -> dict:
+    """The results table a `snakemake --report` HTML file embeds: {path: {caption, data_uri, ...}}."""
+    start = html.index('{"results/')
+    return json.JSONDecoder().raw_decode(html[start:])[0]
+
+
+def test_report_holds_the_tables_with_their_captions(tmp_path: Path) -> None:
+    """`snakemake --report` on the report stage's files (stand-ins, no run): every table is in it
+    with its caption, which shows the table's Markdown view or the CSV itself."""
+    work = project(tmp_path)
+    res = work / "results"
+    csv = "dataset,method,budget,dice_mean\ntiny_spleen,gdgp,8,0.5\n"
+    files = {f"report/{name}": csv for name in ("table4.csv", "noc.csv", "significance.csv", "empty_predictions.csv",
+                                                "skipped.csv", "val/table4.csv", "val/noc.csv", "val/significance.csv",
+                                                "protocol_sensitivity.csv")}
+    files |= {f"report/{name}.md": f"VIEW OF {name}" for name in ("table4", "noc", "val/table4", "val/noc")}
+    files |= {"report/table4.tex": "", "report/val/table4.tex": "", "dice_per_click.csv": "clicks\n0\n",
+              "metrics.json": "{}"}
+    for name, text in files.items():
+        (res / name).parent.mkdir(parents=True, exist_ok=True)
+        (res / name).write_text(text)
+    for name in ("dice_per_click_tiny_spleen.png", "overlays_tiny_spleen.png", "loss_curves.png"):
+        (res / "report" / name).write_bytes(b"\x89PNG\r\n\x1a\n")
+    snakemake(["--report", "report.html", "report_all"], work)
+    results = report_results((work / "report.html").read_text())
+    table4 = results["results/report/table4.csv"]
+    assert table4["mime_type"] == "text/csv" and table4["data_uri"].startswith("data:text/csv")
+    assert "<strong>Table 4</strong> (test split)" in table4["caption"] and "VIEW OF table4" in table4["caption"]
+    assert "2, 4, 8" in table4["caption"]  # the configured budgets
+    val = results["results/report/val/table4.csv"]["caption"]
+    assert "(validation split)" in val and "VIEW OF val/table4" in val
+    significance = results["results/report/significance.csv"]["caption"]
+    assert "<strong>patient</strong>" in significance and "<td>tiny_spleen</td>" in significance  # rendered CSV
+    for path in ("noc.csv", "val/noc.csv", "val/significance.csv", "protocol_sensitivity.csv",
+                 "empty_predictions.csv", "skipped.csv"):
+        assert results[f"results/report/{path}"]["caption"], path
+    assert "System Message" not in json.dumps(results)  # no docutils error in a caption
+
+
 @pytest.mark.slow
 def test_tiny_end_to_end_run(tmp_path: Path) -> None:
     cfg = yaml.safe_load(TINY.read_text())
@@ -357,6 +396,16 @@ def test_tiny_end_to_end_run(tmp_path: Path) -> None:
     snakemake(["--report", "report.html"], work)
     html = (work / "report.html").read_text(errors="ignore")
     assert "dice_per_click_tiny_spleen.png" in html and "loss_curves.png" in html
+    # every table with its caption; Table 4's caption shows its Markdown view
+    results = report_results(html)
+    tables = {"results/report/table4.csv", "results/report/noc.csv", "results/report/significance.csv",
+              "results/report/val/table4.csv", "results/report/protocol_sensitivity.csv",
+              "results/experiments/table2.csv", "results/experiments/table3.csv", "results/experiments/table6.csv"}
+    assert tables <= set(results) and all(results[t]["caption"] for t in tables)
+    table4 = results["results/report/table4.csv"]["caption"]
+    assert "<strong>Table 4</strong> (test split)" in table4 and "click_unet" in table4
+    assert "<strong>Table 3</strong>" in results["results/experiments/table3.csv"]["caption"]
+    assert "System Message" not in json.dumps(results)
     # Changing a robot-user setting re-runs evaluation and the reports, not training.
     cfg = yaml.safe_load((work / "config" / "config.yaml").read_text())
     cfg["evaluate"]["rounds"] = 2

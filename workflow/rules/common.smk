@@ -293,9 +293,18 @@ def experiment_outputs():
     return [f"results/experiments/{n}" for n in names]
 
 
-REPORT_TABLES = [
-    f"results/report/{name}"
-    for name in (
+def report_tables(out_dir, names):
+    """{key: path} of report tables; the key drops ".csv" and turns the other "." into "_"
+    (table4.csv -> table4, table4.md -> table4_md): the report rules' output names."""
+    return {
+        name.removesuffix(".csv").replace(".", "_"): f"{out_dir}/{name}"
+        for name in names
+    }
+
+
+REPORT_TABLES = report_tables(
+    "results/report",
+    (
         "table4.csv",
         "table4.md",
         "table4.tex",
@@ -304,13 +313,13 @@ REPORT_TABLES = [
         "significance.csv",
         "empty_predictions.csv",
         "skipped.csv",
-    )
-]
+    ),
+)
 # The validation report (tables only): for choosing settings, never for the paper tables.
-VAL_REPORT_TABLES = [
-    f"results/report/val/{name}"
-    for name in ("table4.csv", "table4.md", "noc.csv", "noc.md", "significance.csv")
-]
+VAL_REPORT_TABLES = report_tables(
+    "results/report/val",
+    ("table4.csv", "table4.md", "noc.csv", "noc.md", "significance.csv"),
+)
 PROTOCOL_SENSITIVITY = "results/report/protocol_sensitivity.csv"
 
 
@@ -327,13 +336,13 @@ def report_outputs():
     with n_val > 0) and the protocol comparison (two or more evaluate.protocols)."""
     figures = report_figures()
     return [
-        *REPORT_TABLES,
+        *REPORT_TABLES.values(),
         *figures["curves"],
         *figures["overlays"],
         figures["loss"],
         "results/metrics.json",
         "results/dice_per_click.csv",
-        *(VAL_REPORT_TABLES if VAL_DATASETS else []),
+        *(VAL_REPORT_TABLES.values() if VAL_DATASETS else []),
         *([PROTOCOL_SENSITIVITY] if COMPARED_PROTOCOLS else []),
     ]
 

@@ -8,12 +8,21 @@ rule table2:
     input:
         checkpoints=[model(d, "gdgp", k)["checkpoint"] for d, k in table2_models()],
     output:
-        csv="results/experiments/table2.csv",
+        csv=report(
+            "results/experiments/table2.csv",
+            category="GDGP experiments",
+            caption="../report/table2.rst",
+        ),
         md="results/experiments/table2.md",
     log:
         "results/logs/experiments/table2.log",
+    benchmark:
+        "results/benchmarks/experiments/table2.tsv"
     conda:
         "../../environment.yml"
+    threads: 1  # reads five parameters out of each checkpoint on the CPU
+    resources:  # runtime: the SLURM profile's default-resources (30 min)
+        mem_mb=2000,  # torch plus one small checkpoint at a time
     params:
         datasets=" ".join(d for d, _ in table2_models()),
     shell:
@@ -25,14 +34,23 @@ rule variant_table:
     input:
         clicks=lambda wc: experiment_runs("clicks", tables_for(VARIANTS)[wc.table]),
     output:
-        csv="results/experiments/{table}.csv",
+        csv=report(
+            "results/experiments/{table}.csv",
+            category="GDGP experiments",
+            caption="../report/variant_table.rst",
+        ),
         md="results/experiments/{table}.md",
     log:
         "results/logs/experiments/{table}.log",
+    benchmark:
+        "results/benchmarks/experiments/{table}.tsv"
     wildcard_constraints:
         table="table3|table5|table6",
     conda:
         "../../environment.yml"
+    threads: 1  # one process: pandas means, scipy tests, numpy bootstrap
+    resources:  # runtime: the SLURM profile's default-resources (30 min)
+        mem_mb=2000,  # the clicks tables of gdgp and its variants, as the report rule
     params:
         # Dice at the largest report budget (total clicks; gdgp's first interaction is 7)
         budget=max(config["report"]["budgets"]),
@@ -52,8 +70,13 @@ rule fig2:
         ),
     log:
         "results/logs/experiments/fig2.log",
+    benchmark:
+        "results/benchmarks/experiments/fig2.tsv"
     conda:
         "../../environment.yml"
+    threads: 1  # one matplotlib figure from the loss.csv files
+    resources:  # runtime: the SLURM profile's default-resources (30 min)
+        mem_mb=1000,  # a few small CSV files and one figure
     params:
         datasets=" ".join(d for d, _ in table2_models()),
     shell:
@@ -61,6 +84,7 @@ rule fig2:
         "--out-png {output} > {log} 2>&1"
 
 
+# Target only (no job of its own): runs locally, so no log, benchmark, threads or resources.
 rule experiments_all:
     input:
         experiment_outputs(),

@@ -10,7 +10,7 @@ if DEMO_TASKS:
         conda:
             "../../environment.yml"
         threads: 1  # numpy/scipy generation, single-threaded
-        resources:
+        resources:  # runtime: the SLURM profile's default-resources (30 min; a demo task takes 3 s)
             mem_mb=1000,
         params:
             out=lambda wc, output: os.path.dirname(output[0]),
@@ -34,7 +34,7 @@ rule extract:
     conda:
         "../../environment.yml"
     threads: 1  # one case at a time; non-local means is the cost
-    resources:
+    resources:  # runtime: the SLURM profile's default-resources (30 min)
         mem_mb=4000,  # one MSD volume in float32 plus its label
     params:
         labels=lambda wc: [str(v) for v in dataset_cfg(wc)["labels"]],
@@ -65,6 +65,7 @@ rule extract:
         "--out-skipped {output.skipped} > {log} 2>&1"
 
 
+# Target only (no job of its own): runs locally, so no log, benchmark, threads or resources.
 rule extract_all:
     input:
         [slices(d)["slices"] for d in DATASETS],

@@ -53,6 +53,7 @@ use rule evaluate as evaluate_variant with:
         method=VARIANT_PATTERN,
 
 
+# Target only (no job of its own): runs locally, so no log, benchmark, threads or resources.
 rule evaluate_all:
     input:
         every_run("clicks"),

@@ -35,6 +35,7 @@ rule train:
         "--out-loss {output.loss} > {log} 2>&1"
 
 
+# Target only (no job of its own): runs locally, so no log, benchmark, threads or resources.
 rule train_all:
     input:
         every_model("checkpoint"),

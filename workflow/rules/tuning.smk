@@ -50,16 +50,21 @@ rule tuning_report:
     input:
         clicks=tuning_inputs,
     output:
-        **TUNING_REPORT,
+        csv=report(
+            TUNING_REPORT["csv"],
+            category="Tuning",
+            caption="../report/tuning.rst",
+        ),
+        md=TUNING_REPORT["md"],
     log:
         "results/logs/tuning/tuning_report.log",
     benchmark:
         "results/benchmarks/tuning/tuning_report.tsv"
     conda:
         "../../environment.yml"
-    threads: 1
-    resources:
-        mem_mb=2000,
+    threads: 1  # one process: pandas means over the validation runs
+    resources:  # runtime: the SLURM profile's default-resources (30 min)
+        mem_mb=2000,  # the sweep's validation clicks tables, as the report rule
     params:
         clicks=tuning_clicks_args(),
         configured=tuning_configured_args(),
@@ -71,6 +76,7 @@ rule tuning_report:
         "> {log} 2>&1"
 
 
+# Target only (no job of its own): runs locally, so no log, benchmark, threads or resources.
 rule tune_all:
     input:
         tuning_outputs,
