@@ -6,6 +6,10 @@ whole ``predict`` and its parts (median over repeats), untrained weights (latenc
 depend on them). Target (issue 3): median <= 100 ms on the 2-core CPU, <= 10 ms on an
 H100-class GPU.
 
+One more line, not part of a GDGP click: DeepIGeoS's graph cut (:mod:`gdgp.graph_cut`,
+8-neighbour, the 20 clicks as seeds) on the same slice, with a confident probability map
+(0.97 / 0.02 + noise, as trained weights give; an unsure map makes max flow much slower).
+
 Usage: ``python benchmarks/bench_latency.py [--device cpu|cuda] [--threads 2] [--repeats 30] [--crop-size 128]``
 """
 
@@ -16,6 +20,8 @@ import numpy as np
 import torch
 from _timing import device_sync, median_ms
 
+from gdgp.encodings import click_map
+from gdgp.graph_cut import graph_cut
 from gdgp.interaction.robot import Robot
 from gdgp.methods import build_method
 
@@ -83,6 +89,11 @@ def main() -> None:
         "GP head (Laplace, every crop pixel)": head,
         "whole click (predict, incl. paste back)": lambda: method.predict(image, clicks, prev),
     }
+    noise = 0.02 * np.random.default_rng(2).standard_normal(gt.shape)
+    prob = np.clip(np.where(gt, 0.97, 0.02) + noise, 0.0, 1.0)
+    fg, bg = click_map(clicks, gt.shape, True), click_map(clicks, gt.shape, False)
+    parts["DeepIGeoS graph cut (CPU, not in a click)"] = lambda: graph_cut(
+        prob, image, fg, bg, weight=0.3, sigma=0.1, neighbours=8)
     print(f"torch {torch.__version__}, device {args.device}, threads {torch.get_num_threads()}, "
           f"slice 256x256, {len(clicks)} clicks, crop {batch.boxes[0].height}x{batch.boxes[0].width} -> "
           f"{args.crop_size}x{args.crop_size}")

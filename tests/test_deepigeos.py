@@ -1,4 +1,4 @@
-"""DeepIGeoS: geodesic click maps, seeded graph cut, P-Net at round 0, R-Net afterwards, training."""
+"""DeepIGeoS: geodesic click maps, P-Net at round 0, R-Net afterwards, training."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from gdgp.errors import ConfigError
 from gdgp.geodesic_encodings import geodesic_map
 from gdgp.interaction.loop import run_interactions
 from gdgp.interaction.robot import Click, Robot
-from gdgp.methods.deepigeos import DeepIGeoS, geodesic_maps, graph_cut
+from gdgp.graph_cut import graph_cut
+from gdgp.methods.deepigeos import DeepIGeoS, geodesic_maps
 from tests.phantoms import disc as _disc
 from tests.phantoms import assert_same_seed_same_steps, disc_batch, image_of
 
@@ -46,44 +47,6 @@ def test_geodesic_maps_are_zero_at_the_clicks_and_equal_geodesic_map() -> None:
     assert fg[16, 10] < fg[16, 21]
 
 
-# --- graph cut --------------------------------------------------------------------------------
-def test_graph_cut_with_zero_pairwise_weight_equals_thresholding() -> None:
-    rng = np.random.default_rng(0)
-    prob = rng.random((24, 20))
-    prob[np.abs(prob - 0.5) < 1e-3] = 0.7  # no ties at exactly 0.5
-    none = np.zeros(prob.shape, bool)
-    cut = graph_cut(prob, rng.random(prob.shape), none, none, weight=0.0, sigma=0.1)
-    assert np.array_equal(cut, prob > 0.5)
-
-
-@pytest.mark.parametrize("weight", [0.0, 1.0, 50.0])
-def test_graph_cut_respects_hard_seeds_against_the_probability(weight: float) -> None:
-    img = image_of(disc())
-    fg, bg = np.zeros((32, 32), bool), np.zeros((32, 32), bool)
-    fg[3, 4] = fg[28, 28] = True
-    bg[16, 14] = bg[15, 15] = True
-    high = np.full((32, 32), 0.99)  # the network says foreground everywhere ...
-    cut = graph_cut(high, img, fg, bg, weight=weight, sigma=0.1)
-    assert not cut[bg].any() and cut[fg].all()  # ... but background clicks stay background
-    low = np.full((32, 32), 0.01)
-    cut = graph_cut(low, img, fg, bg, weight=weight, sigma=0.1)
-    assert cut[fg].all() and not cut[bg].any()
-
-
-def test_graph_cut_pairwise_term_smooths_flat_regions_but_follows_intensity_edges() -> None:
-    none = np.zeros((32, 32), bool)
-    prob = np.full((32, 32), 0.2)
-    prob[3, 3] = 0.7  # a lone, mildly confident foreground pixel
-    prob[:, 20] = 0.7  # and a 1-px line
-    flat = np.full((32, 32), 0.5)
-    assert np.array_equal(graph_cut(prob, flat, none, none, weight=0.0, sigma=0.1), prob > 0.5)
-    assert not graph_cut(prob, flat, none, none, weight=1.0, sigma=0.1).any()  # both smoothed away
-    edged = np.zeros((32, 32))
-    edged[:, 20] = 1.0  # the line is a bright structure: cutting along its edges is nearly free
-    cut = graph_cut(prob, edged, none, none, weight=1.0, sigma=0.1)
-    assert cut[:, 20].all() and not cut[3, 3] and cut.sum() == 32
-
-
 # --- network and interaction ------------------------------------------------------------------
 def test_pnet_keeps_the_resolution_with_dilations_1_to_16() -> None:
     m = DeepIGeoS()
@@ -109,7 +72,8 @@ def test_round_zero_needs_no_click_and_is_the_pnet_graph_cut() -> None:
         m.network.eval()
         prob = torch.sigmoid(m.network.pnet(torch.from_numpy(img)[None, None]))[0, 0].numpy()
     none = np.zeros_like(gt)
-    expected = graph_cut(prob, img, none, none, m.hparams["graphcut_weight"], m.hparams["graphcut_sigma"])
+    expected = graph_cut(prob.astype(np.float64), img, none, none, weight=m.hparams["graphcut_weight"],
+                         sigma=m.hparams["graphcut_sigma"], neighbours=8)
     assert np.array_equal(out > 0.5, expected)
 
 

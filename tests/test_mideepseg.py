@@ -16,7 +16,6 @@ from gdgp.methods.mideepseg import (
     disc_seeds,
     exp_geodesic_encoding,
     fuse,
-    graph_cut,
     interior_margin_points,
     keep_components,
 )
@@ -110,33 +109,6 @@ def test_network_input_and_prediction_shapes() -> None:
 
 
 # --- refinement ---------------------------------------------------------------------------
-def test_graph_cut_respects_hard_seeds() -> None:
-    rng = np.random.default_rng(0)
-    img = rng.random((16, 16)).astype(np.float32)
-    fg_seed = np.zeros((16, 16), bool)
-    fg_seed[4, 5] = True
-    bg_seed = np.zeros((16, 16), bool)
-    bg_seed[11, 9] = True
-    low = np.full((16, 16), 0.01, np.float32)   # the unaries say background everywhere
-    cut = graph_cut(img, low, 1 - low, fg_seed, bg_seed)
-    assert cut[4, 5] and not cut[11, 9] and cut.sum() < 20
-    high = 1 - low                              # ... and foreground everywhere
-    cut = graph_cut(img, high, 1 - high, fg_seed, bg_seed)
-    assert cut[4, 5] and not cut[11, 9] and cut.sum() > 16 * 16 - 20
-
-
-def test_graph_cut_without_smoothness_is_the_unary_argmax_and_with_it_removes_isolated_flips() -> None:
-    rng = np.random.default_rng(1)
-    square = np.zeros((20, 20), bool)
-    square[5:15, 4:14] = True
-    prob = np.where(square, 0.8, 0.2).astype(np.float32)
-    flips = rng.random((20, 20)) < 0.05
-    prob[flips] = 1 - prob[flips]
-    assert np.array_equal(graph_cut(square.astype(np.float32), prob, 1 - prob, lamb=0.0), prob > 0.5)
-    smooth = graph_cut(square.astype(np.float32), prob, 1 - prob, lamb=5.0, sigma=0.1)
-    assert np.array_equal(smooth, square)
-
-
 def test_fusion_lets_the_click_maps_override_the_network_and_normalises() -> None:
     prob = np.array([0.1, 0.9, 0.6, 0.4], np.float32)
     fg_map = np.array([1.0, 0.0, 0.0, 0.0], np.float32)

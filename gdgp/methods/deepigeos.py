@@ -17,8 +17,8 @@ segmentation", IEEE TPAMI 41(7), 2019 (arXiv 1707.00652).
   class without a click).
 * **R-Net** (rounds >= 1): the same architecture on [image, previous prediction, fg
   geodesic map, bg geodesic map] (4 channels, as the paper's image + proposal + 2 maps).
-* **Refinement with hard constraints**: a max-flow graph cut (PyMaxflow, Boykov-Kolmogorov)
-  on the network's probability p after every prediction (P-Net and R-Net, as the paper
+* **Refinement with hard constraints**: a max-flow graph cut (:func:`gdgp.graph_cut.graph_cut`,
+  PyMaxflow, Boykov-Kolmogorov) on the network's probability p after every prediction (P-Net and R-Net, as the paper
   puts a CRF after both): unary -log p / -log(1 - p), 8-neighbour contrast-sensitive
   pairwise ``graphcut_weight * exp(-(I_p - I_q)^2 / (2 graphcut_sigma^2)) / |p - q|``, and
   clicked pixels as hard seeds (foreground clicks are foreground, background clicks
@@ -55,7 +55,6 @@ import math
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-import maxflow
 import numpy as np
 import torch
 from monai.networks.blocks import Convolution
@@ -64,57 +63,9 @@ from torch import Tensor, nn
 from gdgp.encodings import click_map
 from gdgp.errors import ConfigError
 from gdgp.geodesic import geodesic_distance
+from gdgp.graph_cut import graph_cut
 from gdgp.interaction.robot import Click, Robot
 from gdgp.methods.base import Method, route_first_or_refine
-
-#: Unary capacity that pins a clicked pixel to its class (far above any -log p + pairwise sum).
-HARD_SEED = 1e9
-#: Probabilities are clipped to [EPS, 1 - EPS] before -log.
-EPS = 1e-4
-#: Half of the 8-neighbourhood: the other half is the same edges reversed (symmetric).
-OFFSETS = ((0, 1), (1, 0), (1, 1), (1, -1))
-
-
-def graph_cut(prob: np.ndarray, image: np.ndarray, fg_seeds: np.ndarray, bg_seeds: np.ndarray,
-              weight: float, sigma: float) -> np.ndarray:
-    """Binary max-flow/min-cut labelling of a probability map with hard seeds.
-
-    Energy: sum_p -log P(label_p) + sum_{p~q, label_p != label_q} w_pq over the
-    8-neighbourhood, w_pq = weight * exp(-(I_p - I_q)^2 / (2 sigma^2)) / |p - q|; pixels in
-    ``fg_seeds`` / ``bg_seeds`` are forced to foreground / background. ``weight = 0``
-    gives ``prob > 0.5`` outside the seeds (p = 0.5 exactly is a tie either way).
-
-    Args:
-        prob: (H, W) foreground probability.
-        image: (H, W) intensities (the pipeline's [0, 1]).
-        fg_seeds, bg_seeds: (H, W) bool masks of clicked pixels.
-        weight: pairwise weight (>= 0).
-        sigma: intensity scale of the contrast term (> 0).
-
-    Returns:
-        (H, W) bool mask, True = foreground.
-    """
-    p = np.clip(prob.astype(np.float64), EPS, 1.0 - EPS)
-    h, w = p.shape
-    graph = maxflow.Graph[float]()
-    ids = graph.add_grid_nodes(p.shape)
-    if weight > 0:
-        img = image.astype(np.float64)
-        for dy, dx in OFFSETS:
-            src = (slice(0, h - dy), slice(max(0, -dx), w - max(0, dx)))
-            dst = (slice(dy, h), slice(max(0, dx), w + min(0, dx)))
-            caps = np.zeros_like(p)
-            caps[src] = weight * np.exp(-((img[dst] - img[src]) ** 2) / (2.0 * sigma**2)) / math.hypot(dy, dx)
-            structure = np.zeros((3, 3))
-            structure[1 + dy, 1 + dx] = 1.0
-            graph.add_grid_edges(ids, weights=caps, structure=structure, symmetric=True)
-    # A node on the sink side is foreground: it pays its source capacity, -log p.
-    cost_fg, cost_bg = -np.log(p), -np.log(1.0 - p)
-    cost_fg[fg_seeds], cost_bg[fg_seeds] = 0.0, HARD_SEED
-    cost_fg[bg_seeds], cost_bg[bg_seeds] = HARD_SEED, 0.0
-    graph.add_grid_tedges(ids, cost_fg, cost_bg)
-    graph.maxflow()
-    return graph.get_grid_segments(ids)
 
 
 def geodesic_maps(images: np.ndarray, clicks: Sequence[Sequence[Click]], lamb: float,
@@ -245,8 +196,10 @@ class DeepIGeoS(Method):
     def refine(self, images: np.ndarray, clicks: Sequence[Sequence[Click]], probs: np.ndarray) -> np.ndarray:
         """Graph cut of each probability map with its clicks as hard seeds; (B, H, W) float32 0/1."""
         hp = self.hparams
-        out = [graph_cut(p, img, click_map(c, img.shape, True), click_map(c, img.shape, False),
-                         hp["graphcut_weight"], hp["graphcut_sigma"])
+        # float64 probabilities: the costs -log p, -log(1 - p) are computed in double precision
+        out = [graph_cut(p.astype(np.float64), img, click_map(c, img.shape, True), click_map(c, img.shape, False),
+                         weight=hp["graphcut_weight"], sigma=hp["graphcut_sigma"], neighbours=8, eps=1e-4,
+                         ties="background")
                for p, img, c in zip(probs, images, clicks, strict=True)]
         return np.stack(out).astype(np.float32)
 

@@ -34,9 +34,11 @@ What MIDeepSeg does (paper, and the authors' released code github.com/HiLab-git/
   seeds (``interactive_maxflow2d``), then the largest connected component and hole filling.
   The fusion rule is the released code's; the paper's own text was not at hand offline.
 
-Graph cut (:func:`graph_cut`, PyMaxflow): the energy of SimpleCRF's ``maxflow_inference``:
-unary -log p of the chosen label, a 4-neighbour Potts term lambda exp(-(I_p - I_q)^2 / 2 sigma^2),
-seed pixels tied to their label by a (practically) infinite t-link.
+Graph cut (:func:`gdgp.graph_cut.graph_cut`, PyMaxflow, shared with DeepIGeoS): the energy of
+SimpleCRF's ``maxflow_inference``: unary -log p of the chosen label (the fg and bg maps given
+separately, clipped at 1e-6), a 4-neighbour Potts term lambda exp(-(I_p - I_q)^2 / 2 sigma^2),
+seed pixels tied to their label by a (practically) infinite t-link (SimpleCRF: 1000 x the
+largest edge weight; here 1e9); exact ties go to foreground.
 
 Simplified or changed here:
 
@@ -82,7 +84,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-import maxflow
 import numpy as np
 import torch
 from scipy import ndimage
@@ -92,12 +93,12 @@ from gdgp.crop import Box, click_box, clicks_in_crop, crop_resize, paste_back
 from gdgp.encodings import click_map
 from gdgp.errors import ConfigError
 from gdgp.geodesic import geodesic_distance
+from gdgp.graph_cut import graph_cut
 from gdgp.interaction.robot import Click, Robot
 from gdgp.methods.base import Method
 from gdgp.methods.point_crop import JitterRobot, cropped_unet, place_first_points
 
 MIN_CROP_PX = 16  # smallest box side in slice pixels, so that tiny targets keep some context
-HARD_SEED = 1e9  # t-link capacity that ties a seed pixel to its label (SimpleCRF: 1000 x max edge weight)
 EPS = 1e-6
 
 
@@ -210,43 +211,6 @@ def fuse(prob: np.ndarray, fg_map: np.ndarray, bg_map: np.ndarray) -> tuple[np.n
     return fg.astype(np.float32), bg.astype(np.float32)
 
 
-def graph_cut(image: np.ndarray, fg_prob: np.ndarray, bg_prob: np.ndarray, fg_seeds: np.ndarray | None = None,
-              bg_seeds: np.ndarray | None = None, lamb: float = 5.0, sigma: float = 0.1) -> np.ndarray:
-    """Binary graph cut (PyMaxflow) with SimpleCRF's energy and optional hard seeds.
-
-    Args:
-        image: (H, W) float intensities (the Potts weights use their differences).
-        fg_prob, bg_prob: (H, W) unary probabilities (costs -log p, clipped at 1e-6).
-        fg_seeds, bg_seeds: (H, W) bool pixels forced to foreground / background.
-        lamb: weight of the 4-neighbour Potts term lamb * exp(-(I_p - I_q)^2 / (2 sigma^2)).
-        sigma: intensity scale of the Potts term.
-
-    Returns:
-        (H, W) bool foreground mask; every fg seed is True and every bg seed False.
-    """
-    shape = image.shape
-    graph = maxflow.Graph[float]()
-    nodes = graph.add_grid_nodes(shape)
-    img = image.astype(np.float64)
-    for dy, dx in ((0, 1), (1, 0)):
-        weights = np.zeros(shape)
-        diff = img[dy:, dx:] - img[: shape[0] - dy, : shape[1] - dx]
-        weights[: shape[0] - dy, : shape[1] - dx] = lamb * np.exp(-(diff**2) / (2.0 * sigma**2))
-        structure = np.zeros((3, 3))
-        structure[1 + dy, 1 + dx] = 1
-        graph.add_grid_edges(nodes, weights=weights, structure=structure, symmetric=True)
-    # source = foreground: a pixel left on the source side pays its sink capacity, -log p_fg
-    source_caps = -np.log(np.clip(bg_prob, EPS, 1.0)).astype(np.float64)
-    sink_caps = -np.log(np.clip(fg_prob, EPS, 1.0)).astype(np.float64)
-    if fg_seeds is not None:
-        source_caps[fg_seeds], sink_caps[fg_seeds] = HARD_SEED, 0.0
-    if bg_seeds is not None:
-        source_caps[bg_seeds], sink_caps[bg_seeds] = 0.0, HARD_SEED
-    graph.add_grid_tedges(nodes, source_caps, sink_caps)
-    graph.maxflow()
-    return ~graph.get_grid_segments(nodes)
-
-
 def keep_components(mask: np.ndarray, keep: Sequence[tuple[int, int]] = ()) -> np.ndarray:
     """Largest 8-connected component plus the components holding a ``keep`` pixel, holes filled."""
     labels, n = ndimage.label(mask, structure=np.ones((3, 3)))
@@ -357,6 +321,12 @@ class MIDeepSeg(Method):
         return out
 
     # --- refinement and prediction ------------------------------------------------------------
+    def _graph_cut(self, image: np.ndarray, fg_prob: np.ndarray, bg_prob: np.ndarray,
+                   fg_seeds: np.ndarray | None = None, bg_seeds: np.ndarray | None = None) -> np.ndarray:
+        """SimpleCRF's ``maxflow_inference`` energy: 4-neighbour, (fg, bg) maps clipped at 1e-6, ties to foreground."""
+        return graph_cut(fg_prob, image, fg_seeds, bg_seeds, weight=self.hparams["gc_lambda"],
+                         sigma=self.hparams["gc_sigma"], neighbours=4, bg_prob=bg_prob, eps=EPS, ties="foreground")
+
     def initial_segmentation(self, image: np.ndarray, prob: np.ndarray, points: Sequence[Click]) -> np.ndarray:
         """Round 0: graph cut of the network probability in the points' box (no seeds), (H, W) bool."""
         out = np.zeros(image.shape, dtype=bool)
@@ -365,8 +335,7 @@ class MIDeepSeg(Method):
         box = self.box(points, image.shape)
         region = _minmax(image[box.y0:box.y1, box.x0:box.x1].astype(np.float32))
         p = prob[box.y0:box.y1, box.x0:box.x1]
-        out[box.y0:box.y1, box.x0:box.x1] = graph_cut(region, p, 1.0 - p, lamb=self.hparams["gc_lambda"],
-                                                      sigma=self.hparams["gc_sigma"])
+        out[box.y0:box.y1, box.x0:box.x1] = self._graph_cut(region, p, 1.0 - p)
         return out
 
     def refine(self, image: np.ndarray, prob: np.ndarray, clicks: Sequence[Click]) -> np.ndarray:
@@ -397,8 +366,7 @@ class MIDeepSeg(Method):
             lamb = hp["geodesic_lambda"]
             fg, bg = fuse(init, refinement_map(region, fg_seeds, lamb), refinement_map(region, bg_seeds, lamb))
             seg = np.zeros(image.shape, dtype=bool)
-            seg[box.y0:box.y1, box.x0:box.x1] = graph_cut(_zscore(region), fg, bg, fg_seeds, bg_seeds,
-                                                          hp["gc_lambda"], hp["gc_sigma"])
+            seg[box.y0:box.y1, box.x0:box.x1] = self._graph_cut(_zscore(region), fg, bg, fg_seeds, bg_seeds)
         seg = keep_components(seg, [(c.y, c.x) for c in clicks if c.positive])
         seg[box.y0:box.y1, box.x0:box.x1] &= ~bg_seeds  # hole filling must not undo a negative click
         return seg.astype(np.float32)
