@@ -101,6 +101,19 @@ def test_a_click_outside_the_box_grows_it_and_negative_clicks_get_their_own_chan
     assert enc[2].max() == 1.0
 
 
+def test_negative_clicks_never_move_the_box_and_outside_ones_are_dropped() -> None:
+    gt = disc()
+    m = DEXTR(**TINY)
+    clicks = m.first_interaction(image_of(gt), Robot(gt))
+    box = m.box(clicks, gt.shape)
+    edge = Click(box.y1 - 1, box.x1 - 1, False, 4)   # a false positive at the box corner
+    far = Click(gt.shape[0] - 1, 0, False, 5)        # outside the box altogether
+    assert m.box([*clicks, edge, far], gt.shape) == box
+    enc_far = m.encode(image_of(gt), [*clicks, far], np.zeros(gt.shape))
+    assert not enc_far[2].any()                      # dropped, not clamped onto the crop border
+    assert m.encode(image_of(gt), [*clicks, edge], np.zeros(gt.shape))[2].max() == 1.0
+
+
 def test_empty_target_gets_no_click_and_a_finite_prediction() -> None:
     m = DEXTR(**TINY)
     gt = np.zeros((40, 40), bool)

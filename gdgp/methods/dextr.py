@@ -31,7 +31,9 @@ Simplified or extended here:
 * **Corrective rounds (extension; DEXTR has none)**: the robot user's clicks are added as extra
   heatmap points: positive clicks join the extreme points' channel, negative clicks get a second
   heatmap channel of the same form (all zeros in round 0, so round 0 sees exactly DEXTR's input).
-  The crop box is recomputed from all clicks, so it grows when a click falls outside it. To
+  The crop box is the bounding box of the positive points (extreme points and positive
+  clicks) + margin, so a positive click outside it grows it; negative clicks never move it
+  (a negative click outside the box, which the robot never places, would be dropped). To
   learn to use these points the network is trained with RITM-style simulated rounds (0 ..
   ``max_train_rounds`` corrective robot clicks per batch, as every interactive method here).
 """
@@ -166,15 +168,24 @@ class DEXTR(Method):
 
     # --- encoding -----------------------------------------------------------------------
     def box(self, clicks: Sequence[Click], shape: tuple[int, int]) -> Box:
-        """The crop: bounding box of all clicks + ``crop_margin`` (whole slice without clicks)."""
-        if not clicks:
+        """The crop: bounding box of the positive clicks + ``crop_margin`` (whole slice without any).
+
+        Negative clicks never move it: they say where the object is not, and the robot can
+        only place them on false positives, which lie inside the box (the prediction is
+        background outside it). A box of all clicks grew by ``crop_margin`` with each
+        negative click near its edge, which let the network find more false positives there
+        (real pancreas CT: +40 % box area and Dice .69 -> .64 over 20 corrections).
+        """
+        positive = [c for c in clicks if c.positive]
+        if not positive:
             return Box(0, shape[0], 0, shape[1])
-        return click_box(clicks, shape, self.hparams["crop_margin"], MIN_CROP_PX, square=False)
+        return click_box(positive, shape, self.hparams["crop_margin"], MIN_CROP_PX, square=False)
 
     def _encode_in(self, image: np.ndarray, clicks: Sequence[Click], box: Box) -> np.ndarray:
         size = int(self.hparams["crop_size"])
         crop = crop_resize(image, box, size).numpy()
-        cc = clicks_in_crop(clicks, box, size)
+        inside = [c for c in clicks if box.y0 <= c.y < box.y1 and box.x0 <= c.x < box.x1]
+        cc = clicks_in_crop(inside, box, size)
         sigma = float(self.hparams["sigma"])
         return np.stack([crop, dextr_heatmap(cc, crop.shape, True, sigma), dextr_heatmap(cc, crop.shape, False, sigma)])
 
