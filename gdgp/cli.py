@@ -1,6 +1,8 @@
 """The ``gdgp`` command line: one verb per pipeline step, each a thin wrapper of one API call.
 
-Snakemake rules call these verbs; tests call the same API functions directly.
+Snakemake rules call these verbs; tests call the same API functions directly. An option that is
+a workflow setting (``--epochs`` is ``train.epochs``) defaults to the config schema's default
+(:func:`_setting`), so a verb run by hand does what the workflow does.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import yaml
 from gdgp import __version__
 from gdgp.errors import ConfigError, GdgpError
 from gdgp.interaction.protocols import PROTOCOLS
+from gdgp.schema_defaults import schema_default
 
 if TYPE_CHECKING:
     from gdgp.evaluate import EvalRun
@@ -62,7 +65,7 @@ def cmd_extract(a: argparse.Namespace) -> None:
 
     cfg = ExtractConfig(labels=parse_labels(a.labels), window=parse_window(a.window), size=a.size,
                         n_train=a.n_train, n_test=a.n_test, n_val=a.n_val, split=a.split, seed=a.seed,
-                        denoise_strength=a.denoise, min_target_pixels=a.min_pixels, on_bad_case=a.on_bad_case,
+                        denoise=a.denoise, min_pixels=a.min_pixels, on_bad_case=a.on_bad_case,
                         channel=a.channel, dataset=a.dataset)
     slices = run_extract(a.task_dir, cfg, a.out_slices, a.out_manifest, a.out_skipped)
     counts = slices.manifest["split"].value_counts().to_dict()
@@ -101,12 +104,12 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
     runs += [EvalRun(split, protocol, _also_rounds(rounds, i + 1), *files)
              for i, (split, protocol, rounds, *files) in enumerate(a.also)]
     _check_runs(runs)
-    base = EvalConfig(n_rounds=a.rounds, noise_px=a.noise, seed=a.seed, threshold=a.threshold,
-                      overlay_slices=a.overlay_slices, protocol=a.protocol, nsd_tolerance_mm=a.nsd_tolerance)
+    base = EvalConfig(rounds=a.rounds, noise_px=a.noise_px, seed=a.seed, threshold=a.threshold,
+                      overlay_slices=a.overlay_slices, protocol=a.protocol, nsd_tolerance_mm=a.nsd_tolerance_mm)
     method = load_method(a.checkpoint, resolve_device(a.device))
     all_slices = load_slices(a.slices, a.manifest)
     for run in runs:  # one process, one checkpoint load, every run of the model
-        cfg = dataclasses.replace(base, protocol=run.protocol, n_rounds=run.rounds)
+        cfg = dataclasses.replace(base, protocol=run.protocol, rounds=run.rounds)
         eval_set = all_slices.subset(run.split)
         if not len(eval_set.images):
             log.warning("%s has no %s slices: writing header-only tables and an overlays file with no slices",
@@ -117,7 +120,7 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
         last = records[records["round"] == records["round"].max()]
         log.info("%s/%s on %d %s slices (protocol %s): Dice round 0 %.3f, round %d %.3f", a.dataset, method.name,
                  len(eval_set.images), run.split, cfg.protocol, records[records["round"] == 0]["dice"].mean(),
-                 cfg.n_rounds, last["dice"].mean())
+                 cfg.rounds, last["dice"].mean())
 
 
 def _also_rounds(value: str, i: int) -> int:
@@ -158,7 +161,7 @@ def cmd_report(a: argparse.Namespace) -> None:
     _warn_table_round(a)
     metrics = build_report([Path(p) for p in a.clicks], [Path(p) for p in a.losses],
                            [Path(p) for p in a.overlays], Path(a.out_dir), budgets=a.budgets,
-                           noc_budget=a.noc_budget, noc_thresholds=tuple(a.noc), reference_method=a.reference,
+                           noc_budget=a.noc_budget, noc_thresholds=tuple(a.noc), reference_method=a.reference_method,
                            method_order=a.order, skipped_csvs=[Path(p) for p in a.skipped], n_boot=a.n_boot,
                            seed=a.boot_seed, default_seed=a.default_seed, skip_empty=a.skip_empty,
                            with_figures=not a.no_figures, split=a.split_name)
@@ -211,6 +214,17 @@ def cmd_experiment(a: argparse.Namespace) -> None:
         log.info("%s: %d rows -> %s", a.what, len(df), a.out_csv)
 
 
+def _setting(parser: argparse.ArgumentParser, *flags: str, key: str, help: str, seed_of: bool = False,
+             **kwargs: Any) -> argparse.Action:
+    """An option that is the workflow setting ``key``: its default is the config schema's, the one
+    source of every setting's default (``seed_of``: the first of the list ``key`` holds), and its
+    help says so. tests/test_cli.py checks every setting option against the schema."""
+    default = schema_default(key)
+    default = default[0] if seed_of else default
+    where = f"the first of {key}" if seed_of else key
+    return parser.add_argument(*flags, default=default, help=f"{help} (default: %(default)s, {where})", **kwargs)
+
+
 def _statistics_options() -> argparse.ArgumentParser:
     """Options shared by the verbs that compare methods (report, experiment table3/5/6)."""
     shared = argparse.ArgumentParser(add_help=False)
@@ -230,7 +244,7 @@ def _slice_and_device_options() -> argparse.ArgumentParser:
     shared = argparse.ArgumentParser(add_help=False)
     shared.add_argument("--slices", required=True, help="slices .npz from gdgp extract")
     shared.add_argument("--manifest", required=True, help="manifest.csv from gdgp extract")
-    shared.add_argument("--device", default="auto", help="auto (CUDA if visible), cpu, cuda, cuda:N")
+    _setting(shared, "--device", key="train.device", help="auto (CUDA if visible), cpu, cuda, cuda:N")
     shared.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     return shared
 
@@ -244,8 +258,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("demo", help="write the synthetic demo tasks in MSD layout")
     s.add_argument("--out", required=True, help="folder that receives one TaskXX_Name folder per demo task")
-    s.add_argument("--seed", type=int, default=0, help="generator seed (same seed -> same bytes)")
-    s.add_argument("--patients", type=int, default=34, help="patients (volumes) per task (3 slices each)")
+    _setting(s, "--seed", key="demo.seed", type=int, help="generator seed (same seed -> same bytes)")
+    _setting(s, "--patients", key="demo.patients", type=int, help="patients (volumes) per task (3 slices each)")
     s.add_argument("--task", action="append", help="only this demo task (repeatable); default: all")
     s.set_defaults(func=cmd_demo)
 
@@ -256,24 +270,26 @@ def build_parser() -> argparse.ArgumentParser:
                    help="label value(s) or name(s) (from dataset.json) forming the target, e.g. 2 or tumour")
     s.add_argument("--window", nargs="+", required=True, metavar="LOWER UPPER | none",
                    help="CT window in HU, or none: per-volume 0.5-99.5 percentile normalisation (non-CT data)")
-    s.add_argument("--channel", type=int, default=None,
-                   help="channel index of a multi-channel dataset (nnU-Net: the _000K file; MSD: the 4th dimension)")
+    _setting(s, "--channel", key="datasets.*.channel", type=int,
+             help="channel index of a multi-channel dataset (nnU-Net: the _000K file; MSD: the 4th dimension)")
     s.add_argument("--dataset", default="", help="the dataset's config name (for messages)")
-    s.add_argument("--size", type=int, default=64, help="slices are resized to SIZE x SIZE pixels")
+    _setting(s, "--size", key="preprocess.size", type=int, help="slices are resized to SIZE x SIZE pixels")
     s.add_argument("--n-train", type=int, required=True, help="training slices wanted")
     s.add_argument("--n-test", type=int, required=True, help="test slices wanted")
-    s.add_argument("--n-val", type=int, default=0,
-                   help="validation slices wanted, from patients in neither other set (0 = none)")
-    s.add_argument("--split", choices=["patient", "slice"], default="patient",
-                   help="patient: no patient in both sets; slice: random slices (paper)")
-    s.add_argument("--seed", type=int, default=0, help="split seed")
-    s.add_argument("--denoise", type=float, default=0.8, help="non-local-means h as a multiple of noise sigma; 0 = off")
-    s.add_argument("--min-pixels", type=int, default=10, help="a valid slice has at least this many target pixels")
+    _setting(s, "--n-val", key="datasets.*.n_val", type=int,
+             help="validation slices wanted, from patients in neither other set (0 = none)")
+    _setting(s, "--split", key="split.mode", choices=["patient", "slice"],
+             help="patient: no patient in both sets; slice: random slices (paper)")
+    _setting(s, "--seed", key="split.seed", type=int, help="split seed")
+    _setting(s, "--denoise", key="preprocess.denoise", type=float,
+             help="non-local-means h as a multiple of noise sigma; 0 = off")
+    _setting(s, "--min-pixels", key="preprocess.min_pixels", type=int,
+             help="a valid slice has at least this many target pixels")
     s.add_argument("--out-slices", required=True, help="output .npz of images and labels")
     s.add_argument("--out-manifest", required=True, help="output manifest.csv (one row per slice)")
-    s.add_argument("--on-bad-case", choices=["error", "skip"], default="error",
-                   help="an unreadable case (corrupt file, shape/affine mismatch) or one without the target: "
-                        "stop naming it, or skip it and list it")
+    _setting(s, "--on-bad-case", key="preprocess.on_bad_case", choices=["error", "skip"],
+             help="an unreadable case (corrupt file, shape/affine mismatch) or one without the target: "
+                  "stop naming it, or skip it and list it")
     s.add_argument("--out-skipped", default=None, help="output skipped.csv (the skipped cases and why; header only if none)")
     s.set_defaults(func=cmd_extract)
 
@@ -281,15 +297,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--method", required=True, help="registered method name")
     s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="method hyperparameter (YAML value), repeatable")
-    s.add_argument("--epochs", type=int, default=30, help="training epochs")
-    s.add_argument("--batch-size", type=int, default=16, help="slices per batch")
-    s.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
-    s.add_argument("--lr-step", type=int, default=20, help="epochs between learning-rate decays")
-    s.add_argument("--lr-gamma", type=float, default=0.5, help="learning-rate decay factor")
-    s.add_argument("--rotate-deg", type=float, default=15.0, help="max augmentation rotation, degrees")
-    s.add_argument("--scale", type=float, default=0.1, help="augmentation zoom range 1 +- SCALE")
-    s.add_argument("--flip-prob", type=float, default=0.5, help="horizontal flip probability")
-    s.add_argument("--seed", type=int, default=0, help="training seed")
+    _setting(s, "--epochs", key="train.epochs", type=int, help="training epochs")
+    _setting(s, "--batch-size", key="train.batch_size", type=int, help="slices per batch")
+    _setting(s, "--lr", key="train.lr", type=float, help="Adam learning rate")
+    _setting(s, "--lr-step", key="train.lr_step", type=int, help="epochs between learning-rate decays")
+    _setting(s, "--lr-gamma", key="train.lr_gamma", type=float, help="learning-rate decay factor")
+    _setting(s, "--rotate-deg", key="train.rotate_deg", type=float, help="max augmentation rotation, degrees")
+    _setting(s, "--scale", key="train.scale", type=float, help="augmentation zoom range 1 +- SCALE")
+    _setting(s, "--flip-prob", key="train.flip_prob", type=float, help="horizontal flip probability")
+    _setting(s, "--seed", key="train.seeds", seed_of=True, type=int, help="training seed")
     s.add_argument("--out-checkpoint", required=True, help="final checkpoint path (latest.pt is kept beside it)")
     s.add_argument("--out-loss", required=True, help="per-epoch loss CSV")
     s.set_defaults(func=cmd_train)
@@ -297,17 +313,20 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("evaluate", parents=[shared], help="robot user + medpy scores on the test (or val) slices")
     s.add_argument("--checkpoint", required=True, help="final.pt from gdgp train")
     s.add_argument("--dataset", required=True, help="dataset name written into every record")
-    s.add_argument("--rounds", type=int, default=20, help="corrective click rounds after the first interaction")
-    s.add_argument("--noise", type=float, default=0.0, help="click position noise, pixels (std)")
-    s.add_argument("--seed", type=int, default=0, help="seed of the click noise and of random protocols")
-    s.add_argument("--protocol", choices=sorted(PROTOCOLS), default="ritm",
-                   help="corrective-click rule of the robot user (see gdgp.interaction.protocols)")
+    _setting(s, "--rounds", key="evaluate.rounds", type=int, help="corrective click rounds after the first interaction")
+    _setting(s, "--noise-px", "--noise", key="evaluate.noise_px", type=float,
+             help="click position noise, pixels (std)")
+    _setting(s, "--seed", key="evaluate.seed", type=int, help="seed of the click noise and of random protocols")
+    _setting(s, "--protocol", key="evaluate.protocol", choices=sorted(PROTOCOLS),
+             help="corrective-click rule of the robot user (see gdgp.interaction.protocols)")
     s.add_argument("--split", choices=SPLITS, default="test",
                    help="manifest split to evaluate: test (the tables) or val (choosing settings); a split with "
                         "no slices writes header-only CSVs and an overlays file with zero slices")
-    s.add_argument("--threshold", type=float, default=0.5, help="probability threshold")
-    s.add_argument("--nsd-tolerance", type=float, default=2.0, help="boundary tolerance (mm) of the normalised surface Dice")
-    s.add_argument("--overlay-slices", type=int, default=4, help="test slices whose predictions (every round) are kept for the qualitative figure")
+    _setting(s, "--threshold", key="evaluate.threshold", type=float, help="probability threshold")
+    _setting(s, "--nsd-tolerance-mm", "--nsd-tolerance", key="evaluate.nsd_tolerance_mm", type=float,
+             help="boundary tolerance (mm) of the normalised surface Dice")
+    _setting(s, "--overlay-slices", key="evaluate.overlay_slices", type=int,
+             help="test slices whose predictions (every round) are kept for the qualitative figure")
     s.add_argument("--out-clicks", required=True, help="output clicks.csv")
     s.add_argument("--out-first-interaction", required=True,
                    help="output first_interaction.csv (every click of each slice's first interaction)")
@@ -340,9 +359,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "a box = 2)")
     s.add_argument("--noc-budget", type=int, required=True, metavar="N",
                    help="common total-click budget of NoC/NoF (a failure counts N) and of the Dice AUC")
-    s.add_argument("--noc", type=float, nargs="+", default=[0.85, 0.90], help="Dice thresholds for NoC")
-    s.add_argument("--reference", default=None,
-                   help="method the others are tested against (paired Wilcoxon over patients)")
+    _setting(s, "--noc", key="report.noc", type=float, nargs="+", help="Dice thresholds for NoC")
+    _setting(s, "--reference-method", "--reference", key="report.reference_method",
+             help="method the others are tested against (paired Wilcoxon over patients)")
     s.add_argument("--order", nargs="*", default=None, help="method order in tables and legends")
     s.add_argument("--skip-empty", action="store_true",
                    help="pass over clicks.csv files with a header but no rows and overlays.npz files with no slices "

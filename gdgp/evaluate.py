@@ -33,24 +33,27 @@ from gdgp.interaction.protocols import get_protocol
 from gdgp.interaction.robot import Robot
 from gdgp.methods import Method
 from gdgp.metrics import score
+from gdgp.schema_defaults import schema_default
 
 
 @dataclass(frozen=True)
 class EvalConfig:
-    """Robot-user settings (from the workflow config's ``evaluate``)."""
+    """Robot-user settings: the workflow config's ``evaluate``, each field its key's name, and
+    ``batch_size`` (slices per forward pass, not a setting). Defaults are the config schema's
+    (:mod:`gdgp.schema_defaults`)."""
 
-    n_rounds: int = 20
-    noise_px: float = 0.0
-    seed: int = 0
-    threshold: float = 0.5
+    rounds: int = schema_default("evaluate.rounds")
+    noise_px: float = schema_default("evaluate.noise_px")
+    seed: int = schema_default("evaluate.seed")
+    threshold: float = schema_default("evaluate.threshold")
     batch_size: int = 32
-    overlay_slices: int = 4
-    protocol: str = "ritm"
-    nsd_tolerance_mm: float = 2.0
+    overlay_slices: int = schema_default("evaluate.overlay_slices")
+    protocol: str = schema_default("evaluate.protocol")
+    nsd_tolerance_mm: float = schema_default("evaluate.nsd_tolerance_mm")
 
     def __post_init__(self) -> None:
-        if self.n_rounds < 0:
-            raise ValueError(f"evaluate.n_rounds must be >= 0, got {self.n_rounds}")
+        if self.rounds < 0:
+            raise ValueError(f"evaluate.rounds must be >= 0, got {self.rounds}")
         if not 0.0 < self.threshold < 1.0:
             raise ValueError(f"evaluate.threshold must be in (0, 1), got {self.threshold}")
         get_protocol(self.protocol)  # unknown names raise listing the known ones
@@ -111,7 +114,7 @@ def evaluate_method(method: Method, test_set: SliceSet, dataset: str, cfg: EvalC
     records: list[dict] = []
     first: list[dict] = []
     overlay_k = min(cfg.overlay_slices, len(test_set.images))
-    rounds = tuple(range(cfg.n_rounds + 1))  # all rounds: the report picks its table round
+    rounds = tuple(range(cfg.rounds + 1))  # all rounds: the report picks its table round
     ov_pred = np.zeros((overlay_k, len(rounds), *test_set.images.shape[1:]), dtype=np.uint8)
     ov_clicks: list[tuple[int, int, int, bool, int]] = []
     n = len(test_set.images)
@@ -122,7 +125,7 @@ def evaluate_method(method: Method, test_set: SliceSet, dataset: str, cfg: EvalC
                   rng=np.random.default_rng([cfg.seed, int(test_set.manifest.at[i, "slice_id"])]))
             for i in idx
         ]
-        results = run_interactions(test_set.images[idx.start : idx.stop], method, robots, cfg.n_rounds, cfg.threshold)
+        results = run_interactions(test_set.images[idx.start : idx.stop], method, robots, cfg.rounds, cfg.threshold)
         for i, robot, res in zip(idx, robots, results, strict=True):
             row = test_set.manifest.iloc[i]
             records += _records(dataset, method.name, row, test_set.labels[i], res, cfg.nsd_tolerance_mm)

@@ -27,6 +27,7 @@ from gdgp.errors import ConfigError, InputDataError
 from gdgp.layouts import describe_labels, list_cases, read_dataset, resolve_channel, resolve_labels
 from gdgp.msd import Case, axial_slice, load_case
 from gdgp.preprocess import denoise, percentile_window, resize_pair, window_normalise
+from gdgp.schema_defaults import schema_default
 from gdgp.splits import split_slices
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,10 @@ BAD_CASE_POLICIES = ("error", "skip")
 
 @dataclass(frozen=True)
 class ExtractConfig:
-    """How to turn a task into slices. Values come from the workflow config.
+    """How to turn a task into slices: the workflow config's ``datasets.<name>``, ``preprocess``
+    and ``split`` (``split`` is ``split.mode``, ``seed`` ``split.seed``; every other field has its
+    key's name). Defaults are the config schema's (:mod:`gdgp.schema_defaults`); the keys
+    without one have none here either.
 
     ``labels``: target label values and/or names from the dataset's ``dataset.json``.
     ``window``: CT window [lower, upper] in HU, or None for per-volume percentile
@@ -49,16 +53,16 @@ class ExtractConfig:
 
     labels: tuple[int | str, ...]
     window: tuple[float, float] | None
-    size: int = 64
-    n_train: int = 200
-    n_test: int = 150
-    n_val: int = 0
-    split: str = "patient"
-    seed: int = 0
-    denoise_strength: float = 0.8
-    min_target_pixels: int = 10
-    on_bad_case: str = "error"
-    channel: int | None = None
+    n_train: int
+    n_test: int
+    n_val: int = schema_default("datasets.*.n_val")
+    channel: int | None = schema_default("datasets.*.channel")
+    size: int = schema_default("preprocess.size")
+    denoise: float = schema_default("preprocess.denoise")
+    min_pixels: int = schema_default("preprocess.min_pixels")
+    on_bad_case: str = schema_default("preprocess.on_bad_case")
+    split: str = schema_default("split.mode")
+    seed: int = schema_default("split.seed")
     dataset: str = ""
 
     def __post_init__(self) -> None:
@@ -123,7 +127,7 @@ def _candidates(task_dir: Path, cfg: ExtractConfig) -> tuple[pd.DataFrame, dict,
             no_target.append((case, f"case {case.name} holds none of the target label value(s) {list(labels)}; "
                                     f"its label values are {values}"))
             continue
-        for z in np.flatnonzero(areas >= cfg.min_target_pixels):
+        for z in np.flatnonzero(areas >= cfg.min_pixels):
             rows.append({"case": vol.case, "slice_z": int(z)})
         volumes[vol.case] = (case, vol.spacing_xyz)
     if no_target and not volumes:
@@ -147,7 +151,7 @@ def _candidates(task_dir: Path, cfg: ExtractConfig) -> tuple[pd.DataFrame, dict,
         also = f"; {unreadable} unreadable case(s) skipped" if unreadable else ""
         also += f"; {len(no_target)} case(s) without the target skipped" if no_target else ""
         raise InputDataError(
-            f"{task_dir}: no valid slice (no axial slice has >= {cfg.min_target_pixels} pixels of "
+            f"{task_dir}: no valid slice (no axial slice has >= {cfg.min_pixels} pixels of "
             f"label(s) {list(labels)}{also})"
         )
     skipped_df = pd.DataFrame(sorted(skipped, key=lambda r: r["case"]), columns=SKIPPED_COLUMNS)
@@ -178,7 +182,7 @@ def extract_slices(task_dir: str | Path, cfg: ExtractConfig) -> SliceSet:
         for rec in group.itertuples(index=False):
             hu = axial_slice(vol.image, rec.slice_z)
             target = np.isin(axial_slice(vol.label, rec.slice_z), target_labels).astype(np.uint8)
-            img = denoise(window_normalise(hu, *window), cfg.denoise_strength)
+            img = denoise(window_normalise(hu, *window), cfg.denoise)
             img, lab = resize_pair(img, target, cfg.size)
             if lab.sum() == 0:  # target vanished in the resize: not a valid slice at this size
                 continue

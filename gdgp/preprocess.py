@@ -32,11 +32,11 @@ def percentile_window(volume: np.ndarray, lower: float = PERCENTILES[0],
     return float(lo), float(hi)
 
 
-def denoise(image: np.ndarray, strength: float = 0.8) -> np.ndarray:
+def denoise(image: np.ndarray, strength: float) -> np.ndarray:
     """Non-local-means denoising with h = strength x the estimated noise sigma.
 
-    ``strength=0`` switches denoising off. Patch 5 px, search window 13 px (skimage's
-    fast mode), the usual setting for CT slices.
+    ``strength`` is the config's ``preprocess.denoise``; 0 switches denoising off. Patch 5 px,
+    search window 13 px (skimage's fast mode), the usual setting for CT slices.
     """
     if strength <= 0:
         return image.astype(np.float32)

@@ -1,14 +1,22 @@
-"""The gdgp CLI: each verb end to end on tiny data, bad input -> exit 1 with a message naming the culprit."""
+"""The gdgp CLI: each verb end to end on tiny data, bad input -> exit 1 with a message naming the
+culprit; every default of a workflow setting, on the command line and in the stage settings, is the
+config schema's."""
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from gdgp.cli import main
+from gdgp.cli import build_parser, main
+from gdgp.evaluate import EvalConfig
+from gdgp.extract import ExtractConfig
+from gdgp.schema_defaults import schema_default
+from gdgp.training.trainer import TrainConfig
 
 
 def run(argv: list[str]) -> int:
@@ -151,3 +159,106 @@ def test_runs_cut_at_the_largest_budget_give_the_same_budget_table(msd_task: Pat
         tables = [budget_table(pd.read_csv(d / "c.csv").assign(seed=0), budgets) for d in (full, cut)]
         assert (tables[1]["n_run_ended"] == 0).all(), method
         pd.testing.assert_frame_equal(tables[0], tables[1])
+
+
+# --- defaults: the config schema's, and nowhere else ----------------------------------------------
+
+#: (verb, option dest) -> the workflow setting it is. Written out here, not read from the CLI, so
+#: that an option losing its schema default fails as well as one whose default differs.
+CLI_SETTINGS = {
+    ("demo", "seed"): "demo.seed", ("demo", "patients"): "demo.patients",
+    ("extract", "channel"): "datasets.*.channel", ("extract", "n_val"): "datasets.*.n_val",
+    ("extract", "size"): "preprocess.size", ("extract", "denoise"): "preprocess.denoise",
+    ("extract", "min_pixels"): "preprocess.min_pixels", ("extract", "on_bad_case"): "preprocess.on_bad_case",
+    ("extract", "split"): "split.mode", ("extract", "seed"): "split.seed",
+    **{("train", k): f"train.{k}" for k in ("epochs", "batch_size", "lr", "lr_step", "lr_gamma", "rotate_deg",
+                                            "scale", "flip_prob", "device")},
+    ("train", "seed"): "train.seeds",
+    **{("evaluate", k): f"evaluate.{k}" for k in ("rounds", "noise_px", "seed", "protocol", "threshold",
+                                                  "nsd_tolerance_mm", "overlay_slices")},
+    ("evaluate", "device"): "train.device",
+    ("report", "noc"): "report.noc", ("report", "reference_method"): "report.reference_method",
+}
+#: Options with a default of their own that are no workflow setting (process and report options).
+NOT_SETTINGS = {("train", "threads"), ("evaluate", "threads"), ("extract", "dataset"), ("evaluate", "split"),
+                ("report", "split_name"), *((v, k) for v in ("report", "table3", "table5", "table6")
+                                              for k in ("n_boot", "boot_seed", "default_seed")),
+                ("report-tuning", "default_seed")}
+
+
+def _verb_parsers(parser: argparse.ArgumentParser, prefix: str = "") -> dict[str, argparse.ArgumentParser]:
+    """Every verb's parser by name (experiment's sub-verbs by theirs: table3, fig2, ...)."""
+    out = {}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                out[name] = sub
+                out.update(_verb_parsers(sub))
+    return out
+
+
+def _schema_value(key: str) -> object:
+    return schema_default(key)[0] if key == "train.seeds" else schema_default(key)  # --seed: one of the seeds
+
+
+def test_every_cli_setting_defaults_to_the_schema() -> None:
+    """An option that is a workflow setting defaults to the schema's default (or is required); any
+    other option with a default of its own is listed as no setting. A literal default added to a
+    setting later, or a new option with one, fails here."""
+    found = {}
+    for verb, sub in _verb_parsers(build_parser()).items():
+        for action in sub._actions:
+            key = CLI_SETTINGS.get((verb, action.dest))
+            if key is not None:
+                found[verb, action.dest] = key
+                assert action.required or action.default == _schema_value(key), (verb, action.option_strings, key)
+            elif not action.required and action.default not in (None, False, [], argparse.SUPPRESS):
+                assert (verb, action.dest) in NOT_SETTINGS, f"gdgp {verb} {action.option_strings}: a default " \
+                    f"({action.default!r}) that is no schema default; map it to its config key"
+    assert found == CLI_SETTINGS, f"options gone: {CLI_SETTINGS.keys() - found.keys()}"
+
+
+def test_stage_settings_default_to_the_schema() -> None:
+    """The stage dataclasses: a field with a config key has the schema's default under the key's
+    name (split/seed of extract: split.mode/split.seed); n_train and n_test, which the schema
+    requires, have none."""
+    expect = {
+        ExtractConfig: {"n_val": "datasets.*.n_val", "channel": "datasets.*.channel", "size": "preprocess.size",
+                        "denoise": "preprocess.denoise", "min_pixels": "preprocess.min_pixels",
+                        "on_bad_case": "preprocess.on_bad_case", "split": "split.mode", "seed": "split.seed"},
+        TrainConfig: {f.name: f"train.{f.name}" for f in dataclasses.fields(TrainConfig)} | {"seed": "train.seeds"},
+        EvalConfig: {f.name: f"evaluate.{f.name}" for f in dataclasses.fields(EvalConfig) if f.name != "batch_size"},
+    }
+    own = {(ExtractConfig, "dataset"), (EvalConfig, "batch_size")}  # no config key
+    for cls, keys in expect.items():
+        for f in dataclasses.fields(cls):
+            if f.name in keys:
+                assert f.default == _schema_value(keys[f.name]), (cls.__name__, f.name)
+            else:
+                assert (cls, f.name) in own or f.default is dataclasses.MISSING, (cls.__name__, f.name)
+    required = {f.name for f in dataclasses.fields(ExtractConfig) if f.default is dataclasses.MISSING}
+    assert required == {"labels", "window", "n_train", "n_test"}
+
+
+def test_schema_default_names_a_bad_key() -> None:
+    assert schema_default("datasets.*.n_val") == 0 and schema_default("report.noc") is not schema_default("report.noc")
+    with pytest.raises(KeyError, match="'train.epoch' is not a key"):
+        schema_default("train.epoch")
+    with pytest.raises(KeyError, match="'train.seed' has no default"):
+        schema_default("train.seed")
+
+
+def test_train_by_hand_trains_as_the_workflow(msd_task: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`gdgp train` without --epochs/--lr trains as the workflow does without train.epochs/lr in
+    its config: the schema's 300 epochs at 1e-4."""
+    import gdgp.training.trainer as trainer
+
+    out, seen = tmp_path / "r", {}
+    monkeypatch.setattr(trainer, "train_method", lambda *args: seen.setdefault("cfg", args[5]))
+    assert run(["extract", "--task-dir", msd_task, "--labels", 1, "--window", -100, 200, "--size", 16,
+                "--n-train", 4, "--n-test", 4, "--out-slices", out / "s.npz", "--out-manifest", out / "m.csv"]) == 0
+    assert run(["train", "--slices", out / "s.npz", "--manifest", out / "m.csv", "--method", "click_unet",
+                "--device", "cpu", "--out-checkpoint", out / "final.pt", "--out-loss", out / "loss.csv"]) == 0
+    cfg = seen["cfg"]
+    assert cfg == TrainConfig() and cfg.epochs == schema_default("train.epochs") == 300
+    assert cfg.lr == schema_default("train.lr") == 1e-4

@@ -65,6 +65,6 @@ def test_same_config_on_cpu_and_gpu_gives_the_same_dice(name: str, slice_set, tm
         train_method(name, hparams, slice_set.subset("train"), final, tmp_path / device / "loss.csv", cfg,
                      device=resolve_device(device))
         records = evaluate_method(load_method(final, resolve_device(device)), slice_set.subset("test"), "toy",
-                                     EvalConfig(n_rounds=2)).records
+                                     EvalConfig(rounds=2)).records
         dice[device] = records["dice"].mean()
     assert abs(dice["cpu"] - dice["cuda"]) <= CPU_GPU_DICE_TOLERANCE, dice

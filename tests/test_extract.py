@@ -46,10 +46,10 @@ def test_validation_split_takes_whole_patients_of_neither_other_set(msd_task: Pa
 
 def test_label_subset_selects_only_that_target(msd_task: Path, tmp_path: Path) -> None:
     core = run_extract(msd_task, ExtractConfig(labels=(2,), window=(-100, 200), size=32, n_train=8, n_test=4,
-                                               min_target_pixels=1),
+                                               min_pixels=1),
                        tmp_path / "c.npz", tmp_path / "c.csv")
     disc = run_extract(msd_task, ExtractConfig(labels=(1, 2), window=(-100, 200), size=32, n_train=8, n_test=4,
-                                               min_target_pixels=1),
+                                               min_pixels=1),
                        tmp_path / "d.npz", tmp_path / "d.csv")
     assert core.labels.sum() < disc.labels.sum() / 2
 
@@ -150,4 +150,4 @@ def test_skip_mode_still_fails_when_nothing_is_left(msd_task: Path, tmp_path: Pa
 
 def test_unknown_bad_case_policy_is_rejected() -> None:
     with pytest.raises(ValueError, match="on_bad_case"):
-        ExtractConfig(labels=(1,), window=(0.0, 1.0), on_bad_case="ignore")
+        ExtractConfig(labels=(1,), window=(0.0, 1.0), n_train=1, n_test=1, on_bad_case="ignore")

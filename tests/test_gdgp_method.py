@@ -208,7 +208,7 @@ def test_evaluation_records_every_first_interaction_click(slice_set) -> None:  #
 
     m = build_method("gdgp", **TINY)
     test = slice_set.subset("test")
-    result = evaluate_method(m, test, "toy", EvalConfig(n_rounds=2))
+    result = evaluate_method(m, test, "toy", EvalConfig(rounds=2))
     first = result.first_interaction
     assert list(first.columns) == FIRST_INTERACTION_COLUMNS
     cfg = HybridConfig(edge_margin=TINY["edge_margin"], crop_margin=TINY["crop_margin"])

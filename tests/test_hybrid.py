@@ -121,7 +121,7 @@ def test_crop_box_holds_every_demo_target(tmp_path: Path, name: str, ds: dict) -
     cfg = HybridConfig(edge_margin=g["edge_margin"], crop_margin=g["crop_margin"])
     s = extract_slices(tmp_path / ds["task"], ExtractConfig(
         labels=tuple(ds["labels"]), window=tuple(ds["window"]), size=config["preprocess"]["size"],
-        n_train=10_000, n_test=10_000, denoise_strength=0.0))
+        n_train=10_000, n_test=10_000, denoise=0.0))
     assert len(s.labels) > 50
     for lab, sid in zip(s.labels, s.manifest["slice_id"], strict=True):
         assert_crop_holds_target(lab.astype(bool), cfg, f"{name} slice {sid}")
@@ -134,7 +134,7 @@ def test_crop_box_holds_every_demo_target(tmp_path: Path, name: str, ds: dict) -
 def test_crop_box_holds_every_real_target(task: str, window: tuple[int, int], size: int, cfg: HybridConfig) -> None:
     """Real patients with manual masks (NIH Pancreas-CT, pyradiomics lung), every labelled slice."""
     s = extract_slices(REAL_DEV / task, ExtractConfig(labels=(1,), window=window, size=size, n_train=10_000,
-                                                      n_test=10_000, denoise_strength=0.0))
+                                                      n_test=10_000, denoise=0.0))
     assert len(s.labels) >= 14
     for lab, case, z in zip(s.labels, s.manifest["case"], s.manifest["slice_z"], strict=True):
         assert_crop_holds_target(lab.astype(bool), cfg, f"{task} {case} z={z} at {size} px")

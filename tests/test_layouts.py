@@ -271,7 +271,7 @@ def test_channel_and_percentile_normalisation_match_numpy(tmp_path: Path, layout
     computed here independently in float64, for the chosen channel's data only."""
     cases = make_cases(channels=2)
     folder = _two_channel_folders(tmp_path, cases)[layout]
-    s = extract_slices(folder, cfg(channel=1, window=None, size=SHAPE[0], denoise_strength=0.0))
+    s = extract_slices(folder, cfg(channel=1, window=None, size=SHAPE[0], denoise=0.0))
     assert len(s.manifest) == 16
     for image, label, case, z in zip(s.images, s.labels, s.manifest["case"], s.manifest["slice_z"], strict=True):
         expected = {}
@@ -360,7 +360,7 @@ def test_case_without_the_target_is_named_or_skipped(tmp_path: Path, layout: str
         cases[name][1][cases[name][1] == 2] = 1  # no core in these two
     folder = (write_msd(tmp_path, "Task50_Discs", cases) if layout == "msd"
               else write_nnunet(tmp_path, "Dataset050_Discs", cases))
-    core = cfg(labels=("core",), n_train=4, n_test=4, n_val=0, min_target_pixels=1)
+    core = cfg(labels=("core",), n_train=4, n_test=4, n_val=0, min_pixels=1)
     _expect(folder, core, r"labelsTr/case_001.nii.gz: case case_001 holds none of the target label value\(s\) \[2\]; "
                           r"its label values are \[0, 1\]; 1 more case\(s\) lack them too: case_003 "
                           r"\(preprocess.on_bad_case: skip")
@@ -455,7 +455,7 @@ def test_real_pancreas_in_nnunet_layout_gives_identical_slices(tmp_path: Path) -
     nnu = msd_as_nnunet_symlinks(REAL_PANCREAS, tmp_path / "Dataset507_PancreasNIHdev")
     assert all(p.is_symlink() for p in nnu.glob("*Tr/*"))
     c = ExtractConfig(labels=(1,), window=(-160.0, 240.0), size=64, n_train=6, n_test=3, seed=0,
-                      denoise_strength=0.0)
+                      denoise=0.0)
     a = extract_slices(REAL_PANCREAS, c)
     b = extract_slices(nnu, ExtractConfig(**{**c.__dict__, "labels": ("pancreas",)}))
     assert read_dataset(nnu).layout == NNUNET_V2 and len(a.manifest) >= 6

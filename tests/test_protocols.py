@@ -258,7 +258,7 @@ def test_evaluation_follows_the_configured_protocol(protocol: str, slice_set) ->
     torch.manual_seed(0)
     test = slice_set.subset("test")
     method = build_method("click_unet", channels=[4, 8])
-    result = evaluate_method(method, test, "toy", EvalConfig(n_rounds=3, protocol=protocol, overlay_slices=2))
+    result = evaluate_method(method, test, "toy", EvalConfig(rounds=3, protocol=protocol, overlay_slices=2))
     rec, first, preds = result.records, result.first_interaction, result.overlays["pred"]
     for k in range(2):
         sid = int(test.manifest.at[k, "slice_id"])

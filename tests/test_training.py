@@ -69,7 +69,7 @@ def test_training_reduces_loss_and_beats_chance(slice_set: SliceSet, tmp_path: P
                         tmp_path / "loss.csv", cfg)
     assert hist["loss"].iloc[-1] < 0.7 * hist["loss"].iloc[0]
     method = load_method(tmp_path / "final.pt")
-    records = evaluate_method(method, slice_set.subset("test"), "toy", EvalConfig(n_rounds=1)).records
+    records = evaluate_method(method, slice_set.subset("test"), "toy", EvalConfig(rounds=1)).records
     assert records["dice"].mean() > 0.6  # bright discs on noise are easy
 
 

@@ -24,6 +24,7 @@ from tqdm import tqdm
 from gdgp.atomic import atomic_path
 from gdgp.extract import SliceSet
 from gdgp.methods import Method, build_method
+from gdgp.schema_defaults import schema_default
 from gdgp.training.augment import augment_batch, build_augmentation
 from gdgp.training.checkpoint import read_checkpoint, save_checkpoint
 
@@ -32,17 +33,19 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Optimisation settings shared by all methods (from the workflow config's ``train``)."""
+    """Optimisation settings shared by all methods: the workflow config's ``train``, each field
+    its key's name (``seed``: one of ``train.seeds``). Defaults are the config schema's
+    (:mod:`gdgp.schema_defaults`)."""
 
-    epochs: int = 30
-    batch_size: int = 16
-    lr: float = 1e-3
-    lr_step: int = 20
-    lr_gamma: float = 0.5
-    rotate_deg: float = 15.0
-    scale: float = 0.1
-    flip_prob: float = 0.5
-    seed: int = 0
+    epochs: int = schema_default("train.epochs")
+    batch_size: int = schema_default("train.batch_size")
+    lr: float = schema_default("train.lr")
+    lr_step: int = schema_default("train.lr_step")
+    lr_gamma: float = schema_default("train.lr_gamma")
+    rotate_deg: float = schema_default("train.rotate_deg")
+    scale: float = schema_default("train.scale")
+    flip_prob: float = schema_default("train.flip_prob")
+    seed: int = schema_default("train.seeds")[0]
 
     def __post_init__(self) -> None:
         for key in ("epochs", "batch_size", "lr_step"):
