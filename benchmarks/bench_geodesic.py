@@ -1,9 +1,11 @@
-"""Benchmark gdgp.geodesic.geodesic_distance (vectorised torch raster scan).
+"""Benchmark gdgp.geodesic.geodesic_distance (raster scan; torch and numba backends).
 
 Prints the median wall time (ms) of: 1 image 256x256, a batch of 16 at 64x64 and a batch
-of 16 at 256x256 (lamb = 1, 3 seeds per image), on CPU and/or CUDA. If FastGeodis is
-importable it is timed on the same inputs (one image per call: its 2D kernel only reads
-batch item 0) and its agreement with ours is printed; it is NOT a project dependency.
+of 16 at 256x256 (lamb = 1, 3 seeds per image), on CPU (both backends, and the numba
+backend's max |difference| / max D to the torch one) and/or CUDA (torch backend). If
+FastGeodis is importable it is timed on the same inputs (one image per call: its 2D kernel
+only reads batch item 0) and its agreement with ours is printed; it is NOT a project
+dependency.
 
 Usage:
     python benchmarks/bench_geodesic.py [--device auto|cpu|cuda] [--iterations 4]
@@ -47,6 +49,9 @@ torch 2.15 CPU, NumPy 2.4), 2026-11-24:
   (all items share each row step) and needs no compiler. No CUDA device was available
   for these measurements; on CUDA the scan issues 2 small kernels per row (about 4 x H x
   iterations launches per call), so expect it to be launch-bound there.
+
+The numba backend (issue: a compiled CPU scan; numba 0.68.1 installs as a wheel, no
+compiler needed) RESULTS_PLACEHOLDER
 """
 
 from __future__ import annotations
@@ -55,6 +60,7 @@ import argparse
 import sys
 from pathlib import Path
 
+import numba
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -79,6 +85,11 @@ def make_inputs(batch: int, size: int, device: torch.device) -> tuple[torch.Tens
     return image.to(device), seeds.to(device)
 
 
+def backends(device: torch.device) -> list[str]:
+    """The geodesic_distance backends that run on ``device`` (numba is CPU only)."""
+    return ["torch", "numba"] if device.type == "cpu" else ["torch"]
+
+
 def bench_device(device: torch.device, iterations: int, repeats: int) -> None:
     try:
         import FastGeodis  # type: ignore[import-not-found]
@@ -86,17 +97,24 @@ def bench_device(device: torch.device, iterations: int, repeats: int) -> None:
         FastGeodis = None  # noqa: N806
     for name, batch, size in CASES:
         image, seeds = make_inputs(batch, size, device)
-        ours = median_ms(lambda: geodesic_distance(image, seeds, lamb=1.0, iterations=iterations), repeats, sync=device_sync(device))
-        line = f"{device.type:4s} {name:14s} iterations={iterations}: ours {ours:8.2f} ms"
+        line = f"{device.type:4s} {name:14s} iterations={iterations}:"
+        dists = {}
+        for backend in backends(device):
+            def run(backend: str = backend) -> torch.Tensor:
+                return geodesic_distance(image, seeds, lamb=1.0, iterations=iterations, backend=backend)
+            line += f" {backend} {median_ms(run, repeats, sync=device_sync(device)):8.2f} ms |"
+            dists[backend] = run()
+        if "numba" in dists:
+            diff = float((dists["numba"] - dists["torch"]).abs().max() / dists["torch"].max())
+            line += f" numba vs torch max |diff| / max D = {diff:.2g} |"
         if FastGeodis is not None:
             def run_fg() -> list[torch.Tensor]:
                 return [FastGeodis.generalised_geodesic2d(image[b][None, None], (~seeds[b]).float()[None, None],
                                                           1e10, 1.0, iterations) for b in range(batch)]
             fg = median_ms(run_fg, repeats, sync=device_sync(device))
-            ref = geodesic_distance(image, seeds, lamb=1.0, iterations=iterations)
-            diff = max(float((f[0, 0] - r).abs().max() / r.max()) for f, r in zip(run_fg(), ref))
-            line += f" | FastGeodis {fg:8.2f} ms (max |diff| / max D = {diff:.2g})"
-        print(line)
+            diff = max(float((f[0, 0] - r).abs().max() / r.max()) for f, r in zip(run_fg(), dists["torch"]))
+            line += f" FastGeodis {fg:8.2f} ms (max |diff| / max D to torch = {diff:.2g})"
+        print(line.rstrip(" |"))
 
 
 def main() -> None:
@@ -112,7 +130,7 @@ def main() -> None:
     if args.device == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda but CUDA is not available")
     devices = ["cpu", "cuda"] if args.device == "auto" else [args.device]
-    print(f"torch {torch.__version__}, CPU threads {torch.get_num_threads()}")
+    print(f"torch {torch.__version__}, numba {numba.__version__}, CPU threads {torch.get_num_threads()}")
     for dev in devices:
         if dev == "cuda" and not torch.cuda.is_available():
             print("cuda: not available, skipped")

@@ -10,7 +10,7 @@ import pytest
 import torch
 from scipy.ndimage import gaussian_filter
 
-from gdgp.geodesic import NO_SEED_DISTANCE, geodesic_distance
+from gdgp.geodesic import NO_SEED_DISTANCE, _resolve_backend, geodesic_distance
 from gdgp.geodesic_encodings import (
     GaussianGeodesicEncoding,
     exp_geodesic_map,
@@ -21,6 +21,7 @@ from gdgp.geodesic_encodings import (
 from gdgp.interaction.robot import Click
 
 NEIGHBOURS = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if (dy, dx) != (0, 0)]
+CPU_BACKENDS = ["torch", "numba"]
 
 
 def dijkstra(image: np.ndarray, seeds: np.ndarray, lamb: float) -> np.ndarray:
@@ -66,22 +67,24 @@ def scan(image: np.ndarray, seeds: np.ndarray, lamb: float, **kw) -> np.ndarray:
 # ----------------------------------------------------------------- geodesic distance
 
 
+@pytest.mark.parametrize("backend", CPU_BACKENDS)
 @pytest.mark.parametrize("lamb", [0.0, 0.3, 0.7, 0.9, 1.0])
 @pytest.mark.parametrize("case", range(6))
-def test_raster_scan_matches_dijkstra_small(case: int, lamb: float) -> None:
+def test_raster_scan_matches_dijkstra_small(case: int, lamb: float, backend: str) -> None:
     """12x15 random images: the default 4 iterations reach the exact distance (float64)."""
     image, seeds = random_case(case, n_seeds=1 + case % 3)
     ref = dijkstra(image, seeds, lamb)
-    out = scan(image, seeds, lamb)
+    out = scan(image, seeds, lamb, backend=backend)
     np.testing.assert_allclose(out, ref, rtol=1e-9, atol=1e-12)
     assert (out[seeds] == 0).all()
 
 
+@pytest.mark.parametrize("backend", CPU_BACKENDS)
 @pytest.mark.parametrize("lamb", [0.5, 1.0])
-def test_raster_scan_float32_small(lamb: float) -> None:
+def test_raster_scan_float32_small(lamb: float, backend: str) -> None:
     image, seeds = random_case(11, n_seeds=2)
     ref = dijkstra(image.astype(np.float32).astype(np.float64), seeds, lamb)
-    out = scan(image.astype(np.float32), seeds, lamb)
+    out = scan(image.astype(np.float32), seeds, lamb, backend=backend)
     np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-6)
 
 
@@ -92,17 +95,18 @@ def test_raster_scan_tolerance_64(smooth: bool, lamb: float) -> None:
 
     Measured (seed 3): lamb=0.5 exact to float32 round-off; lamb=1 (zero Euclidean cost,
     paths may wind freely) max |error| / max distance 0.02 on i.i.d. noise and 2e-5 on a
-    smooth image with 4 iterations.
+    smooth image with 4 iterations. Both CPU backends (one Dijkstra for both).
     """
     image, seeds = random_case(3, (64, 64), n_seeds=2, smooth=smooth)
     image = image.astype(np.float32)
     ref = dijkstra(image.astype(np.float64), seeds, lamb)
-    out = scan(image, seeds, lamb)
-    assert (out >= ref - 1e-4 * ref.max()).all()  # lengths of real paths
-    tol = 1e-5 if (lamb < 1 or smooth) else 0.05
-    assert np.abs(out - ref).max() / ref.max() <= tol
-    more = scan(image, seeds, lamb, iterations=12)  # more iterations never hurt
-    assert np.abs(more - ref).max() <= np.abs(out - ref).max() + 1e-5
+    for backend in CPU_BACKENDS:
+        out = scan(image, seeds, lamb, backend=backend)
+        assert (out >= ref - 1e-4 * ref.max()).all()  # lengths of real paths
+        tol = 1e-5 if (lamb < 1 or smooth) else 0.05
+        assert np.abs(out - ref).max() / ref.max() <= tol
+        more = scan(image, seeds, lamb, iterations=12, backend=backend)  # more iterations never hurt
+        assert np.abs(more - ref).max() <= np.abs(out - ref).max() + 1e-5
 
 
 def test_lamb0_is_exact_chamfer() -> None:
@@ -146,6 +150,42 @@ def test_unbatched_input_and_validation() -> None:
         geodesic_distance(torch.from_numpy(image), torch.from_numpy(seeds), lamb=1.5)
     with pytest.raises(ValueError):
         geodesic_distance(torch.from_numpy(image), torch.from_numpy(seeds[:, :-1]))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("shape", [(3, 37, 51), (1, 1, 17), (1, 17, 1), (1, 2, 2), (2, 64, 48)])
+def test_numba_matches_torch(shape: tuple[int, int, int], dtype: torch.dtype) -> None:
+    """The two CPU backends run the same scan: equal up to round-off (torch's CPU sqrt is not
+    always correctly rounded; measured <= 2 ulp), also with a seedless batch item."""
+    gen = torch.Generator().manual_seed(sum(shape))
+    image = torch.rand(shape, generator=gen, dtype=dtype)
+    seeds = torch.rand(shape, generator=gen) < 0.03
+    seeds[0, 0, -1] = True
+    if shape[0] > 1:
+        seeds[1] = False
+    rtol = 1e-6 if dtype == torch.float32 else 1e-14
+    for lamb in (0.0, 0.5, 1.0):
+        ref = geodesic_distance(image, seeds, lamb=lamb, backend="torch")
+        out = geodesic_distance(image.requires_grad_(True), seeds, lamb=lamb, backend="numba")
+        assert out.dtype == dtype and out.shape == shape and not out.requires_grad
+        torch.testing.assert_close(out, ref, rtol=rtol, atol=0.0)
+        assert (out[seeds] == 0).all()
+        if shape[0] > 1:
+            assert (out[1] == NO_SEED_DISTANCE).all()
+        image.requires_grad_(False)
+    auto = geodesic_distance(image, seeds, lamb=0.5, iterations=2)  # CPU float: numba
+    assert torch.equal(auto, geodesic_distance(image, seeds, lamb=0.5, iterations=2, backend="numba"))
+
+
+def test_backend_choice_and_validation() -> None:
+    image, seeds = torch.rand(2, 5, 6), torch.zeros(2, 5, 6, dtype=torch.bool)
+    assert _resolve_backend("auto", image) == "numba"
+    assert _resolve_backend("auto", image.half()) == "torch"
+    assert _resolve_backend("torch", image) == "torch"
+    with pytest.raises(ValueError, match="backend must be one of"):
+        geodesic_distance(image, seeds, backend="cuda")
+    with pytest.raises(ValueError, match="numba"):
+        geodesic_distance(image.half(), seeds, backend="numba")
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA not available")
