@@ -296,7 +296,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("train", parents=[shared], help="train one method on the training slices (resumes from latest.pt)")
     s.add_argument("--method", required=True, help="registered method name")
     s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="method hyperparameter (YAML value), repeatable")
+                   help="method hyperparameter (YAML value), repeatable; the keys, their defaults and help are "
+                        "the method's Settings dataclass (gdgp/methods/<module>.py)")
     _setting(s, "--epochs", key="train.epochs", type=int, help="training epochs")
     _setting(s, "--batch-size", key="train.batch_size", type=int, help="slices per batch")
     _setting(s, "--lr", key="train.lr", type=float, help="Adam learning rate")

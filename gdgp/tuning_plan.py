@@ -13,8 +13,9 @@ Config (``tuning`` in ``workflow/schemas/config.schema.yaml``)::
         dextr: {lr: [0.0003, 0.001, 0.003]}    # lr = train.lr for that method
 
 Each method of ``grids`` varies exactly one key over at least two distinct values. A key
-other than ``lr`` is one of the method's hyperparameters (``methods.<method>`` in the
-schema): the grid value replaces only that key, the others stay as configured. ``lr``
+other than ``lr`` is one of the method's hyperparameters (a field of its ``Settings``,
+:mod:`gdgp.methods.settings`): the grid value replaces only that key, the others stay as
+configured, and the method's settings must accept the result. ``lr``
 replaces ``train.lr`` for that method's sweep (nnU-Net, which trains with its own
 schedule, cannot tune it).
 
@@ -151,10 +152,6 @@ class TuningPlan:
         return bool(self.datasets and self.grids)
 
 
-def _method_properties(schema: Mapping[str, Any], method: str) -> Mapping[str, Any]:
-    return schema["properties"]["methods"]["properties"][method].get("properties", {})
-
-
 def _check_value(value: Any, prop_schema: Mapping[str, Any], where: str, target: str) -> None:
     import jsonschema  # light enough, but only needed when there is a grid
 
@@ -164,6 +161,29 @@ def _check_value(value: Any, prop_schema: Mapping[str, Any], where: str, target:
         raise ValueError(f"config: {where}: value {value!r} is not valid for {target}: {err.message}") from None
 
 
+def _method_setting(method: str, key: str, config: Mapping[str, Any], where: str) -> tuple[Any, bool]:
+    """``(check(value), number_key)`` of a method's setting: ``check`` raises ValueError naming
+    ``where`` unless the method's ``Settings`` accept its configured settings with ``value`` in
+    place of ``key``; ``number_key``: the field is a ``float``."""
+    from gdgp.errors import ConfigError  # the methods (torch) only when a method key is tuned
+    from gdgp.methods import get_method_class, method_settings
+    from gdgp.methods.settings import field_types
+
+    types = field_types(get_method_class(method).Settings)
+    if key not in types:
+        raise ValueError(f"config: {where}: {key!r} is neither lr nor a hyperparameter of {method} "
+                         f"(methods.{method} has {sorted(types)})")
+
+    def check(value: Any) -> None:
+        try:
+            method_settings(method, {**config["methods"][method], key: value})
+        except ConfigError as err:
+            raise ValueError(f"config: {where}: value {value!r} is not valid for methods.{method}.{key}: "
+                             f"{err}") from None
+
+    return check, types[key] is float
+
+
 def check_grid(method: str, grid: Any, config: Mapping[str, Any], schema: Mapping[str, Any]) -> Grid:
     """Check one ``tuning.grids.<method>`` entry against the config and the schema.
 
@@ -171,8 +191,8 @@ def check_grid(method: str, grid: Any, config: Mapping[str, Any], schema: Mappin
         ValueError: naming ``tuning.grids.<method>[.<key>]``: a method not in ``methods``,
             not exactly one key, an unknown key (neither ``lr`` nor a hyperparameter of the
             method), ``lr`` for an externally trained method, fewer than two distinct values,
-            a value given twice (``1`` and ``1.0`` count as one), or a value the schema
-            refuses for that key.
+            a value given twice (``1`` and ``1.0`` count as one), or a value refused for that
+            key (``train.lr``: by the schema; a hyperparameter: by the method's ``Settings``).
     """
     where = f"tuning.grids.{method}"
     methods = list(config.get("methods", {}))
@@ -189,13 +209,10 @@ def check_grid(method: str, grid: Any, config: Mapping[str, Any], schema: Mappin
         if method in EXTERNALLY_TRAINED:
             raise ValueError(f"config: {where}: {method} trains with its own learning-rate schedule "
                              "(train.lr does not reach it); tune one of its own keys or leave it out")
-        prop_schema, target = schema["properties"]["train"]["properties"][LR_KEY], "train.lr"
+        lr_schema = schema["properties"]["train"]["properties"][LR_KEY]
+        check, number_key = (lambda value: _check_value(value, lr_schema, where, "train.lr")), True
     else:
-        props = _method_properties(schema, method)
-        if key not in props:
-            raise ValueError(f"config: {where}: {key!r} is neither lr nor a hyperparameter of {method} "
-                             f"(methods.{method} has {sorted(props)})")
-        prop_schema, target = props[key], f"methods.{method}.{key}"
+        check, number_key = _method_setting(method, key, config, where)
     if not isinstance(values, Sequence) or isinstance(values, str):
         raise ValueError(f"config: {where} must be a list of values, got {values!r}")  # noqa: TRY004 (config error)
     labels: dict[str, Any] = {}
@@ -209,9 +226,9 @@ def check_grid(method: str, grid: Any, config: Mapping[str, Any], schema: Mappin
             raise ValueError(f"config: {where} lists the value {label} twice ({given[label]!r} and {value!r}); "
                              "each value is one setting")
         given[label] = value
-        _check_value(value, prop_schema, where, target)
+        check(value)
         # a number-typed key gets floats, so that 1 and 1.0 (one path) also train one model
-        labels[label] = float(value) if _is_number_key(prop_schema) and _is_int(value) else value
+        labels[label] = float(value) if number_key and _is_int(value) else value
     if len(labels) < 2:
         raise ValueError(f"config: {where} needs at least 2 distinct values to choose from, got {list(values)!r}")
     return Grid(method=method, key=key, values=tuple(labels.values()))
@@ -221,18 +238,15 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _is_number_key(prop_schema: Mapping[str, Any]) -> bool:
-    kind = prop_schema.get("type")
-    return kind == "number" or (isinstance(kind, list) and "number" in kind and "integer" not in kind)
-
-
 def check_tuning(config: Mapping[str, Any], schema: Mapping[str, Any] | str | os.PathLike[str]) -> TuningPlan:
     """The checked tuning plan of a (schema-validated) workflow config.
 
     Args:
-        config: the workflow config after ``snakemake.utils.validate`` (defaults filled in).
-        schema: ``workflow/schemas/config.schema.yaml``, parsed or its path (for the keys
-            each method has and the values they accept).
+        config: the workflow config after ``snakemake.utils.validate`` (defaults filled in),
+            ``methods.<name>`` the methods' complete settings
+            (:func:`gdgp.methods.method_settings`).
+        schema: ``workflow/schemas/config.schema.yaml``, parsed or its path (for the values
+            ``train.lr`` accepts).
 
     Raises:
         ValueError: naming the key: a tuning dataset not in ``datasets`` or with ``n_val`` 0,
@@ -265,7 +279,7 @@ def method_learning_rate(config: Mapping[str, Any], method: str) -> float:
 def configured_value(config: Mapping[str, Any], grid: Grid) -> Any:
     """The value the config uses now for the grid's key: the method's learning rate for
     ``lr`` (``train.method_lr.<method>``, else ``train.lr``), else ``methods.<method>.<key>``
-    (validation fills in the schema default)."""
+    (the workflow fills in the method's default)."""
     if grid.key == LR_KEY:
         return method_learning_rate(config, grid.method)
     return config["methods"][grid.method].get(grid.key)

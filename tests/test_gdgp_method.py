@@ -194,12 +194,11 @@ def test_rbf_term_sees_the_pixel_intensity_as_the_paper(rbf_inputs: str, channel
         assert (seen["train_int"][0, : len(idx), 2][~fg] == 1).all()
 
 
-def test_schema_defaults_are_the_paper_settings() -> None:
-    """One learning rate, no training click noise, RBF on intensity (test_methods: class == schema)."""
-    props = yaml.safe_load(SCHEMA.read_text())["properties"]["methods"]["properties"]["gdgp"]["properties"]
-    schema = {k: v["default"] for k, v in props.items()}
-    assert schema["hyper_lr_scale"] == 1.0 and schema["train_click_noise"] == 0.0
-    assert schema["rbf_inputs"] == "intensity"
+def test_default_settings_are_the_paper_settings() -> None:
+    """One learning rate, no training click noise, RBF on intensity."""
+    defaults = GDGP.Settings()
+    assert defaults.hyper_lr_scale == 1.0 and defaults.train_click_noise == 0.0
+    assert defaults.rbf_inputs == "intensity"
 
 
 def test_evaluation_records_every_first_interaction_click(slice_set) -> None:  # noqa: ANN001

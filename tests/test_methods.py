@@ -1,25 +1,24 @@
-"""Method hooks: shapes, first interaction, encodings, schema defaults agree with the classes."""
+"""Method hooks: shapes, first interaction, encodings; every method's Settings (defaults, errors, round trip)."""
 
 from __future__ import annotations
 
-from pathlib import Path
+import dataclasses
 
 import numpy as np
 import pytest
 import torch
-import yaml
 
+from gdgp.errors import ConfigError
 from gdgp.interaction.loop import run_interactions
 from gdgp.interaction.robot import Robot
-from gdgp.methods import METHODS, Method, build_method
+from gdgp.methods import METHODS, Method, build_method, method_settings
+from gdgp.methods.settings import MethodSettings, describe, field_types, matches
 
 #: Methods whose network takes ``encode``'s output directly; the others (GDGP, nnU-Net and the
 #: baselines with their own prediction) have their own test files.
 PLAIN = sorted(n for n, cls in METHODS.items() if cls.predict_batch is Method.predict_batch)
-#: Every registered method except the GDGP experiment variants (which take gdgp's schema entry).
-CONFIGURABLE = sorted(n for n in METHODS if not n.startswith("gdgp_"))
-
-SCHEMA = Path(__file__).parents[1] / "workflow" / "schemas" / "config.schema.yaml"
+#: Every registered method, the GDGP experiment variants included (they take gdgp's Settings).
+ALL = sorted(METHODS)
 
 
 @pytest.mark.parametrize("name", PLAIN)
@@ -67,8 +66,42 @@ def test_interactive_loop_adds_one_click_per_round() -> None:
         assert all(b - a in (0, 1) for a, b in zip(counts, counts[1:]))
 
 
-@pytest.mark.parametrize("name", CONFIGURABLE)
-def test_schema_defaults_match_class_defaults(name: str) -> None:
-    schema = yaml.safe_load(SCHEMA.read_text())
-    props = schema["properties"]["methods"]["properties"][name]["properties"]
-    assert {k: v["default"] for k, v in props.items()} == METHODS[name].defaults
+@pytest.mark.parametrize("name", ALL)
+def test_settings_are_one_frozen_typed_dataclass_with_help(name: str) -> None:
+    cls = METHODS[name].Settings
+    assert dataclasses.is_dataclass(cls) and issubclass(cls, MethodSettings) and cls.__dataclass_params__.frozen
+    settings = cls()  # every default is valid
+    for key, tp in field_types(cls).items():
+        assert matches(getattr(settings, key), tp), (key, tp)
+    assert all(cls.help().values()), "every setting has a line of help"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        setattr(settings, next(iter(field_types(cls))), None)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_defaults_build_and_round_trip_through_plain_data(name: str) -> None:
+    cls = METHODS[name]
+    plain = method_settings(name)
+    assert plain == dataclasses.asdict(cls.Settings())
+    assert cls.Settings(**plain) == cls.Settings()  # asdict -> Settings -> the same settings
+    if name == "nnunet" or name.startswith("gdgp"):  # quick enough; the rest build their networks below
+        m = build_method(name, **plain)
+        assert m.settings == cls.Settings(**{**plain, **getattr(cls, "variant", {})})
+        assert m.hparams == dataclasses.asdict(m.settings)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_unknown_key_and_wrong_type_name_the_method_and_the_key(name: str) -> None:
+    with pytest.raises(ConfigError, match=rf"method '{name}': unknown hyperparameter\(s\) \['no_such_key'\]; known: "):
+        method_settings(name, {"no_such_key": 1})
+    for key, tp in field_types(METHODS[name].Settings).items():  # a mapping is no setting's type
+        with pytest.raises(ConfigError) as err:
+            method_settings(name, {key: {"a": 1}})
+        assert str(err.value) == f"method '{name}': {key} must be {describe(tp)}, got {{'a': 1}}"
+
+
+@pytest.mark.parametrize("name", PLAIN)
+def test_method_keeps_its_settings_as_plain_hparams(name: str) -> None:
+    m = build_method(name, channels=[4, 8, 16])
+    assert m.settings == METHODS[name].Settings(channels=[4, 8, 16])
+    assert m.hparams == method_settings(name, {"channels": [4, 8, 16]}) and m.hparams["channels"] == [4, 8, 16]

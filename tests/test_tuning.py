@@ -17,6 +17,7 @@ import yaml
 
 from gdgp.cli import main
 from gdgp.errors import ConfigError, InputDataError
+from gdgp.methods import method_settings
 from gdgp.report.tables import CLICKS_COLUMNS
 from gdgp.report.tuning import TUNING_COLUMNS, SettingRuns, tuning_table
 from gdgp.tuning_plan import (
@@ -61,10 +62,9 @@ def tiny_config(**tuning) -> dict:
 
 
 def validated(cfg: dict) -> dict:
-    """The config as the workflow sees it after validate() (methods' defaults filled in)."""
+    """The config as the workflow sees it after validate() (methods' settings complete, as common.smk makes them)."""
     for method, hparams in cfg["methods"].items():
-        props = SCHEMA["properties"]["methods"]["properties"][method]["properties"]
-        cfg["methods"][method] = {k: v["default"] for k, v in props.items() if "default" in v} | (hparams or {})
+        cfg["methods"][method] = method_settings(method, hparams)
     return cfg
 
 
@@ -91,6 +91,8 @@ def test_a_good_plan() -> None:
     ({"grids": {"gdgp": {"sigmaa": [1.0, 2.0]}}}, "tuning.grids.gdgp.sigmaa", "neither lr nor"),
     ({"grids": {"click_unet": {"lr": [0.001, -1.0]}}}, "tuning.grids.click_unet.lr", "train.lr"),
     ({"grids": {"gdgp": {"encoding": ["gaussian_geodesic", "sobel"]}}}, "tuning.grids.gdgp.encoding", "sobel"),
+    ({"grids": {"gdgp": {"sigma": [1.0, "wide"]}}}, "tuning.grids.gdgp.sigma", "sigma must be a number"),
+    ({"grids": {"gdgp": {"crop_size": [32, 8]}}}, "tuning.grids.gdgp.crop_size", "crop_size must be an integer >= 16"),
     ({"datasets": ["nowhere"], "grids": {"gdgp": {"sigma": [1.0, 2.0]}}}, "tuning.datasets", "not in datasets"),
     ({"datasets": ["DATASET"], "grids": {}}, "tuning.grids", "nothing to tune"),
 ])

@@ -270,6 +270,8 @@ def test_msd_config_replaces_demo_config() -> None:
     (("methods", "sam"), {}, "sam"),
     (("methods", "click_unet", "edv_scal"), 3, "edv_scal"),
     (("methods", "gdgp", "encoding"), "sobel", "encoding"),
+    (("methods", "gdgp", "sigma"), "wide", "method 'gdgp': sigma must be a number, got 'wide'"),
+    (("methods", "click_unet", "channels"), [4], "method 'click_unet': channels must be a list of >= 2 positive"),
     (("experiments", "variants"), ["gdgp_magic"], "gdgp_magic"),
     (("experiments", "extra_seeds"), [-1], "extra_seeds"),
     (("train", "seeds"), [1, 1], "seeds"),
@@ -286,6 +288,23 @@ def test_bad_config_value_is_rejected_naming_the_key(tmp_path: Path, path: tuple
     assert proc.returncode != 0
     assert expected in proc.stderr + proc.stdout
     assert not (tmp_path / "proj" / "results").exists()
+
+
+def test_jobs_get_every_method_setting_from_its_settings_dataclass(tmp_path: Path) -> None:
+    """methods.<name> lists only what differs; each job gets every setting (defaults from the
+    method's Settings), the same --set options `gdgp train` would fill in itself."""
+    import shlex
+
+    from gdgp.methods import method_settings
+
+    cfg = yaml.safe_load(TINY.read_text())
+    out = snakemake(["-n", "-p", "--forceall", "results/models/tiny_spleen/auto_unet/seed0/final.pt"],
+                    project(tmp_path, cfg)).stdout
+    (line,) = shell_lines(out, "train")
+    words = shlex.split(line)
+    sets = dict(words[i + 1].split("=", 1) for i, w in enumerate(words) if w == "--set")
+    expected = method_settings("auto_unet", cfg["methods"]["auto_unet"])
+    assert sets == {k: json.dumps(v) for k, v in expected.items()} and sets["dropout"] == "0.0"
 
 
 def report_results(html: str) -> dict:

@@ -1,7 +1,12 @@
-"""The registry of benchmarked methods: the one place a new method is registered."""
+"""The registry of benchmarked methods: the one place a new method is registered.
+
+A method is one module with its class and the class's ``Settings`` (its hyperparameters, their
+defaults and checks: :mod:`gdgp.methods.settings`), plus one line in :data:`METHODS`.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from gdgp.errors import ConfigError
@@ -16,6 +21,7 @@ from gdgp.methods.gdgp_variants import VARIANTS
 from gdgp.methods.intercnn import InterCNN
 from gdgp.methods.mideepseg import MIDeepSeg
 from gdgp.methods.nnunet import NNUNet
+from gdgp.methods.settings import MethodSettings, build_settings
 from gdgp.methods.tis import TIS
 
 METHODS: dict[str, type[Method]] = {
@@ -46,4 +52,15 @@ def build_method(name: str, **hparams: Any) -> Method:
     return get_method_class(name)(**hparams)
 
 
-__all__ = ["METHODS", "Method", "build_method", "get_method_class"]
+def method_settings(name: str, hparams: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The method's complete, checked settings as plain data: its ``Settings`` defaults with
+    ``hparams`` in place (what the workflow fills ``methods.<name>`` with; no network is built).
+
+    Raises:
+        ConfigError: an unknown method, an unknown key or a bad value, naming the method and key.
+    """
+    cls = get_method_class(name)
+    return dataclasses.asdict(build_settings(name, cls.Settings, dict(hparams or {})))
+
+
+__all__ = ["METHODS", "Method", "MethodSettings", "build_method", "get_method_class", "method_settings"]

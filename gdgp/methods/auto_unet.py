@@ -6,13 +6,13 @@ Its prediction never changes with clicks, so its per-click curve is flat.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar
 
 import numpy as np
 from torch import nn
 
 from gdgp.interaction.robot import Click
 from gdgp.methods.base import Method, monai_unet
+from gdgp.methods.settings import UNetSettings
 
 
 class AutoUNet(Method):
@@ -20,7 +20,7 @@ class AutoUNet(Method):
 
     name = "auto_unet"
     interactive = False
-    defaults: ClassVar[dict[str, Any]] = {"channels": [16, 32, 64, 128], "res_units": 0, "dropout": 0.0}
+    Settings = UNetSettings
 
     def build_network(self) -> nn.Module:
         return monai_unet(1, self.hparams["channels"], self.hparams["dropout"], self.hparams["res_units"])

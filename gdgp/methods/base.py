@@ -9,6 +9,7 @@ plus one registry line. Images are float32 (H, W) in [0, 1]; masks (H, W); click
 
 from __future__ import annotations
 
+import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -22,8 +23,8 @@ from monai.networks.layers import Norm
 from monai.networks.nets import UNet
 from torch import nn
 
-from gdgp.errors import ConfigError
 from gdgp.interaction.robot import Click, Robot
+from gdgp.methods.settings import MethodSettings, build_settings
 
 
 def monai_unet(in_channels: int, channels: Sequence[int], dropout: float, res_units: int = 0) -> nn.Module:
@@ -54,23 +55,24 @@ def route_first_or_refine(x: torch.Tensor, clicked: torch.Tensor, first: nn.Modu
 class Method(ABC):
     """Base class of a benchmarked segmentation system.
 
-    Subclasses set ``name``, ``interactive`` and ``defaults`` (hyperparameters, mirrored in
-    ``workflow/schemas/config.schema.yaml``) and implement :meth:`build_network` and
-    :meth:`encode`. Constructor keyword arguments override ``defaults``; unknown ones raise.
+    Subclasses set ``name``, ``interactive`` and ``Settings`` (a frozen dataclass of the
+    hyperparameters, their defaults and checks: :mod:`gdgp.methods.settings`) and implement
+    :meth:`build_network` and :meth:`encode`. Constructor keyword arguments override the
+    defaults; an unknown key or a bad value raises :class:`~gdgp.errors.ConfigError` naming the method.
     """
 
     name: ClassVar[str]
     interactive: ClassVar[bool] = True
-    defaults: ClassVar[dict[str, Any]] = {}
+    #: The method's hyperparameters (``methods.<name>`` in the config): defaults, help, checks.
+    Settings: ClassVar[type[MethodSettings]] = MethodSettings
     #: True for a method trained by its own framework (nnU-Net): the shared trainer then calls
     #: :meth:`train_external` once instead of looping over :meth:`train_step`.
     external_training: ClassVar[bool] = False
 
     def __init__(self, **hparams: Any) -> None:
-        unknown = sorted(set(hparams) - set(self.defaults))
-        if unknown:
-            raise ConfigError(f"method {self.name!r}: unknown hyperparameter(s) {unknown}; known: {sorted(self.defaults)}")
-        self.hparams: dict[str, Any] = {**self.defaults, **hparams}
+        self.settings: MethodSettings = build_settings(self.name, self.Settings, hparams)
+        #: The settings as plain data (what checkpoints store and the method's code reads).
+        self.hparams: dict[str, Any] = dataclasses.asdict(self.settings)
         self.network: nn.Module = self.build_network()
         self.device = torch.device("cpu")
         self.loss_fn = DiceCELoss(sigmoid=True, batch=True, lambda_dice=0.5, lambda_ce=0.5)

@@ -51,7 +51,7 @@ import hashlib
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import torch
@@ -61,9 +61,9 @@ from scipy.ndimage import distance_transform_edt
 from torch import Tensor, nn
 
 from gdgp.encodings import gaussian_heatmap
-from gdgp.errors import ConfigError
 from gdgp.interaction.robot import Click
 from gdgp.methods.base import Method
+from gdgp.methods.settings import MethodSettings, require, setting, unet_checks
 
 CE_EPS = 1e-2  # probabilities are clamped to [eps, 1 - eps] in the reward's CE (a 0/1 pixel stays finite)
 STATE_CACHE_SIZE = 4096  # images whose latest probability is kept between predict_batch calls
@@ -126,23 +126,38 @@ class BSIRIS(Method):
 
     name = "bs_iris"
     interactive = True
-    defaults: ClassVar[dict[str, Any]] = {
-        "channels": [8, 16, 32, 64],  # 16..128 took ~55 s per demo training (360 steps, 1 thread): too close to 1 min
-        "actions": [-0.3, -0.1, 0.0, 0.1, 0.3],
-        "n_steps": 3,
-        "init_prob": 0.5,
-        "hint_sigma": 5.0,
-        "gamma": 0.95,
-        "boundary_weight": 1.0,
-        "boundary_sigma": 2.0,
-        "entropy_weight": 0.01,
-        "value_weight": 0.5,
-        "max_train_rounds": 3,
-    }
+
+    @dataclass(frozen=True)
+    class Settings(MethodSettings):
+        channels: list[int] = setting([8, 16, 32, 64], "Actor-critic U-Net channels per level (16..128 took "
+                                      "about 55 s of the 1-minute demo budget).")
+        actions: list[float] = setting([-0.3, -0.1, 0.0, 0.1, 0.3], "Action set: amounts added to a pixel's "
+                                       "foreground probability (result clipped to [0, 1]).")
+        n_steps: int = setting(3, "Agent actions per interaction round (also the training episode length).")
+        init_prob: float = setting(0.5, "Foreground probability every pixel starts from before the first click's round.")
+        hint_sigma: float = setting(5.0, "Width (px) of the Gaussian fg/bg click hint maps.")
+        gamma: float = setting(0.95, "Discount of the per-pixel returns.")
+        boundary_weight: float = setting(1.0, "Reward weight is 1 + boundary_weight * exp(-d^2 / (2 boundary_sigma^2)), "
+                                         "d = px distance to the target boundary.")
+        boundary_sigma: float = setting(2.0, "Width (px) of the boundary band of the reward.")
+        entropy_weight: float = setting(0.01, "Entropy bonus weight of the policy loss.")
+        value_weight: float = setting(0.5, "Weight of the value (critic) loss.")
+        max_train_rounds: int = setting(3, "Max simulated corrective rounds before each training episode "
+                                        "(RITM iterative training).")
+
+        def check(self) -> None:
+            require(len(self.actions) >= 2 and all(-1.0 <= a <= 1.0 for a in self.actions), "actions",
+                    "a list of at least 2 probability changes in [-1, 1]", self.actions)
+            unet_checks(self)
+            require(self.n_steps >= 1, "n_steps", ">= 1", self.n_steps)
+            for key in ("init_prob", "gamma"):
+                require(0.0 <= getattr(self, key) <= 1.0, key, "in [0, 1]", getattr(self, key))
+            for key in ("hint_sigma", "boundary_sigma"):
+                require(getattr(self, key) > 0, key, "> 0", getattr(self, key))
+            for key in ("boundary_weight", "entropy_weight", "value_weight", "max_train_rounds"):
+                require(getattr(self, key) >= 0, key, ">= 0", getattr(self, key))
 
     def __init__(self, **hparams: Any) -> None:
-        merged = {**self.defaults, **hparams}
-        _check(merged, self.name)
         super().__init__(**hparams)
         self.deltas = torch.tensor(self.hparams["actions"], dtype=torch.float32)
         self._stages: OrderedDict[bytes, _Stage] = OrderedDict()
@@ -269,26 +284,3 @@ class BSIRIS(Method):
                 "value": float(value_loss.detach()) / n, "entropy": float(entropy.detach()),
                 "reward": float(torch.stack(rewards).sum(0).mean())}
 
-
-def _check(hp: dict[str, Any], name: str) -> None:
-    """Raise ConfigError naming the first bad hyperparameter."""
-    def bad(key: str, why: str) -> ConfigError:
-        return ConfigError(f"method {name!r}: {key} {why}, got {hp[key]!r}")
-
-    actions = hp["actions"]
-    if not isinstance(actions, list | tuple) or len(actions) < 2 or any(not -1.0 <= float(a) <= 1.0 for a in actions):
-        raise bad("actions", "must be a list of at least 2 probability changes in [-1, 1]")
-    if not isinstance(hp["channels"], list | tuple) or len(hp["channels"]) < 2:
-        raise bad("channels", "must list at least 2 U-Net levels")
-    if int(hp["n_steps"]) < 1:
-        raise bad("n_steps", "must be >= 1")
-    if not 0.0 <= hp["init_prob"] <= 1.0:
-        raise bad("init_prob", "must be in [0, 1]")
-    if not 0.0 <= hp["gamma"] <= 1.0:
-        raise bad("gamma", "must be in [0, 1]")
-    for key in ("hint_sigma", "boundary_sigma"):
-        if hp[key] <= 0:
-            raise bad(key, "must be > 0")
-    for key in ("boundary_weight", "entropy_weight", "value_weight", "max_train_rounds"):
-        if hp[key] < 0:
-            raise bad(key, "must be >= 0")

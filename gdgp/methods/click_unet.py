@@ -9,7 +9,7 @@ iterative rounds, see :meth:`gdgp.methods.base.Method.simulate_interaction`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from dataclasses import dataclass
 
 import numpy as np
 from torch import nn
@@ -17,6 +17,7 @@ from torch import nn
 from gdgp.encodings import euclidean_distance_map
 from gdgp.interaction.robot import Click
 from gdgp.methods.base import Method, monai_unet
+from gdgp.methods.settings import UNetSettings, require, setting
 
 
 class ClickUNet(Method):
@@ -24,13 +25,16 @@ class ClickUNet(Method):
 
     name = "click_unet"
     interactive = True
-    defaults: ClassVar[dict[str, Any]] = {
-        "channels": [16, 32, 64, 128],
-        "res_units": 0,
-        "dropout": 0.0,
-        "edv_scale": 64.0,
-        "max_train_rounds": 3,
-    }
+
+    @dataclass(frozen=True)
+    class Settings(UNetSettings):
+        edv_scale: float = setting(64.0, "Distance (px) at which the EDV map saturates to 1.")
+        max_train_rounds: int = setting(3, "Max simulated corrective rounds per training batch (RITM iterative training).")
+
+        def check(self) -> None:
+            super().check()
+            require(self.edv_scale > 0, "edv_scale", "> 0 px", self.edv_scale)
+            require(self.max_train_rounds >= 0, "max_train_rounds", "an integer >= 0", self.max_train_rounds)
 
     def build_network(self) -> nn.Module:
         return monai_unet(3, self.hparams["channels"], self.hparams["dropout"], self.hparams["res_units"])

@@ -51,9 +51,8 @@ What is simplified vs the paper:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -61,11 +60,11 @@ from monai.networks.blocks import Convolution
 from torch import Tensor, nn
 
 from gdgp.encodings import click_map
-from gdgp.errors import ConfigError
 from gdgp.geodesic import geodesic_distance
 from gdgp.graph_cut import graph_cut
 from gdgp.interaction.robot import Click, Robot
 from gdgp.methods.base import Method, route_first_or_refine
+from gdgp.methods.settings import MethodSettings, require, setting, unet_checks
 
 
 def geodesic_maps(images: np.ndarray, clicks: Sequence[Sequence[Click]], lamb: float,
@@ -163,18 +162,27 @@ class DeepIGeoS(Method):
 
     name = "deepigeos"
     interactive = True
-    defaults: ClassVar[dict[str, Any]] = {
-        "channels": [16, 16, 16, 16, 16],
-        "dropout": 0.0,
-        "geodesic_lambda": 1.0,
-        "graphcut_weight": 0.3,
-        "graphcut_sigma": 0.1,
-        "max_train_rounds": 1,
-    }
 
-    def __init__(self, **hparams: Any) -> None:
-        _check_hparams(self.name, {**self.defaults, **hparams})
-        super().__init__(**hparams)
+    @dataclass(frozen=True)
+    class Settings(MethodSettings):
+        channels: list[int] = setting([16, 16, 16, 16, 16], "Channels of each dilated block; block i has "
+                                      "dilation 2^i (paper: 5 blocks of 64).")
+        dropout: float = setting(0.0, "Dropout before the 1x1 classifier.")
+        geodesic_lambda: float = setting(1.0, "Geodesic step cost weight of intensity vs distance (1 = intensity "
+                                         "only, the paper's eq. 1).")
+        graphcut_weight: float = setting(0.3, "Pairwise weight of the graph cut (0 = threshold at 0.5; clicks are "
+                                         "still forced).")
+        graphcut_sigma: float = setting(0.1, "Intensity scale of the contrast-sensitive pairwise term.")
+        max_train_rounds: int = setting(1, "Max extra simulated R-Net rounds per training batch after the click "
+                                        "on P-Net's proposal (RITM-style).")
+
+        def check(self) -> None:
+            unet_checks(self, min_levels=1)
+            require(0.0 <= self.geodesic_lambda <= 1.0, "geodesic_lambda", "in [0, 1]", self.geodesic_lambda)
+            require(self.graphcut_weight >= 0, "graphcut_weight", ">= 0 (0 = plain thresholding)",
+                    self.graphcut_weight)
+            require(self.graphcut_sigma > 0, "graphcut_sigma", "> 0", self.graphcut_sigma)
+            require(self.max_train_rounds >= 0, "max_train_rounds", "an integer >= 0", self.max_train_rounds)
 
     def build_network(self) -> nn.Module:
         return DeepIGeoSNetwork(self.hparams["channels"], self.hparams["dropout"])
@@ -243,28 +251,3 @@ class DeepIGeoS(Method):
         optimizer.step()
         return {"loss": float(loss.detach()), "pnet": float(loss_p.detach()), "rnet": float(loss_r.detach())}
 
-
-def _check_hparams(name: str, hp: dict[str, Any]) -> None:
-    """Raise ConfigError naming the first invalid hyperparameter."""
-    def bad(key: str, what: str) -> ConfigError:
-        return ConfigError(f"method {name!r}: {key} must be {what}, got {hp.get(key)!r}")
-
-    channels = hp.get("channels")
-    if not isinstance(channels, (list, tuple)) or not channels or \
-            not all(isinstance(c, int) and not isinstance(c, bool) and c > 0 for c in channels):
-        raise bad("channels", "a non-empty list of positive integers (one per dilated block)")
-    numbers = {key: hp.get(key) for key in ("dropout", "geodesic_lambda", "graphcut_weight", "graphcut_sigma")}
-    for key, value in numbers.items():
-        if not isinstance(value, (int, float)) or isinstance(value, bool) or math.isnan(value):
-            raise bad(key, "a number")
-    if not 0.0 <= numbers["dropout"] < 1.0:
-        raise bad("dropout", "in [0, 1)")
-    if not 0.0 <= numbers["geodesic_lambda"] <= 1.0:
-        raise bad("geodesic_lambda", "in [0, 1]")
-    if numbers["graphcut_weight"] < 0:
-        raise bad("graphcut_weight", ">= 0 (0 = plain thresholding)")
-    if numbers["graphcut_sigma"] <= 0:
-        raise bad("graphcut_sigma", "> 0")
-    rounds = hp.get("max_train_rounds")
-    if not isinstance(rounds, int) or isinstance(rounds, bool) or rounds < 0:
-        raise bad("max_train_rounds", "an integer >= 0")

@@ -41,7 +41,7 @@ Simplified or extended here:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -51,10 +51,10 @@ from torch import Tensor, nn
 
 from gdgp.crop import Box, click_box, clicks_in_crop, crop_resize, paste_back
 from gdgp.encodings import click_map
-from gdgp.errors import ConfigError
 from gdgp.interaction.robot import Click, Robot
 from gdgp.methods.base import Method
-from gdgp.methods.point_crop import JitterRobot, cropped_unet, place_first_points
+from gdgp.methods.point_crop import JitterRobot, check_crop_size, cropped_unet, place_first_points
+from gdgp.methods.settings import UNetSettings, require, setting
 
 MIN_CROP_PX = 16  # smallest box side in slice pixels, so that tiny targets keep some context
 FWHM_FACTOR = 4.0 * np.log(2.0)  # exp(-4 ln2 d^2 / sigma^2) has full width at half maximum sigma
@@ -130,33 +130,28 @@ class DEXTR(Method):
 
     name = "dextr"
     interactive = True
-    defaults: ClassVar[dict[str, Any]] = {
-        "crop_size": 128,
-        "crop_margin": 10,
-        "sigma": 10.0,
-        "train_point_jitter": 5,
-        "channels": [16, 32, 64, 128],
-        "res_units": 0,
-        "dropout": 0.0,
-        "max_train_rounds": 3,
-    }
 
-    def __init__(self, **hparams: Any) -> None:
-        super().__init__(**hparams)
-        hp = self.hparams
-        if not isinstance(hp["crop_margin"], int) or hp["crop_margin"] < 0:
-            raise ConfigError(f"method {self.name!r}: crop_margin must be an integer >= 0 px, got {hp['crop_margin']!r}")
-        if not hp["sigma"] > 0:
-            raise ConfigError(f"method {self.name!r}: sigma must be > 0 px, got {hp['sigma']!r}")
-        if not hp["train_point_jitter"] >= 0:
-            raise ConfigError(f"method {self.name!r}: train_point_jitter must be >= 0 px, "
-                              f"got {hp['train_point_jitter']!r}")
-        if not isinstance(hp["max_train_rounds"], int) or hp["max_train_rounds"] < 0:
-            raise ConfigError(f"method {self.name!r}: max_train_rounds must be an integer >= 0, "
-                              f"got {hp['max_train_rounds']!r}")
+    @dataclass(frozen=True)
+    class Settings(UNetSettings):
+        crop_size: int = setting(128, "Working size (px) of the crop; divisible by 2^(levels-1) of channels.")
+        crop_margin: int = setting(10, "The crop is the clicks' bounding box grown by this many slice px.")
+        sigma: float = setting(10.0, "Heatmap full width at half maximum (px at crop_size): "
+                               "exp(-4 ln2 d^2 / sigma^2).")
+        train_point_jitter: float = setting(5, "Training: each extreme point is drawn among target pixels within "
+                                            "this many px of the extreme (DEXTR's pert); exact at test.")
+        max_train_rounds: int = setting(3, "Max simulated corrective rounds per training batch "
+                                        "(RITM iterative training).")
+
+        def check(self) -> None:
+            super().check()
+            check_crop_size(self)
+            require(self.crop_margin >= 0, "crop_margin", "an integer >= 0 px", self.crop_margin)
+            require(self.sigma > 0, "sigma", "> 0 px", self.sigma)
+            require(self.train_point_jitter >= 0, "train_point_jitter", ">= 0 px", self.train_point_jitter)
+            require(self.max_train_rounds >= 0, "max_train_rounds", "an integer >= 0", self.max_train_rounds)
 
     def build_network(self) -> nn.Module:
-        return cropped_unet(self.name, self.hparams, 3)
+        return cropped_unet(self.hparams, 3)
 
     # --- interaction --------------------------------------------------------------------
     def first_interaction(self, image: np.ndarray, robot: Robot) -> list[Click]:

@@ -39,13 +39,13 @@ from torch import Tensor, nn
 
 from gdgp.crop import Box, click_box, clicks_in_crop, crop_resize, paste_back
 from gdgp.encodings import click_map, euclidean_distance_map, gaussian_heatmap
-from gdgp.errors import ConfigError
 from gdgp.fast_dropout import replace_dropout
 from gdgp.geodesic_encodings import GaussianGeodesicEncoding, geodesic_map
 from gdgp.gp import LaplaceGPHead
 from gdgp.interaction.hybrid import HybridConfig, hybrid_interaction, plain_interaction
 from gdgp.interaction.robot import Click, Robot
 from gdgp.methods.base import Method
+from gdgp.methods.settings import MethodSettings, require, setting
 
 ENCODINGS = ("gaussian_geodesic", "geo", "edv", "gh", "points")
 INTERACTIONS = ("hybrid", "fgbg")
@@ -145,43 +145,74 @@ class GDGP(Method):
 
     name = "gdgp"
     interactive = True
-    defaults: ClassVar[dict[str, Any]] = {
-        "crop_size": 128,
-        "filters": [8, 16, 32, 64, 128],
-        "feature_channels": 16,
-        "dropout": 0.3,
-        "encoding": "gaussian_geodesic",
-        "interaction": "hybrid",
-        "head": "gp",
-        "rbf_inputs": "intensity",
-        "learnable": True,
-        "sigma": 1.0,
-        "alpha1": 0.5,
-        "alpha2": 0.2,
-        "tau": 1.0,
-        "l": 2.0,
-        "geodesic_lambda": 1.0,
-        "n_centre": 3,
-        "n_edge": 4,
-        "centre_fraction": 0.5,
-        "edge_margin": 5.0,
-        "crop_margin": 8,
-        "train_click_noise": 0.0,
-        "max_train_rounds": 3,
-        "gp_loss_weight": 0.001,
-        "kl_weight": 0.01,
-        "hyper_lr_scale": 1.0,
-    }
+
+    @dataclass(frozen=True)
+    class Settings(MethodSettings):
+        crop_size: int = setting(128, "Working size (px) the click box is resized to; paste-back restores the "
+                                 "slice size.")
+        filters: list[int] = setting([8, 16, 32, 64, 128], "DynUNet filters per level (a quarter of nnU-Net's 2D "
+                                     "[32, 64, 128, 256, 512]).")
+        feature_channels: int = setting(16, "Deep feature channels per pixel (the Matern term's input).")
+        dropout: float = setting(0.3, "DynUNet dropout (paper 0.3).")
+        encoding: str = setting("gaussian_geodesic", "Click encoding (Table 5): Gaussian geodesic (GDGP), geodesic, "
+                                "Euclidean distance, Gaussian heatmap, raw point maps (ablation 2).")
+        interaction: str = setting("hybrid", "First interaction: hybrid near-centre + outer-edge points, or "
+                                   "conventional random fg/bg clicks (ablation 1).")
+        head: str = setting("gp", "Pixel classifier: Laplace GP with the hybrid kernel, or a 1x1 conv + sigmoid "
+                            "(ablation 3).")
+        rbf_inputs: str = setting("intensity", "Inputs of the GP's RBF term: the crop's pixel intensity (the paper's "
+                                  "eq. 13), or intensity + fg map + bg map (an extra ablation row, gdgp_abl_rbfmaps).")
+        learnable: bool = setting(True, "Learn sigma, alpha1, alpha2, tau, l (false = fixed at the initial values, "
+                                  "Table 3).")
+        sigma: float = setting(1.0, "Initial sigma of the Gaussian geodesic map (distances normalised to [0, 1] per "
+                               "crop).")
+        alpha1: float = setting(0.5, "Initial weight of the intensity RBF kernel.")
+        alpha2: float = setting(0.2, "Initial weight of the deep-feature Matern-5/2 kernel.")
+        tau: float = setting(1.0, "Initial RBF lengthscale.")
+        l: float = setting(2.0, "Initial Matern lengthscale.")  # noqa: E741 (the paper's name)
+        geodesic_lambda: float = setting(1.0, "Geodesic step cost weight of intensity vs distance (1 = intensity "
+                                         "only, the paper's eq. 2).")
+        n_centre: int = setting(3, "Near-centre foreground points (k).")
+        n_edge: int = setting(4, "Outer-edge background points (m).")
+        centre_fraction: float = setting(0.5, "Near-centre points lie at >= this fraction of the target's maximal "
+                                         "depth.")
+        edge_margin: float = setting(5.0, "Outer-edge points lie 1..edge_margin px outside the target.")
+        crop_margin: int = setting(8, "The crop box is the clicks' bounding box grown by this many px.")
+        train_click_noise: float = setting(0.0, "Position noise (px) of simulated clicks in training (0 = exact "
+                                           "clicks; the paper adds none).")
+        max_train_rounds: int = setting(3, "Max simulated corrective rounds per training batch "
+                                        "(RITM iterative training).")
+        gp_loss_weight: float = setting(0.001, "Weight w of the GP terms in 0.5 Dice + 0.5 CE + w (NLL + kl_weight "
+                                        "KL) (paper 0.001).")
+        kl_weight: float = setting(0.01, "Weight of the KL term inside the GP loss (paper 0.01).")
+        hyper_lr_scale: float = setting(1.0, "Learning-rate multiplier of sigma and the kernel hyperparameters (1 = "
+                                        "one learning rate, as the paper).")
+
+        def check(self) -> None:
+            require(self.crop_size >= 16, "crop_size", "an integer >= 16", self.crop_size)
+            require(len(self.filters) >= 2 and all(f >= 1 for f in self.filters), "filters",
+                    "a list of >= 2 positive integers", self.filters)
+            require(self.feature_channels >= 1, "feature_channels", "an integer >= 1", self.feature_channels)
+            require(0.0 <= self.dropout <= 1.0, "dropout", "in [0, 1]", self.dropout)
+            for key, allowed in (("encoding", ENCODINGS), ("interaction", INTERACTIONS), ("head", HEADS),
+                                 ("rbf_inputs", RBF_INPUTS)):
+                require(getattr(self, key) in allowed, key, f"one of {allowed}", getattr(self, key))
+            for key in ("sigma", "alpha1", "alpha2", "tau", "l", "hyper_lr_scale"):
+                require(getattr(self, key) > 0, key, "> 0", getattr(self, key))
+            for key in ("geodesic_lambda", "centre_fraction"):
+                require(0.0 <= getattr(self, key) <= 1.0, key, "in [0, 1]", getattr(self, key))
+            require(self.n_centre >= 1, "n_centre", "an integer >= 1", self.n_centre)
+            require(self.edge_margin >= 1, "edge_margin", ">= 1 px", self.edge_margin)
+            for key in ("n_edge", "crop_margin", "train_click_noise", "max_train_rounds", "gp_loss_weight",
+                        "kl_weight"):
+                require(getattr(self, key) >= 0, key, ">= 0", getattr(self, key))
+
     #: Settings that define a registered variant; they win over the configured ones.
     variant: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, **hparams: Any) -> None:
         super().__init__(**{**hparams, **self.variant})
         hp = self.hparams
-        for key, allowed in (("encoding", ENCODINGS), ("interaction", INTERACTIONS), ("head", HEADS),
-                             ("rbf_inputs", RBF_INPUTS)):
-            if hp[key] not in allowed:
-                raise ConfigError(f"method {self.name!r}: {key} must be one of {allowed}, got {hp[key]!r}")
         self.hybrid = HybridConfig(n_centre=hp["n_centre"], n_edge=hp["n_edge"],
                                    centre_fraction=hp["centre_fraction"], edge_margin=hp["edge_margin"],
                                    crop_margin=hp["crop_margin"])

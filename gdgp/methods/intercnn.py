@@ -39,15 +39,15 @@ What is simplified vs the paper:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from gdgp.errors import ConfigError
 from gdgp.interaction.robot import Click, Robot
 from gdgp.methods.base import Method, monai_unet, route_first_or_refine
+from gdgp.methods.settings import UNetSettings, require, setting
 
 
 def scribble_map(clicks: Sequence[Click], shape: tuple[int, int], size: int) -> np.ndarray:
@@ -92,17 +92,21 @@ class InterCNN(Method):
 
     name = "intercnn"
     interactive = True
-    defaults: ClassVar[dict[str, Any]] = {
-        "channels": [8, 16, 32, 64],
-        "res_units": 0,
-        "dropout": 0.0,
-        "scribble_size": 3,
-        "train_rounds": 8,
-    }
 
-    def __init__(self, **hparams: Any) -> None:
-        _check_hparams(self.name, {**self.defaults, **hparams})
-        super().__init__(**hparams)
+    @dataclass(frozen=True)
+    class Settings(UNetSettings):
+        channels: list[int] = setting([8, 16, 32, 64], "U-Net channels per level, for both the automatic and "
+                                      "the editing net.")
+        scribble_size: int = setting(3, "Side (px, odd) of the square scribble painted at each click (paper code: "
+                                     "7 px at 320 px).")
+        train_rounds: int = setting(8, "Interaction iterations per training batch, one editing-net Adam step each "
+                                    "(paper: up to 10).")
+
+        def check(self) -> None:
+            super().check()
+            require(self.scribble_size >= 1 and self.scribble_size % 2 == 1, "scribble_size",
+                    "an odd positive integer (a square centred on the click)", self.scribble_size)
+            require(self.train_rounds >= 1, "train_rounds", "an integer >= 1", self.train_rounds)
 
     def build_network(self) -> nn.Module:
         hp = self.hparams
@@ -151,27 +155,3 @@ class InterCNN(Method):
         return {"loss": float(loss_auto.detach()) + mean_inter, "auto": float(loss_auto.detach()),
                 "inter": mean_inter, "inter_last": inter[-1]}
 
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _check_hparams(name: str, hp: dict[str, Any]) -> None:
-    """Raise ConfigError naming the first invalid hyperparameter."""
-    def bad(key: str, what: str) -> ConfigError:
-        return ConfigError(f"method {name!r}: {key} must be {what}, got {hp.get(key)!r}")
-
-    channels = hp.get("channels")
-    if not isinstance(channels, (list, tuple)) or len(channels) < 2 or \
-            not all(_is_int(c) and c > 0 for c in channels):
-        raise bad("channels", "a list of >= 2 positive integers (U-Net channels per level)")
-    size = hp.get("scribble_size")
-    if not _is_int(size) or size < 1 or size % 2 == 0:
-        raise bad("scribble_size", "an odd positive integer (a square centred on the click)")
-    if not _is_int(hp.get("train_rounds")) or hp["train_rounds"] < 1:
-        raise bad("train_rounds", "an integer >= 1")
-    dropout = hp.get("dropout")
-    if not isinstance(dropout, (int, float)) or isinstance(dropout, bool) or not 0.0 <= dropout < 1.0:
-        raise bad("dropout", "a number in [0, 1)")
-    if not _is_int(hp.get("res_units")) or hp["res_units"] < 0:
-        raise bad("res_units", "an integer >= 0")

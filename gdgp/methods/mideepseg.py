@@ -82,7 +82,7 @@ until a validation run on real CT says otherwise.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -91,12 +91,12 @@ from torch import Tensor, nn
 
 from gdgp.crop import Box, click_box, clicks_in_crop, crop_resize, paste_back
 from gdgp.encodings import click_map
-from gdgp.errors import ConfigError
 from gdgp.geodesic import geodesic_distance
 from gdgp.graph_cut import graph_cut
 from gdgp.interaction.robot import Click, Robot
 from gdgp.methods.base import Method
-from gdgp.methods.point_crop import JitterRobot, cropped_unet, place_first_points
+from gdgp.methods.point_crop import JitterRobot, check_crop_size, cropped_unet, place_first_points
+from gdgp.methods.settings import UNetSettings, require, setting
 
 MIN_CROP_PX = 16  # smallest box side in slice pixels, so that tiny targets keep some context
 EPS = 1e-6
@@ -227,43 +227,46 @@ class MIDeepSeg(Method):
 
     name = "mideepseg"
     interactive = True
-    defaults: ClassVar[dict[str, Any]] = {
-        "crop_size": 96,
-        "crop_margin": 7,
-        "n_points": 4,
-        "inner_margin": 2.0,
-        "seed_radius": 2.0,
-        "geodesic_lambda": 1.0,
-        "channels": [16, 32, 64, 128, 256],
-        "res_units": 0,
-        "dropout": 0.0,
-        "train_point_jitter": 3,
-        "gc_lambda": 5.0,
-        "gc_sigma": 0.1,
-        "points_as_seeds": False,
-    }
 
-    def __init__(self, **hparams: Any) -> None:
-        super().__init__(**hparams)
-        hp, name = self.hparams, self.name
-        checks = (
-            ("n_points", isinstance(hp["n_points"], int) and hp["n_points"] >= 1, "an integer >= 1"),
-            ("inner_margin", hp["inner_margin"] >= 0, ">= 0 px"),
-            ("crop_margin", isinstance(hp["crop_margin"], int) and hp["crop_margin"] >= hp["inner_margin"],
-             "an integer >= inner_margin (else the crop cuts the target off)"),
-            ("seed_radius", hp["seed_radius"] >= 0, ">= 0 px"),
-            ("geodesic_lambda", 0.0 <= hp["geodesic_lambda"] <= 1.0, "in [0, 1]"),
-            ("train_point_jitter", hp["train_point_jitter"] >= 0, ">= 0 px"),
-            ("gc_lambda", hp["gc_lambda"] >= 0, ">= 0"),
-            ("gc_sigma", hp["gc_sigma"] > 0, "> 0"),
-            ("points_as_seeds", isinstance(hp["points_as_seeds"], bool), "true or false"),
-        )
-        for key, ok, what in checks:
-            if not ok:
-                raise ConfigError(f"method {name!r}: {key} must be {what}, got {hp[key]!r}")
+    @dataclass(frozen=True)
+    class Settings(UNetSettings):
+        channels: list[int] = setting([16, 32, 64, 128, 256], "U-Net channels per level (released code 16..256).")
+        crop_size: int = setting(96, "Working size (px) of the crop (released code 96); divisible by "
+                                 "2^(levels-1) of channels.")
+        crop_margin: int = setting(7, "The crop is the clicks' bounding box grown by this many slice px "
+                                   "(>= inner_margin).")
+        n_points: int = setting(4, "Interior margin points (extremes along evenly spaced directions).")
+        inner_margin: float = setting(2.0, "How far (px) each simulated point lies inside the target from its "
+                                      "extreme.")
+        seed_radius: float = setting(2.0, "Clicks are dilated to discs of this radius (px) for the maps and hard "
+                                     "seeds (released code 2; use 0 on 64-px slices).")
+        geodesic_lambda: float = setting(1.0, "Geodesic step cost weight of intensity vs distance (1 = intensity "
+                                         "only, as GeodisTK).")
+        train_point_jitter: float = setting(3, "Training: each extreme is drawn among target pixels within this "
+                                            "many px before moving inward; exact at test.")
+        gc_lambda: float = setting(5.0, "Graph-cut Potts weight (released code 5.0 at 256 px; scale with the "
+                                   "slice size on small slices).")
+        gc_sigma: float = setting(0.1, "Graph-cut intensity scale of the Potts term (released code 0.1).")
+        points_as_seeds: bool = setting(False, "Refinement: the interior margin points are positive hard seeds "
+                                        "and enter the foreground click map too (false = the released code: only "
+                                        "the corrective clicks; one negative click in look-alike tissue can then "
+                                        "erase the target).")
+
+        def check(self) -> None:
+            super().check()
+            check_crop_size(self)
+            require(self.n_points >= 1, "n_points", "an integer >= 1", self.n_points)
+            require(self.inner_margin >= 0, "inner_margin", ">= 0 px", self.inner_margin)
+            require(self.crop_margin >= self.inner_margin, "crop_margin",
+                    "an integer >= inner_margin (else the crop cuts the target off)", self.crop_margin)
+            require(self.seed_radius >= 0, "seed_radius", ">= 0 px", self.seed_radius)
+            require(0.0 <= self.geodesic_lambda <= 1.0, "geodesic_lambda", "in [0, 1]", self.geodesic_lambda)
+            require(self.train_point_jitter >= 0, "train_point_jitter", ">= 0 px", self.train_point_jitter)
+            require(self.gc_lambda >= 0, "gc_lambda", ">= 0", self.gc_lambda)
+            require(self.gc_sigma > 0, "gc_sigma", "> 0", self.gc_sigma)
 
     def build_network(self) -> nn.Module:
-        return cropped_unet(self.name, self.hparams, 2)
+        return cropped_unet(self.hparams, 2)
 
     # --- interaction --------------------------------------------------------------------
     def first_interaction(self, image: np.ndarray, robot: Robot) -> list[Click]:

@@ -43,8 +43,9 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import SimpleITK as sitk  # noqa: N813 (nnU-Net's own reader; installed with nnunetv2)
@@ -52,9 +53,10 @@ import torch
 from torch import nn
 
 from gdgp.atomic import write_text_atomic
-from gdgp.errors import ConfigError, GdgpError
+from gdgp.errors import GdgpError
 from gdgp.interaction.robot import Click
 from gdgp.methods.base import Method
+from gdgp.methods.settings import MethodSettings, require, setting
 
 log = logging.getLogger(__name__)
 
@@ -164,30 +166,37 @@ class NNUNet(Method):
     name = "nnunet"
     interactive = False
     external_training = True
-    defaults: ClassVar[dict[str, Any]] = {
-        "trainer": "nnUNetTrainer",
-        "configuration": "2d",
-        "epochs": None,
-        "iterations_per_epoch": None,
-        "val_iterations_per_epoch": None,
-        "use_mirroring": True,
-        "augmentation_processes": None,
-        "save_every": None,
-    }
+
+    @dataclass(frozen=True)
+    class Settings(MethodSettings):
+        trainer: str = setting("nnUNetTrainer", "nnU-Net trainer class (nnUNetTrainer = nnU-Net's defaults).")
+        configuration: str = setting("2d", "nnU-Net configuration (slices are 2D).")
+        epochs: int | None = setting(None, "Override the trainer's epochs (null = nnU-Net's 1000).")
+        iterations_per_epoch: int | None = setting(None, "Override nnU-Net's 250 training iterations per epoch "
+                                                   "(null = keep).")
+        val_iterations_per_epoch: int | None = setting(None, "Override nnU-Net's 50 validation iterations per "
+                                                       "epoch (null = keep).")
+        use_mirroring: bool = setting(True, "Test-time mirroring as nnU-Net trained it.")
+        augmentation_processes: int | None = setting(None, "nnU-Net's data-augmentation worker processes "
+                                                     "(nnUNet_n_proc_DA). 0 = augment inside the training process, "
+                                                     "which makes nnU-Net's training reproducible from the seed and "
+                                                     "suits 1-core jobs; null = nnU-Net's own default (GPU boxes).")
+        save_every: int | None = setting(None, "Epochs between nnU-Net's checkpoint_latest.pth writes (null = "
+                                         "nnU-Net's 50): a killed training re-run continues from the last one "
+                                         "through nnU-Net's own --c, so at most this many epochs are lost.")
+
+        def check(self) -> None:
+            require(self.configuration == "2d", "configuration", "'2d' (slices)", self.configuration)
+            require(self.trainer.startswith("nnUNetTrainer"), "trainer", "an nnU-Net trainer class (nnUNetTrainer...)",
+                    self.trainer)
+            for key in ("epochs", "iterations_per_epoch", "val_iterations_per_epoch", "save_every"):
+                require(getattr(self, key) is None or getattr(self, key) >= 1, key, ">= 1 or null", getattr(self, key))
+            require(self.augmentation_processes is None or self.augmentation_processes >= 0,
+                    "augmentation_processes", ">= 0 or null", self.augmentation_processes)
 
     def __init__(self, **hparams: Any) -> None:
         self._state: dict[str, str] = {}
         super().__init__(**hparams)
-        if self.hparams["configuration"] != "2d":
-            raise ConfigError(f"method 'nnunet': configuration must be '2d' (slices), got {self.hparams['configuration']!r}")
-        if not str(self.hparams["trainer"]).startswith("nnUNetTrainer"):
-            raise ConfigError(f"method 'nnunet': trainer must name an nnU-Net trainer class, got {self.hparams['trainer']!r}")
-        for key in ("epochs", "iterations_per_epoch", "val_iterations_per_epoch", "save_every"):
-            if self.hparams[key] is not None and int(self.hparams[key]) < 1:
-                raise ConfigError(f"method 'nnunet': {key} must be >= 1 or null, got {self.hparams[key]!r}")
-        n_da = self.hparams["augmentation_processes"]
-        if n_da is not None and int(n_da) < 0:
-            raise ConfigError(f"method 'nnunet': augmentation_processes must be >= 0 or null, got {n_da!r}")
         self._predictor = None
 
     # --- network: nnU-Net's, rebuilt from its plans ------------------------------------------

@@ -1,5 +1,5 @@
 """What the crop-based point methods (DEXTR, MIDeepSeg) share: a jittering training robot
-and the checks of their cropped U-Net's settings."""
+and their cropped U-Net and its checks."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from typing import Any
 import numpy as np
 from torch import nn
 
-from gdgp.errors import ConfigError
 from gdgp.interaction.hybrid import snap_with_noise
 from gdgp.interaction.robot import Click, Robot
 from gdgp.methods.base import monai_unet
+from gdgp.methods.settings import require
 
 #: ``(target mask, jitter px, rng) -> (K, 2)`` first-interaction points (row, column).
 PointFinder = Callable[[np.ndarray, float, np.random.Generator], np.ndarray]
@@ -31,25 +31,16 @@ class JitterRobot(Robot):
         self.point_jitter = float(point_jitter)
 
 
-def check_unet_crop(name: str, hp: dict[str, Any]) -> None:
-    """ConfigError unless ``crop_size``, ``channels`` and ``dropout`` make a valid MONAI U-Net."""
-    channels = hp["channels"]
-    if not isinstance(channels, (list, tuple)) or len(channels) < 2 or \
-            not all(isinstance(c, int) and c >= 1 for c in channels):
-        raise ConfigError(f"method {name!r}: channels must be a list of >= 2 positive integers, got {channels!r}")
-    size, factor = hp["crop_size"], 2 ** (len(channels) - 1)
-    if not isinstance(size, int) or size < 16 or size % factor:
-        raise ConfigError(f"method {name!r}: crop_size must be an integer >= 16 divisible by {factor} "
-                          f"(the U-Net downsamples {len(channels) - 1} times), got {size!r}")
-    if not 0.0 <= hp["dropout"] < 1.0:
-        raise ConfigError(f"method {name!r}: dropout must be in [0, 1), got {hp['dropout']!r}")
-    if not isinstance(hp["res_units"], int) or hp["res_units"] < 0:
-        raise ConfigError(f"method {name!r}: res_units must be an integer >= 0, got {hp['res_units']!r}")
+def check_crop_size(s: Any) -> None:
+    """A ``crop_size`` the U-Net of ``channels`` can downsample ``len(channels) - 1`` times."""
+    factor = 2 ** (len(s.channels) - 1)
+    require(s.crop_size >= 16 and s.crop_size % factor == 0, "crop_size",
+            f"an integer >= 16 divisible by {factor} (the U-Net downsamples {len(s.channels) - 1} times)",
+            s.crop_size)
 
 
-def cropped_unet(name: str, hp: dict[str, Any], in_channels: int) -> nn.Module:
-    """The method's MONAI U-Net on its crops, its settings checked first so bad sizes fail clearly."""
-    check_unet_crop(name, hp)
+def cropped_unet(hp: dict[str, Any], in_channels: int) -> nn.Module:
+    """The method's MONAI U-Net on its crops."""
     return monai_unet(in_channels, hp["channels"], hp["dropout"], hp["res_units"])
 
 

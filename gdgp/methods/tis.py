@@ -36,7 +36,7 @@ side); the fusion above is our choice.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -45,9 +45,9 @@ from monai.networks.layers import Norm
 from monai.networks.nets import UNet
 from torch import Tensor, nn
 
-from gdgp.errors import ConfigError
 from gdgp.interaction.robot import Click, Robot
 from gdgp.methods.base import Method
+from gdgp.methods.settings import MethodSettings, require, setting, unet_checks
 
 PROB_EPS = 1e-6  # the fused probability is turned back into a logit for the Dice+CE loss
 
@@ -123,21 +123,32 @@ class TIS(Method):
 
     name = "tis"
     interactive = True
-    defaults: ClassVar[dict[str, Any]] = {
-        "channels": [16, 32, 64, 128],
-        "feature_channels": 16,
-        "heads": 2,
-        "decoder_layers": 2,
-        "memory_stride": 2,
-        "temperature": 0.1,
-        "auto_logit": 0.0,
-        "auto_loss_weight": 1.0,
-        "max_train_rounds": 3,
-    }
 
-    def __init__(self, **hparams: Any) -> None:
-        _check({**self.defaults, **hparams}, self.name)
-        super().__init__(**hparams)
+    @dataclass(frozen=True)
+    class Settings(MethodSettings):
+        channels: list[int] = setting([16, 32, 64, 128], "Automatic U-Net channels per level.")
+        feature_channels: int = setting(16, "Pixel feature / token width (must be divisible by heads).")
+        heads: int = setting(2, "Attention heads of the click-encoding decoder.")
+        decoder_layers: int = setting(2, "Transformer decoder layers.")
+        memory_stride: int = setting(2, "Average-pooling stride of the pixel features the click tokens attend to "
+                                     "(2 cut the decoder's cost 4x at 64 px).")
+        temperature: float = setting(0.1, "Softmax temperature of the cosine similarity between pixels and click "
+                                     "tokens.")
+        auto_logit: float = setting(0.0, "Initial (learned) logit of the 'automatic' slot in the assignment: pixels "
+                                    "like no click keep the automatic prediction.")
+        auto_loss_weight: float = setting(1.0, "Weight of the extra Dice+CE loss on the automatic output.")
+        max_train_rounds: int = setting(3, "Max simulated corrective rounds per training batch "
+                                        "(RITM iterative training).")
+
+        def check(self) -> None:
+            unet_checks(self)
+            for key in ("feature_channels", "heads", "decoder_layers", "memory_stride"):
+                require(getattr(self, key) >= 1, key, ">= 1", getattr(self, key))
+            require(self.feature_channels % self.heads == 0, "feature_channels",
+                    f"divisible by heads ({self.heads})", self.feature_channels)
+            require(self.temperature > 0, "temperature", "> 0", self.temperature)
+            for key in ("auto_loss_weight", "max_train_rounds"):
+                require(getattr(self, key) >= 0, key, ">= 0", getattr(self, key))
 
     def build_network(self) -> nn.Module:
         hp = self.hparams
@@ -190,21 +201,3 @@ class TIS(Method):
         optimizer.step()
         return {"loss": float(loss.detach()), "refined": float(refined.detach()), "auto": float(auto.detach())}
 
-
-def _check(hp: dict[str, Any], name: str) -> None:
-    """Raise ConfigError naming the first bad hyperparameter."""
-    def bad(key: str, why: str) -> ConfigError:
-        return ConfigError(f"method {name!r}: {key} {why}, got {hp[key]!r}")
-
-    if not isinstance(hp["channels"], list | tuple) or len(hp["channels"]) < 2:
-        raise bad("channels", "must list at least 2 U-Net levels")
-    for key in ("feature_channels", "heads", "decoder_layers", "memory_stride"):
-        if int(hp[key]) < 1:
-            raise bad(key, "must be >= 1")
-    if hp["feature_channels"] % hp["heads"]:
-        raise bad("feature_channels", f"must be divisible by heads ({hp['heads']})")
-    if hp["temperature"] <= 0:
-        raise bad("temperature", "must be > 0")
-    for key in ("auto_loss_weight", "max_train_rounds"):
-        if hp[key] < 0:
-            raise bad(key, "must be >= 0")

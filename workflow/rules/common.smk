@@ -3,6 +3,7 @@ import os
 import re
 import shlex
 import sys
+import warnings
 
 from snakemake.utils import validate
 
@@ -15,11 +16,21 @@ from gdgp.config_compat import (
 from gdgp.experiment_plan import tables_for
 from gdgp.tuning_plan import EXTERNALLY_TRAINED, method_learning_rate
 
+with warnings.catch_warnings():
+    # linear_operator (imported by GDGP's GP head) calls the deprecated torch.jit.script
+    warnings.filterwarnings("ignore", "`torch.jit.script` is deprecated", FutureWarning)
+    from gdgp.methods import method_settings
+
 # `--config "train={seeds: [0, 1, 2]}"` arrives as strings; which seed keys the user wrote
 # is read before validate() fills in train.seeds' default.
 coerce_command_line_seeds(config)
 _SEED_KEYS_GIVEN = explicit_seed_keys(config)
 validate(config, schema="../schemas/config.schema.yaml")
+# The schema checks only the method names; each method's Settings dataclass
+# (gdgp/methods/<module>.py) checks its settings and gives their defaults, so a bad key or
+# value stops here, before any job, and methods.<name> holds every setting from now on.
+for _method, _settings in config["methods"].items():
+    config["methods"][_method] = method_settings(_method, _settings)
 
 if "table_round" in config["report"]:
     print(
