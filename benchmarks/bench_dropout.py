@@ -8,6 +8,7 @@ of one dropout call on the largest activation.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import statistics
 import time
 
@@ -36,7 +37,7 @@ def main() -> None:
     a = ap.parse_args()
     torch.set_num_threads(1)
     torch.manual_seed(0)
-    hp = GDGP.defaults
+    hp = dataclasses.asdict(GDGP.Settings())
     x = torch.randn(a.batch, 3, a.size, a.size)
     net = dynunet_features(3, hp["feature_channels"], hp["filters"], hp["dropout"]).train()
 
