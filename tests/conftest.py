@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import nibabel as nib
@@ -39,6 +40,16 @@ def write_msd_task(root: Path, name: str = "Task99_Tiny", n_cases: int = 4, shap
     (task / "dataset.json").write_text(json.dumps({"name": name, "labels": {"0": "bg", "1": "disc", "2": "core"},
                                                    "training": training}))
     return task
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_parse_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One parse-time check cache (gdgp/parse_cache.py) for every workflow the suite runs, shared
+    by the xdist workers: a config checked once is read back by the next test's snakemake.
+    A bad setting is never cached, so the tests of errors still see them."""
+    folder = tmp_path_factory.getbasetemp().parent / "gdgp-parse-cache"
+    os.environ["GDGP_PARSE_CACHE"] = str(folder)
+    return folder
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ import os
 import re
 import shlex
 import sys
-import warnings
 
 from snakemake.utils import validate
 
@@ -16,10 +15,7 @@ from gdgp.config_compat import (
 from gdgp.experiment_plan import tables_for
 from gdgp.tuning_plan import EXTERNALLY_TRAINED, method_learning_rate
 
-with warnings.catch_warnings():
-    # linear_operator (imported by GDGP's GP head) calls the deprecated torch.jit.script
-    warnings.filterwarnings("ignore", "`torch.jit.script` is deprecated", FutureWarning)
-    from gdgp.methods import method_settings
+from gdgp.parse_cache import checked_method_settings, checked_tuning_plan
 
 # `--config "train={seeds: [0, 1, 2]}"` arrives as strings; which seed keys the user wrote
 # is read before validate() fills in train.seeds' default.
@@ -29,8 +25,8 @@ validate(config, schema="../schemas/config.schema.yaml")
 # The schema checks only the method names; each method's Settings dataclass
 # (gdgp/methods/<module>.py) checks its settings and gives their defaults, so a bad key or
 # value stops here, before any job, and methods.<name> holds every setting from now on.
-for _method, _settings in config["methods"].items():
-    config["methods"][_method] = method_settings(_method, _settings)
+# Checked once per config and code version (that imports torch; gdgp/parse_cache.py).
+config["methods"] = checked_method_settings(config["methods"])
 
 if "table_round" in config["report"]:
     print(
@@ -366,7 +362,6 @@ def get_final_output():
 # (gdgp/tuning_plan.py names every setting <key>=<value>) and its paths.
 from gdgp.tuning_plan import (
     SETTING_PATTERN,
-    check_tuning,
     cli_value,
     configured_value,
     hyperparameters,
@@ -374,7 +369,7 @@ from gdgp.tuning_plan import (
     setting_label,
 )
 
-TUNING = check_tuning(
+TUNING = checked_tuning_plan(
     config, os.path.join(workflow.basedir, "schemas", "config.schema.yaml")
 )
 # Methods in the order of `methods` (the report's row order).
