@@ -197,12 +197,27 @@ def cmd_report_tuning(a: argparse.Namespace) -> None:
                         method_order=a.order, skip_empty=a.skip_empty, default_seed=a.default_seed)
 
 
+def _key_values(items: list[str], flag: str) -> dict[str, float]:
+    """``["k=1.0", ...]`` -> ``{"k": 1.0}``; a malformed item is a clear error naming ``flag``."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        try:
+            out[key] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep or not key:
+            raise ConfigError(f"{flag}: expected KEY=NUMBER, got {item!r}")
+    return out
+
+
 def cmd_experiment(a: argparse.Namespace) -> None:
     from gdgp.report import experiments as ex
     from gdgp.report.build import save_figure
 
     if a.what == "table2":
-        df = ex.write_table2([Path(p) for p in a.checkpoints], a.datasets, Path(a.out_csv), Path(a.out_md))
+        df = ex.write_table2([Path(p) for p in a.losses], a.datasets, _key_values(a.initial, "--initial"),
+                             Path(a.out_csv), Path(a.out_md))
         log.info("table2: %d rows -> %s", len(df), a.out_csv)
     elif a.what == "fig2":
         save_figure(ex.plot_gdgp_loss([Path(p) for p in a.losses], a.datasets), Path(a.out_png))
@@ -426,8 +441,11 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("experiment", help="the paper's GDGP experiment tables (2, 3, 5, 6) and Fig. 2")
     exp = s.add_subparsers(dest="what", required=True, metavar="WHAT")
     e = exp.add_parser("table2", help="initial vs learned sigma, alpha1, alpha2, tau, l per dataset")
-    e.add_argument("--checkpoints", nargs="+", required=True,
-                   help="gdgp final.pt, one per dataset and training seed (a dataset's seeds are averaged)")
+    e.add_argument("--losses", nargs="+", required=True,
+                   help="gdgp loss.csv, one per dataset and training seed (a dataset's seeds are averaged); "
+                        "the last epoch's sigma, alpha1, alpha2, tau, l are the learned values")
+    e.add_argument("--initial", nargs="+", required=True, metavar="KEY=VALUE",
+                   help="the configured initial values (methods.gdgp): sigma=1.0 alpha1=0.5 ...")
     e.add_argument("--datasets", nargs="+", required=True, help="dataset names, same order (repeated per seed)")
     e.add_argument("--out-csv", required=True)
     e.add_argument("--out-md", required=True)

@@ -22,6 +22,10 @@ VARIANT_SETTINGS: dict[str, dict[str, Any]] = {
     "gdgp_abl_rbfmaps": {"rbf_inputs": "intensity_and_maps"},
 }
 
+#: GDGP's learned parameters (Table 2): the ``methods.gdgp`` settings that initialise them and
+#: the ``loss.csv`` columns their trained values are logged in.
+LEARNED_PARAMETERS: tuple[str, ...] = ("sigma", "alpha1", "alpha2", "tau", "l")
+
 #: Table -> its variants (each table also has the full ``gdgp`` row).
 TABLES: dict[str, tuple[str, ...]] = {
     "table3": ("gdgp_fixed",),

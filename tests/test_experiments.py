@@ -1,4 +1,4 @@
-"""The paper's GDGP experiment outputs: Table 2 from checkpoints, Tables 3/5/6 from clicks, Fig. 2."""
+"""The paper's GDGP experiment outputs: Table 2 from loss.csv, Tables 3/5/6 from clicks, Fig. 2."""
 
 from __future__ import annotations
 
@@ -8,48 +8,56 @@ import matplotlib.image as mpimg
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 from scipy import stats
 
 from gdgp.cli import main
 from gdgp.errors import InputDataError
 from gdgp.experiment_plan import ROW_LABELS
-from gdgp.methods import build_method
 from gdgp.report import experiments as ex
-from gdgp.training.checkpoint import save_checkpoint
 from tests.test_report import make_clicks, write_clicks
 
-TINY = {"crop_size": 32, "filters": [4, 8, 16], "feature_channels": 4}
 
 
-def gdgp_checkpoint(path: Path, name: str = "gdgp", **values: float) -> Path:
-    m = build_method(name, **TINY)
-    if "sigma" in values:
-        with torch.no_grad():
-            m.network.encoder.log_sigma.fill_(float(np.log(values.pop("sigma"))))
-    if values:
-        m.network.head.kernel.set_hypers(**values)
-    opt, sched = m.configure_optimizers(1e-3, 20, 0.5)
+INITIAL = {"sigma": 1.0, "alpha1": 0.5, "alpha2": 0.2, "tau": 1.0, "l": 2.0}
+
+
+def gdgp_loss(path: Path, **last: float) -> Path:
+    """A gdgp loss.csv of 3 epochs, written out of order, whose last epoch holds ``last``
+    (earlier epochs hold other values, so reading any row but the last epoch's fails)."""
+    rows = [{"epoch": e, "loss": 1.0 / e, **{k: v + (3 - e) * 0.5 for k, v in last.items()}} for e in (2, 3, 1)]
     path.parent.mkdir(parents=True, exist_ok=True)
-    save_checkpoint(path, m, opt, sched, 1, [], {})
+    pd.DataFrame(rows).to_csv(path, index=False)
     return path
 
 
 def test_table2_has_initial_row_and_learned_values_per_dataset(tmp_path: Path) -> None:
-    a = gdgp_checkpoint(tmp_path / "a.pt", sigma=0.9, alpha1=0.6, alpha2=0.4, tau=0.8, l=1.8)
-    b = gdgp_checkpoint(tmp_path / "b.pt", sigma=0.5, alpha1=1.5, alpha2=0.3, tau=2.0, l=3.0)
-    df = ex.learned_parameters_table([a, b], ["spleen", "colon"])
+    a = gdgp_loss(tmp_path / "a.csv", sigma=0.9, alpha1=0.6, alpha2=0.4, tau=0.8, l=1.8)
+    b = gdgp_loss(tmp_path / "b.csv", sigma=0.5, alpha1=1.5, alpha2=0.3, tau=2.0, l=3.0)
+    df = ex.learned_parameters_table([a, b], ["spleen", "colon"], {**INITIAL, "sigma": 0.7})
     assert list(df["row"]) == ["initial", "learned (spleen)", "learned (colon)"]
-    np.testing.assert_allclose(df.loc[0, list(ex.PARAMETERS)].to_numpy(float), [1.0, 0.5, 0.2, 1.0, 2.0], rtol=1e-6)
-    np.testing.assert_allclose(df.loc[1, list(ex.PARAMETERS)].to_numpy(float), [0.9, 0.6, 0.4, 0.8, 1.8], rtol=1e-5)
-    np.testing.assert_allclose(df.loc[2, list(ex.PARAMETERS)].to_numpy(float), [0.5, 1.5, 0.3, 2.0, 3.0], rtol=1e-5)
+    np.testing.assert_allclose(df.loc[0, list(ex.PARAMETERS)].to_numpy(float), [0.7, 0.5, 0.2, 1.0, 2.0])
+    np.testing.assert_allclose(df.loc[1, list(ex.PARAMETERS)].to_numpy(float), [0.9, 0.6, 0.4, 0.8, 1.8])
+    np.testing.assert_allclose(df.loc[2, list(ex.PARAMETERS)].to_numpy(float), [0.5, 1.5, 0.3, 2.0, 3.0])
     assert "| learned (colon) | 0.50 | 1.50 | 0.30 | 2.00 | 3.00 |" in ex.table2_markdown(df)
 
 
-def test_table2_rejects_a_variant_without_the_gp(tmp_path: Path) -> None:
-    cnn = gdgp_checkpoint(tmp_path / "cnn.pt", name="gdgp_abl_cnn")
-    with pytest.raises(InputDataError, match="cnn.pt"):
-        ex.learned_parameters_table([cnn], ["spleen"])
+def test_table2_rejects_a_model_without_the_gp_and_a_missing_initial_value(tmp_path: Path) -> None:
+    cnn = gdgp_loss(tmp_path / "cnn" / "loss.csv")  # gdgp_abl_cnn logs no kernel parameters
+    with pytest.raises(InputDataError, match="cnn/loss.csv"):
+        ex.learned_parameters_table([cnn], ["spleen"], INITIAL)
+    good = gdgp_loss(tmp_path / "a.csv", sigma=0.9, alpha1=0.6, alpha2=0.4, tau=0.8, l=1.8)
+    with pytest.raises(InputDataError, match="tau"):
+        ex.learned_parameters_table([good], ["spleen"], {k: v for k, v in INITIAL.items() if k != "tau"})
+
+
+def test_table2_cli_reads_initial_values_and_rejects_a_malformed_one(tmp_path: Path) -> None:
+    a = gdgp_loss(tmp_path / "a.csv", sigma=0.9, alpha1=0.6, alpha2=0.4, tau=0.8, l=1.8)
+    out = tmp_path / "t2.csv"
+    argv = ["experiment", "table2", "--losses", str(a), "--datasets", "spleen", "--out-csv", str(out),
+            "--out-md", str(tmp_path / "t2.md"), "--initial"]
+    assert main([*argv, *(f"{k}={v}" for k, v in INITIAL.items())]) == 0
+    assert pd.read_csv(out).loc[0, list(ex.PARAMETERS)].tolist() == list(INITIAL.values())
+    assert main([*argv, "sigma:1.0"]) != 0
 
 
 def _patient_means(values: np.ndarray, slices: np.ndarray) -> np.ndarray:
@@ -186,10 +194,10 @@ def test_variant_table_cli_takes_a_budget(tmp_path: Path, caplog: pytest.LogCapt
 
 
 def test_table2_averages_the_seed_replicates_of_a_dataset(tmp_path: Path) -> None:
-    a = gdgp_checkpoint(tmp_path / "a.pt", sigma=0.9, alpha1=0.6, alpha2=0.4, tau=0.8, l=1.8)
-    b = gdgp_checkpoint(tmp_path / "b.pt", sigma=0.5, alpha1=1.5, alpha2=0.3, tau=2.0, l=3.0)
-    c = gdgp_checkpoint(tmp_path / "c.pt", sigma=0.3, alpha1=1.0, alpha2=0.2, tau=1.0, l=2.0)
-    df = ex.learned_parameters_table([a, c, b], ["spleen", "colon", "spleen"])
+    a = gdgp_loss(tmp_path / "a.csv", sigma=0.9, alpha1=0.6, alpha2=0.4, tau=0.8, l=1.8)
+    b = gdgp_loss(tmp_path / "b.csv", sigma=0.5, alpha1=1.5, alpha2=0.3, tau=2.0, l=3.0)
+    c = gdgp_loss(tmp_path / "c.csv", sigma=0.3, alpha1=1.0, alpha2=0.2, tau=1.0, l=2.0)
+    df = ex.learned_parameters_table([a, c, b], ["spleen", "colon", "spleen"], INITIAL)
     assert list(df["row"]) == ["initial", "learned (spleen)", "learned (colon)"]
     spleen = df.iloc[1]
     np.testing.assert_allclose(spleen[list(ex.PARAMETERS)].to_numpy(float), [0.7, 1.05, 0.35, 1.4, 2.4], rtol=1e-5)

@@ -159,7 +159,8 @@ def test_every_model_trains_and_is_evaluated_with_each_seed_in_its_folder(tmp_pa
     assert "gdgp/seed7/clicks.csv" in table3 and "gdgp_fixed/seed0/clicks.csv" in table3
     assert "--default-seed" not in table3
     table2 = next(iter(shell_lines(out, "experiment table2")))
-    assert "gdgp/seed0/final.pt" in table2 and "gdgp/seed7/final.pt" in table2
+    assert "gdgp/seed0/loss.csv" in table2 and "gdgp/seed7/loss.csv" in table2 and "final.pt" not in table2
+    assert "--initial sigma=" in table2
     assert "--datasets tiny_spleen tiny_spleen " in table2
     fig2 = next(iter(shell_lines(out, "experiment fig2")))
     assert "gdgp/seed0/loss.csv" in fig2 and "gdgp/seed7/loss.csv" in fig2

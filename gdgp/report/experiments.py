@@ -1,7 +1,7 @@
 """The paper's GDGP experiment tables and figure: Table 2, Tables 3/5/6 and Fig. 2.
 
 * Table 2: initial vs learned sigma, alpha1, alpha2, tau, l, one row per dataset, read
-  from the trained ``gdgp`` checkpoints.
+  from the trained ``gdgp`` models' ``loss.csv`` (last epoch).
 * Tables 3, 5, 6: GDGP vs its variants (fixed parameters; EDV/GH/GEO encodings;
   ablations) on the experiment datasets: Dice and ASSD (px) mean ± std over test slices
   at one total-click budget (first interaction included; every variant's first
@@ -19,7 +19,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import matplotlib
@@ -30,12 +30,12 @@ import pandas as pd  # noqa: E402
 
 from gdgp.atomic import write_text_atomic  # noqa: E402
 from gdgp.errors import InputDataError  # noqa: E402
-from gdgp.experiment_plan import ROW_LABELS, TABLES, TITLES  # noqa: E402
+from gdgp.experiment_plan import LEARNED_PARAMETERS, ROW_LABELS, TABLES, TITLES  # noqa: E402
 from gdgp.report import budgets as cost  # noqa: E402
 from gdgp.report import figures, stats, tables  # noqa: E402
 from gdgp.report.build import load_clicks, write_csv  # noqa: E402
 
-PARAMETERS = ("sigma", "alpha1", "alpha2", "tau", "l")
+PARAMETERS = LEARNED_PARAMETERS
 
 
 def _markdown(df: pd.DataFrame) -> str:
@@ -47,26 +47,36 @@ def _markdown(df: pd.DataFrame) -> str:
 
 
 # --------------------------------------------------------------------------- Table 2
-def learned_parameters_table(checkpoints: Sequence[Path], datasets: Sequence[str]) -> pd.DataFrame:
-    """Initial values (from the checkpoint's hyperparameters) and learned values per dataset.
+def learned_parameters_table(losses: Sequence[Path], datasets: Sequence[str],
+                             initial: Mapping[str, float]) -> pd.DataFrame:
+    """Initial values (the configured ``methods.gdgp`` settings) and learned values per dataset.
 
-    A dataset named for several checkpoints (its training-seed replicates) gets one row
-    with the mean over them, ``<param>_std`` (ddof 1) and ``n_seeds``.
+    The learned values are the last epoch's row of each training's ``loss.csv``, where the
+    trainer logs them after every epoch (the values the final checkpoint holds), so the report
+    reads five numbers per model instead of loading it. A dataset named for several trainings
+    (its training-seed replicates) gets one row with the mean over them, ``<param>_std``
+    (ddof 1) and ``n_seeds``.
+
+    Raises:
+        InputDataError: counts that differ, an initial value missing, or a ``loss.csv`` without
+            the five parameters (not a full gdgp model) or without any epoch, naming the file.
     """
-    from gdgp.training.checkpoint import load_method
-
-    if len(checkpoints) != len(datasets):
-        raise InputDataError(f"table2: {len(checkpoints)} checkpoints but {len(datasets)} dataset names")
-    learned_rows, initial_row = [], None
-    for path, dataset in zip(checkpoints, datasets, strict=True):
-        method = load_method(path)
-        learned = method.learned_parameters()
-        if set(learned) != set(PARAMETERS):
-            raise InputDataError(f"{path}: a {method.name!r} checkpoint has parameters {sorted(learned)}; "
-                                 f"Table 2 needs a full gdgp model with {list(PARAMETERS)}")
-        initial = {k: float(method.hparams[k]) for k in PARAMETERS}
-        initial_row = initial_row or {"row": "initial", **initial}
-        learned_rows.append({"dataset": dataset, **learned, **{f"{k}_initial": initial[k] for k in PARAMETERS}})
+    if len(losses) != len(datasets):
+        raise InputDataError(f"table2: {len(losses)} loss files but {len(datasets)} dataset names")
+    missing = [k for k in PARAMETERS if k not in initial]
+    if missing:
+        raise InputDataError(f"table2: no initial value for {missing} (give --initial KEY=VALUE for {list(PARAMETERS)})")
+    initial_row = {"row": "initial", **{k: float(initial[k]) for k in PARAMETERS}}
+    learned_rows = []
+    for path, dataset in zip(losses, datasets, strict=True):
+        curve = pd.read_csv(path)
+        absent = [k for k in PARAMETERS if k not in curve.columns]
+        if absent or curve.empty:
+            raise InputDataError(f"{path}: Table 2 needs a full gdgp model's loss.csv with columns {list(PARAMETERS)} "
+                                 f"and at least one epoch; it has columns {list(curve.columns)} and {len(curve)} rows")
+        last = curve.sort_values("epoch").iloc[-1] if "epoch" in curve.columns else curve.iloc[-1]
+        learned_rows.append({"dataset": dataset, **{k: float(last[k]) for k in PARAMETERS},
+                             **{f"{k}_initial": initial_row[k] for k in PARAMETERS}})
     per_seed = pd.DataFrame(learned_rows)
     grouped = per_seed.groupby("dataset", sort=False)
     out = grouped.mean(numeric_only=True).reset_index()
@@ -231,8 +241,9 @@ def plot_gdgp_loss(loss_csvs: Sequence[Path], datasets: Sequence[str]) -> plt.Fi
     return fig
 
 
-def write_table2(checkpoints: Sequence[Path], datasets: Sequence[str], out_csv: Path, out_md: Path) -> pd.DataFrame:
-    df = learned_parameters_table(checkpoints, datasets)
+def write_table2(losses: Sequence[Path], datasets: Sequence[str], initial: Mapping[str, float], out_csv: Path,
+                 out_md: Path) -> pd.DataFrame:
+    df = learned_parameters_table(losses, datasets, initial)
     write_csv(df, out_csv)
     write_text_atomic(out_md, table2_markdown(df))
     return df

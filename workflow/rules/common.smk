@@ -12,7 +12,10 @@ from gdgp.config_compat import (
     explicit_seed_keys,
     training_seeds,
 )
-from gdgp.experiment_plan import tables_for
+from gdgp.experiment_plan import (
+    LEARNED_PARAMETERS as GDGP_LEARNED_PARAMETERS,
+    tables_for,
+)
 from gdgp.tuning_plan import EXTERNALLY_TRAINED, method_learning_rate
 
 from gdgp.parse_cache import checked_method_settings, checked_tuning_plan
