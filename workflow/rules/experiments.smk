@@ -25,8 +25,9 @@ rule table2:
         mem_mb=1000,  # pandas, a few small CSVs
     params:
         datasets=" ".join(d for d, _ in table2_models()),
-        # the initial values are the configured (Settings-filled) methods.gdgp
-        initial=" ".join(
+        # the initial values are the configured (Settings-filled) methods.gdgp; a function, so
+        # that a config without gdgp (and so without this job) never reads it
+        initial=lambda wc: " ".join(
             f"{k}={config['methods']['gdgp'][k]}" for k in GDGP_LEARNED_PARAMETERS
         ),
     shell:
