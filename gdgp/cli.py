@@ -32,13 +32,13 @@ SPLITS = ("test", "val", "train")
 log = logging.getLogger("gdgp")
 
 
-def _parse_sets(items: Sequence[str]) -> dict[str, Any]:
+def _parse_sets(items: Sequence[str], flag: str = "--set") -> dict[str, Any]:
     """``key=value`` pairs, values parsed as YAML (numbers, lists, booleans)."""
     out: dict[str, Any] = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise ConfigError(f"--set expects key=value, got {item!r}")
+            raise ConfigError(f"{flag} expects key=value, got {item!r}")
         out[key] = yaml.safe_load(value)
     return out
 
@@ -197,26 +197,12 @@ def cmd_report_tuning(a: argparse.Namespace) -> None:
                         method_order=a.order, skip_empty=a.skip_empty, default_seed=a.default_seed)
 
 
-def _key_values(items: list[str], flag: str) -> dict[str, float]:
-    """``["k=1.0", ...]`` -> ``{"k": 1.0}``; a malformed item is a clear error naming ``flag``."""
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        try:
-            out[key] = float(value)
-        except ValueError:
-            sep = ""
-        if not sep or not key:
-            raise ConfigError(f"{flag}: expected KEY=NUMBER, got {item!r}")
-    return out
-
-
 def cmd_experiment(a: argparse.Namespace) -> None:
     from gdgp.report import experiments as ex
     from gdgp.report.build import save_figure
 
     if a.what == "table2":
-        df = ex.write_table2([Path(p) for p in a.losses], a.datasets, _key_values(a.initial, "--initial"),
+        df = ex.write_table2([Path(p) for p in a.losses], a.datasets, _parse_sets(a.initial, "--initial"),
                              Path(a.out_csv), Path(a.out_md))
         log.info("table2: %d rows -> %s", len(df), a.out_csv)
     elif a.what == "fig2":

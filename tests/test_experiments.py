@@ -58,6 +58,7 @@ def test_table2_cli_reads_initial_values_and_rejects_a_malformed_one(tmp_path: P
     assert main([*argv, *(f"{k}={v}" for k, v in INITIAL.items())]) == 0
     assert pd.read_csv(out).loc[0, list(ex.PARAMETERS)].tolist() == list(INITIAL.values())
     assert main([*argv, "sigma:1.0"]) != 0
+    assert main([*argv, *(f"{k}={v}" for k, v in INITIAL.items() if k != "l"), "l=long"]) != 0
 
 
 def _patient_means(values: np.ndarray, slices: np.ndarray) -> np.ndarray:

@@ -33,7 +33,7 @@ from gdgp.errors import InputDataError  # noqa: E402
 from gdgp.experiment_plan import LEARNED_PARAMETERS, ROW_LABELS, TABLES, TITLES  # noqa: E402
 from gdgp.report import budgets as cost  # noqa: E402
 from gdgp.report import figures, stats, tables  # noqa: E402
-from gdgp.report.build import load_clicks, write_csv  # noqa: E402
+from gdgp.report.build import _read_csv, load_clicks, write_csv  # noqa: E402
 
 PARAMETERS = LEARNED_PARAMETERS
 
@@ -58,23 +58,25 @@ def learned_parameters_table(losses: Sequence[Path], datasets: Sequence[str],
     (ddof 1) and ``n_seeds``.
 
     Raises:
-        InputDataError: counts that differ, an initial value missing, or a ``loss.csv`` without
-            the five parameters (not a full gdgp model) or without any epoch, naming the file.
+        InputDataError: counts that differ, an initial value missing or not a number, or a
+            ``loss.csv`` without the five parameters (not a full gdgp model) or without any
+            epoch, naming the file.
     """
     if len(losses) != len(datasets):
         raise InputDataError(f"table2: {len(losses)} loss files but {len(datasets)} dataset names")
     missing = [k for k in PARAMETERS if k not in initial]
     if missing:
         raise InputDataError(f"table2: no initial value for {missing} (give --initial KEY=VALUE for {list(PARAMETERS)})")
+    not_numbers = {k: initial[k] for k in PARAMETERS if isinstance(initial[k], bool)
+                   or not isinstance(initial[k], int | float)}
+    if not_numbers:
+        raise InputDataError(f"table2: initial values must be numbers, got {not_numbers}")
     initial_row = {"row": "initial", **{k: float(initial[k]) for k in PARAMETERS}}
     learned_rows = []
     for path, dataset in zip(losses, datasets, strict=True):
-        curve = pd.read_csv(path)
-        absent = [k for k in PARAMETERS if k not in curve.columns]
-        if absent or curve.empty:
-            raise InputDataError(f"{path}: Table 2 needs a full gdgp model's loss.csv with columns {list(PARAMETERS)} "
-                                 f"and at least one epoch; it has columns {list(curve.columns)} and {len(curve)} rows")
-        last = curve.sort_values("epoch").iloc[-1] if "epoch" in curve.columns else curve.iloc[-1]
+        # a model without the GP (gdgp_abl_cnn) logs no kernel parameters: a clear error naming the file
+        curve = _read_csv(path, ("epoch", *PARAMETERS), "Table 2's gdgp loss")
+        last = curve.sort_values("epoch").iloc[-1]
         learned_rows.append({"dataset": dataset, **{k: float(last[k]) for k in PARAMETERS},
                              **{f"{k}_initial": initial_row[k] for k in PARAMETERS}})
     per_seed = pd.DataFrame(learned_rows)
@@ -186,13 +188,7 @@ def variant_markdown(df: pd.DataFrame, table: str) -> str:
 # --------------------------------------------------------------------------- Fig. 2
 def _seed_mean_loss(paths: Sequence[Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The per-epoch mean over the seeds' loss tables, and the min/max of the total loss."""
-    frames = []
-    for path in paths:
-        df = pd.read_csv(path)
-        missing = {"epoch", "loss", "seg"} - set(df.columns)
-        if missing:
-            raise InputDataError(f"{path}: loss table lacks {sorted(missing)} (not a gdgp loss.csv?)")
-        frames.append(df)
+    frames = [_read_csv(path, ("epoch", "loss", "seg"), "Fig. 2's gdgp loss") for path in paths]
     both = pd.concat(frames, ignore_index=True)
     cols = [c for c in ("loss", "seg", "nll", "kl") if c in both.columns]
     per_epoch = both.groupby("epoch", sort=True)
