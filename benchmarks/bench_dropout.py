@@ -15,7 +15,7 @@ import time
 import torch
 from torch import nn
 
-from gdgp.fast_dropout import FastDropout
+from gdgp.methods.fast_dropout import FastDropout
 from gdgp.methods.gdgp import GDGP, dynunet_features
 
 

@@ -1,4 +1,4 @@
-"""Benchmark gdgp.geodesic.geodesic_distance (raster scan; torch and numba backends).
+"""Benchmark gdgp.clicks.geodesic.geodesic_distance (raster scan; torch and numba backends).
 
 Prints the median wall time (ms) of: 1 image 256x256, a batch of 16 at 64x64 and a batch
 of 16 at 256x256 (lamb = 1, 3 seeds per image), on CPU (both backends, and the numba
@@ -67,7 +67,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from _timing import device_sync, median_ms  # noqa: E402
 
-from gdgp.geodesic import geodesic_distance  # noqa: E402
+from gdgp.clicks.geodesic import geodesic_distance  # noqa: E402
 
 CASES = [("1 x 256x256", 1, 256), ("16 x 64x64", 16, 64), ("16 x 256x256", 16, 256)]
 

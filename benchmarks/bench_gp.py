@@ -26,8 +26,8 @@ from sklearn.gaussian_process import GaussianProcessClassifier
 
 from _timing import alternating_blocks_ms, block_parser, device_sync, median_of_blocks, set_threads
 
-from gdgp.gp import LaplaceGPHead
-from gdgp.gp.sklearn_reference import sklearn_hybrid_kernel
+from gdgp.methods.gp import LaplaceGPHead
+from gdgp.methods.gp.sklearn_reference import sklearn_hybrid_kernel
 
 HP = {"alpha1": 0.5, "alpha2": 0.2, "tau": 1.0, "l": 2.0}
 N_CLICKS = 20

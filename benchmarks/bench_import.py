@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 
-JOB_IMPORTS = "import gdgp.methods, gdgp.training.trainer, gdgp.evaluate"
+JOB_IMPORTS = "import gdgp.methods, gdgp.training.trainer, gdgp.evaluation.evaluate"
 LEAN = "from gdgp.monai_import import import_monai_without_unused_extras as f; f(); "
 
 

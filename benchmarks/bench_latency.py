@@ -6,7 +6,7 @@ whole ``predict`` and its parts (median over repeats), untrained weights (latenc
 depend on them). Target (issue 3): median <= 100 ms on the 2-core CPU, <= 10 ms on an
 H100-class GPU.
 
-One more line, not part of a GDGP click: DeepIGeoS's graph cut (:mod:`gdgp.graph_cut`,
+One more line, not part of a GDGP click: DeepIGeoS's graph cut (:mod:`gdgp.methods.graph_cut`,
 8-neighbour, the 20 clicks as seeds) on the same slice, with a confident probability map
 (0.97 / 0.02 + noise, as trained weights give; an unsure map makes max flow much slower).
 
@@ -20,9 +20,9 @@ import numpy as np
 import torch
 from _timing import device_sync, median_ms
 
-from gdgp.encodings import click_map
-from gdgp.graph_cut import graph_cut
-from gdgp.interaction.robot import Robot
+from gdgp.clicks.encodings import click_map
+from gdgp.methods.graph_cut import graph_cut
+from gdgp.clicks.robot import Robot
 from gdgp.methods import build_method
 
 

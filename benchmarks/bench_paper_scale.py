@@ -15,7 +15,7 @@ that its peak memory is its own and thread pools do not carry over.
   (Linux ``VmHWM``, reset before the steps); CUDA, ``torch.cuda.max_memory_allocated``.
 * **Per-click latency**: one interactive session on one slice: the method's first
   interaction, then ``--clicks`` robot corrections; every round's ``predict_batch`` on the
-  slice (click encoding + prediction, as :mod:`gdgp.interaction.loop` calls it; not the
+  slice (click encoding + prediction, as :mod:`gdgp.evaluation.loop` calls it; not the
   robot, not the metrics) is timed after two untimed calls; median and p90 of the rounds.
   Automatic methods predict once per slice: as many predictions of the slice are timed.
 * **nnunet**: nnU-Net's own pipeline. Export + ``nnUNetv2_plan_and_preprocess`` of
@@ -128,7 +128,7 @@ class PeakMemory:
 # --- one method, in a worker process -------------------------------------------------------
 def click_latencies(method: Any, image: np.ndarray, gt: np.ndarray, clicks: int, sync: Any) -> list[float]:
     """Milliseconds of each round's ``predict_batch`` in one robot session on one slice."""
-    from gdgp.interaction.robot import Robot
+    from gdgp.clicks.robot import Robot
 
     robot = Robot(gt)
     method.first_interaction(image, robot)

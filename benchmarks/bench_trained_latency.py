@@ -6,7 +6,7 @@ and MIDeepSeg's graph cuts get slower on an unsure map). This script loads the c
 workflow run trained, takes that run's slices of one split, and for each slice runs the
 method's first interaction and ``--clicks`` robot corrections (``ritm``) with
 ``bench_paper_scale.py``'s session, timing every ``predict_batch`` call on the single slice (encoding + prediction, as
-:mod:`gdgp.interaction.loop` calls it; not the robot, not the metrics). Prints the median
+:mod:`gdgp.evaluation.loop` calls it; not the robot, not the metrics). Prints the median
 and p90 per method over all timed calls.
 
 Usage: ``python benchmarks/bench_trained_latency.py --slices results/slices/D/slices.npz
@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from bench_paper_scale import click_latencies
 
-from gdgp.extract import load_slices
+from gdgp.data.slice_set import load_slices
 from gdgp.training.checkpoint import load_method
 
 

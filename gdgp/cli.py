@@ -20,11 +20,11 @@ import yaml
 
 from gdgp import __version__
 from gdgp.errors import ConfigError, GdgpError
-from gdgp.interaction.protocols import PROTOCOLS
+from gdgp.clicks.protocols import PROTOCOLS
 from gdgp.schema_defaults import schema_default
 
 if TYPE_CHECKING:
-    from gdgp.evaluate import EvalRun
+    from gdgp.evaluation.evaluate import EvalRun
 
 #: Manifest splits a run can evaluate.
 SPLITS = ("test", "val", "train")
@@ -54,14 +54,14 @@ def _start_torch(threads: int) -> None:
 
 
 def cmd_demo(a: argparse.Namespace) -> None:
-    from gdgp.demo import make_demo
+    from gdgp.data.demo import make_demo
 
     for path in make_demo(Path(a.out), seed=a.seed, n_patients=a.patients, tasks=a.task or None):
         log.info("wrote %s", path)
 
 
 def cmd_extract(a: argparse.Namespace) -> None:
-    from gdgp.extract import ExtractConfig, parse_labels, parse_window, run_extract
+    from gdgp.data.extract import ExtractConfig, parse_labels, parse_window, run_extract
 
     cfg = ExtractConfig(labels=parse_labels(a.labels), window=parse_window(a.window), size=a.size,
                         n_train=a.n_train, n_test=a.n_test, n_val=a.n_val, split=a.split, seed=a.seed,
@@ -79,7 +79,7 @@ def cmd_extract(a: argparse.Namespace) -> None:
 def cmd_train(a: argparse.Namespace) -> None:
     _start_torch(a.threads)
     from gdgp.device import resolve_device
-    from gdgp.extract import load_slices
+    from gdgp.data.slice_set import load_slices
     from gdgp.methods import get_method_class
     from gdgp.training.trainer import TrainConfig, train_method
 
@@ -96,8 +96,8 @@ def cmd_train(a: argparse.Namespace) -> None:
 def cmd_evaluate(a: argparse.Namespace) -> None:
     _start_torch(a.threads)
     from gdgp.device import resolve_device
-    from gdgp.evaluate import EvalConfig, EvalRun, evaluate_method, save_evaluation
-    from gdgp.extract import load_slices
+    from gdgp.evaluation.evaluate import EvalConfig, EvalRun, evaluate_method, save_evaluation
+    from gdgp.data.slice_set import load_slices
     from gdgp.training.checkpoint import load_method
 
     runs = [EvalRun(a.split, a.protocol, a.rounds, a.out_clicks, a.out_first_interaction, a.out_overlays)]
@@ -320,7 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
              help="click position noise, pixels (std)")
     _setting(s, "--seed", key="evaluate.seed", type=int, help="seed of the click noise and of random protocols")
     _setting(s, "--protocol", key="evaluate.protocol", choices=sorted(PROTOCOLS),
-             help="corrective-click rule of the robot user (see gdgp.interaction.protocols)")
+             help="corrective-click rule of the robot user (see gdgp.clicks.protocols)")
     s.add_argument("--split", choices=SPLITS, default="test",
                    help="manifest split to evaluate: test (the tables) or val (choosing settings); a split with "
                         "no slices writes header-only CSVs and an overlays file with zero slices")

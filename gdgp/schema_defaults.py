@@ -2,8 +2,8 @@
 
 ``workflow/schemas/config.schema.yaml`` gives every workflow setting its default (Snakemake's
 ``validate()`` fills them into the config). The ``gdgp`` verbs and the stage settings
-(:class:`gdgp.extract.ExtractConfig`, :class:`gdgp.training.trainer.TrainConfig`,
-:class:`gdgp.evaluate.EvalConfig`) take theirs from it through :func:`schema_default`, so a
+(:class:`gdgp.data.extract.ExtractConfig`, :class:`gdgp.training.trainer.TrainConfig`,
+:class:`gdgp.evaluation.evaluate.EvalConfig`) take theirs from it through :func:`schema_default`, so a
 command run by hand does what the workflow does with a config that leaves the key out, and no
 second copy of a default can drift from it.
 

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gdgp.extract import SliceSet
+from gdgp.data.slice_set import SliceSet
 
 
 def write_msd_task(root: Path, name: str = "Task99_Tiny", n_cases: int = 4, shape=(32, 32, 8),

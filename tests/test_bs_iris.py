@@ -10,7 +10,7 @@ import torch
 from scipy.ndimage import distance_transform_edt
 
 from gdgp.errors import ConfigError
-from gdgp.interaction.robot import Click, Robot
+from gdgp.clicks.robot import Click, Robot
 from gdgp.methods.bs_iris import (BSIRIS, CE_EPS, apply_actions, boundary_weight_map, pixel_reward,
                                   sample_actions)
 from tests.phantoms import disc as _disc

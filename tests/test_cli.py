@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 
 from gdgp.cli import build_parser, main
-from gdgp.evaluate import EvalConfig
-from gdgp.extract import ExtractConfig
+from gdgp.evaluation.evaluate import EvalConfig
+from gdgp.data.extract import ExtractConfig
 from gdgp.schema_defaults import schema_default
 from gdgp.training.trainer import TrainConfig
 

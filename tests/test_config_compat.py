@@ -14,7 +14,7 @@ from gdgp.config_compat import (
     explicit_seed_keys,
     training_seeds,
 )
-from gdgp.interaction.protocols import PROTOCOLS
+from gdgp.clicks.protocols import PROTOCOLS
 
 SCHEMA = Path(__file__).parents[1] / "workflow" / "schemas" / "config.schema.yaml"
 

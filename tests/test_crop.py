@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from gdgp.crop import Box, click_box, clicks_in_crop, crop_resize, paste_back
-from gdgp.interaction.robot import Click
+from gdgp.clicks.crop import Box, click_box, clicks_in_crop, crop_resize, paste_back
+from gdgp.clicks.robot import Click
 
 
 def clicks_at(points: list[tuple[int, int]]) -> list[Click]:

@@ -10,10 +10,10 @@ import torch
 from torch import nn
 
 from gdgp.errors import ConfigError
-from gdgp.geodesic_encodings import geodesic_map
-from gdgp.interaction.loop import run_interactions
-from gdgp.interaction.robot import Click, Robot
-from gdgp.graph_cut import graph_cut
+from gdgp.clicks.geodesic_encodings import geodesic_map
+from gdgp.evaluation.loop import run_interactions
+from gdgp.clicks.robot import Click, Robot
+from gdgp.methods.graph_cut import graph_cut
 from gdgp.methods.deepigeos import DeepIGeoS, geodesic_maps
 from tests.phantoms import disc as _disc
 from tests.phantoms import assert_same_seed_same_steps, disc_batch, image_of

@@ -1,4 +1,4 @@
-"""Tests of the synthetic MSD-layout demo data (gdgp.demo).
+"""Tests of the synthetic MSD-layout demo data (gdgp.data.demo).
 
 The demo folder is tracked by DVC through its hash, so byte determinism is tested as hard as
 the anatomy: same seed -> same bytes, more patients -> earlier patients unchanged.
@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from gdgp import msd
-from gdgp.demo import DEMO_TASKS, make_demo, make_demo_task
-from gdgp.demo.writer import SLAB, _slab
+from gdgp.data import msd
+from gdgp.data.demo import DEMO_TASKS, make_demo, make_demo_task
+from gdgp.data.demo.writer import SLAB, _slab
 
 N_PATIENTS = 3
 TASKS = sorted(DEMO_TASKS)

@@ -12,7 +12,7 @@ import torch
 
 from gdgp.device import resolve_device
 from gdgp.errors import ConfigError
-from gdgp.evaluate import EvalConfig, evaluate_method
+from gdgp.evaluation.evaluate import EvalConfig, evaluate_method
 from gdgp.training.checkpoint import load_method
 from gdgp.training.trainer import TrainConfig, train_method
 

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from gdgp.errors import ConfigError
-from gdgp.interaction.loop import run_interactions
-from gdgp.interaction.robot import Click, Robot
+from gdgp.evaluation.loop import run_interactions
+from gdgp.clicks.robot import Click, Robot
 from gdgp.methods.dextr import DEXTR, class_balanced_bce, dextr_heatmap, extreme_points
 from gdgp.methods.point_crop import JitterRobot
 from tests.phantoms import assert_same_seed_same_steps, disc, disc_batch, image_of

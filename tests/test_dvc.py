@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gdgp.demo import make_demo
+from gdgp.data.demo import make_demo
 
 REPO = Path(__file__).parents[1]
 BIN = Path(sys.executable).parent

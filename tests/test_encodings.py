@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from gdgp.encodings import euclidean_distance_map, gaussian_heatmap
-from gdgp.interaction.robot import Click
+from gdgp.clicks.encodings import euclidean_distance_map, gaussian_heatmap
+from gdgp.clicks.robot import Click
 
 
 def test_edv_is_clipped_scaled_min_distance_to_clicks_of_the_class() -> None:

@@ -12,8 +12,9 @@ import pandas as pd
 import pytest
 
 from gdgp.errors import InputDataError
-from gdgp.extract import SKIPPED_COLUMNS, ExtractConfig, load_slices, run_extract
-from gdgp.preprocess import window_normalise
+from gdgp.data.extract import ExtractConfig, run_extract
+from gdgp.data.slice_set import SKIPPED_COLUMNS, load_slices
+from gdgp.data.preprocess import window_normalise
 
 CFG = ExtractConfig(labels=(1, 2), window=(-100.0, 200.0), size=16, n_train=8, n_test=4, seed=0)
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from gdgp.fast_dropout import FastDropout, replace_dropout
+from gdgp.methods.fast_dropout import FastDropout, replace_dropout
 
 
 @pytest.mark.parametrize("p", [0.05, 0.3, 0.5, 0.9])

@@ -20,7 +20,7 @@ import pytest
 import torch
 import yaml
 
-from gdgp.demo import make_demo
+from gdgp.data.demo import make_demo
 from tests.test_workflow import TINY, project, snakemake
 
 BIN = Path(sys.executable).parent

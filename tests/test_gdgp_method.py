@@ -10,9 +10,9 @@ import torch
 import yaml
 
 from gdgp.experiment_plan import TABLES, VARIANT_SETTINGS
-from gdgp.interaction.hybrid import HybridConfig, plain_interaction
-from gdgp.interaction.loop import run_interactions
-from gdgp.interaction.robot import Robot
+from gdgp.clicks.hybrid import HybridConfig, plain_interaction
+from gdgp.evaluation.loop import run_interactions
+from gdgp.clicks.robot import Robot
 from gdgp.methods import METHODS, build_method
 from gdgp.methods.gdgp import GDGP
 from gdgp.training.checkpoint import load_method, save_checkpoint
@@ -202,8 +202,8 @@ def test_default_settings_are_the_paper_settings() -> None:
 
 
 def test_evaluation_records_every_first_interaction_click(slice_set) -> None:  # noqa: ANN001
-    from gdgp.evaluate import FIRST_INTERACTION_COLUMNS, EvalConfig, evaluate_method
-    from gdgp.interaction.hybrid import hybrid_interaction
+    from gdgp.evaluation.evaluate import FIRST_INTERACTION_COLUMNS, EvalConfig, evaluate_method
+    from gdgp.clicks.hybrid import hybrid_interaction
 
     m = build_method("gdgp", **TINY)
     test = slice_set.subset("test")

@@ -10,22 +10,22 @@ import pytest
 import torch
 from scipy.ndimage import gaussian_filter
 
-from gdgp.geodesic import NO_SEED_DISTANCE, _resolve_backend, geodesic_distance
-from gdgp.geodesic_encodings import (
+from gdgp.clicks.geodesic import NO_SEED_DISTANCE, _resolve_backend, geodesic_distance
+from gdgp.clicks.geodesic_encodings import (
     GaussianGeodesicEncoding,
     exp_geodesic_map,
     gaussian_geodesic,
     gaussian_geodesic_map,
     geodesic_map,
 )
-from gdgp.interaction.robot import Click
+from gdgp.clicks.robot import Click
 
 NEIGHBOURS = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if (dy, dx) != (0, 0)]
 CPU_BACKENDS = ["torch", "numba"]
 
 
 def dijkstra(image: np.ndarray, seeds: np.ndarray, lamb: float) -> np.ndarray:
-    """Exact shortest-path distance on the 8-neighbour graph, same step cost as gdgp.geodesic."""
+    """Exact shortest-path distance on the 8-neighbour graph, same step cost as gdgp.clicks.geodesic."""
     h, w = image.shape
     dist = np.full((h, w), np.inf)
     heap = []

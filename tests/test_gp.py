@@ -1,4 +1,4 @@
-"""GP head (gdgp.gp): agreement with scikit-learn's Laplace GPC, gradients, degenerate inputs, padding."""
+"""GP head (gdgp.methods.gp): agreement with scikit-learn's Laplace GPC, gradients, degenerate inputs, padding."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from sklearn.gaussian_process import GaussianProcessClassifier
 from sklearn.gaussian_process.kernels import Kernel
 from torch.func import functional_call
 
-from gdgp.gp import HybridKernel, LaplaceGPHead, robust_cholesky
-from gdgp.gp.laplace import masked_train_cov
-from gdgp.gp.sklearn_reference import sklearn_hybrid_kernel
+from gdgp.methods.gp import HybridKernel, LaplaceGPHead, robust_cholesky
+from gdgp.methods.gp.laplace import masked_train_cov
+from gdgp.methods.gp.sklearn_reference import sklearn_hybrid_kernel
 
 HP = {"alpha1": 0.5, "alpha2": 0.2, "tau": 1.0, "l": 2.0}
 
@@ -290,7 +290,7 @@ def test_projected_cross_kernel_matches_sklearn(di: int, dd: int, block: int) ->
 
 
 def test_averaged_probability_inference_path_equals_autograd_path() -> None:
-    from gdgp.gp import averaged_probability
+    from gdgp.methods.gp import averaged_probability
 
     g = torch.Generator().manual_seed(2)
     mean = 4.0 * torch.randn(500, generator=g, dtype=torch.float64)
@@ -308,7 +308,7 @@ def test_newton_line_search_recovers_from_an_overshooting_step(monkeypatch: pyte
     """A step that lowers Psi is halved; the mode is still the minimiser scipy finds."""
     from scipy.optimize import minimize
 
-    from gdgp.gp import laplace
+    from gdgp.methods.gp import laplace
 
     rng = np.random.default_rng(4)
     x = rng.normal(size=(10, 3))

@@ -1,4 +1,4 @@
-"""The shared graph cut (gdgp.graph_cut): exact minimum against brute force, seeds, ties, argument checks,
+"""The shared graph cut (gdgp.methods.graph_cut): exact minimum against brute force, seeds, ties, argument checks,
 and the behaviour DeepIGeoS (8-neighbour) and MIDeepSeg (4-neighbour, own bg map) rely on."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from gdgp.graph_cut import graph_cut
+from gdgp.methods.graph_cut import graph_cut
 from tests.phantoms import disc, image_of
 
 #: DeepIGeoS's and MIDeepSeg's fixed arguments, as at their calls.

@@ -11,11 +11,11 @@ import pytest
 import yaml
 from scipy.ndimage import distance_transform_edt, gaussian_filter, label, zoom
 
-from gdgp.crop import Box, click_box
-from gdgp.demo import make_demo
-from gdgp.extract import ExtractConfig, extract_slices
-from gdgp.interaction.hybrid import HybridConfig, edge_directions, hybrid_interaction
-from gdgp.interaction.robot import Click, error_distance
+from gdgp.clicks.crop import Box, click_box
+from gdgp.data.demo import make_demo
+from gdgp.data.extract import ExtractConfig, extract_slices
+from gdgp.clicks.hybrid import HybridConfig, edge_directions, hybrid_interaction
+from gdgp.clicks.robot import Click, error_distance
 from gdgp.methods.gdgp import MIN_CROP_PX
 
 ROOT = Path(__file__).parents[1]

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from gdgp.errors import ConfigError
-from gdgp.interaction.loop import run_interactions
-from gdgp.interaction.robot import Click, Robot
+from gdgp.evaluation.loop import run_interactions
+from gdgp.clicks.robot import Click, Robot
 from gdgp.methods.intercnn import InterCNN, scribble_map
 from tests.phantoms import disc as _disc
 from tests.phantoms import assert_same_seed_same_steps, disc_batch, image_of

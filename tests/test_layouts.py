@@ -1,4 +1,4 @@
-"""Dataset layouts (gdgp.layouts): MSD task and nnU-Net v2 raw dataset folders, detected from
+"""Dataset layouts (gdgp.data.layouts): MSD task and nnU-Net v2 raw dataset folders, detected from
 dataset.json, read to identical slices; label names, channels, percentile normalisation and
 clear errors for bad cases.
 
@@ -24,9 +24,9 @@ import yaml
 
 from gdgp.cli import main as gdgp_main
 from gdgp.errors import ConfigError, InputDataError
-from gdgp.extract import ExtractConfig, extract_slices, parse_labels, parse_window, run_extract
-from gdgp.layouts import MSD, NNUNET_V2, read_dataset, resolve_channel, resolve_labels
-from gdgp.preprocess import PERCENTILES, percentile_window, window_normalise
+from gdgp.data.extract import ExtractConfig, extract_slices, parse_labels, parse_window, run_extract
+from gdgp.data.layouts import MSD, NNUNET_V2, read_dataset, resolve_channel, resolve_labels
+from gdgp.data.preprocess import PERCENTILES, percentile_window, window_normalise
 
 REPO = Path(__file__).parents[1]
 REAL_PANCREAS = REPO.parent / "shared" / "data" / "real_dev" / "Task07_PancreasNIHdev"
@@ -296,7 +296,7 @@ def test_percentile_window_is_numpys() -> None:
 def test_single_channel_ignores_the_channel_setting(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     folder = write_nnunet(tmp_path, "Dataset050_Discs", make_cases())
     plain = extract_slices(folder, CFG)
-    with caplog.at_level(logging.WARNING, logger="gdgp.layouts"):
+    with caplog.at_level(logging.WARNING, logger="gdgp.data.layouts"):
         other = extract_slices(folder, cfg(channel=3))
     np.testing.assert_array_equal(plain.images, other.images)
     assert "single channel" in caplog.text and "channel 3 is ignored" in caplog.text

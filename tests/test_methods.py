@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from gdgp.errors import ConfigError
-from gdgp.interaction.loop import run_interactions
-from gdgp.interaction.robot import Robot
+from gdgp.evaluation.loop import run_interactions
+from gdgp.clicks.robot import Robot
 from gdgp.methods import METHODS, Method, build_method, method_settings
 from gdgp.methods.settings import MethodSettings, describe, field_types, matches
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy.ndimage import binary_erosion
 
-from gdgp.metrics import score, surface_dice
+from gdgp.evaluation.metrics import score, surface_dice
 
 
 def surface(mask: np.ndarray) -> np.ndarray:

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from gdgp.errors import ConfigError
-from gdgp.geodesic_encodings import exp_geodesic_map
-from gdgp.interaction.loop import run_interactions
-from gdgp.interaction.robot import Click, Robot, error_distance
+from gdgp.clicks.geodesic_encodings import exp_geodesic_map
+from gdgp.evaluation.loop import run_interactions
+from gdgp.clicks.robot import Click, Robot, error_distance
 from gdgp.methods.point_crop import JitterRobot
 from gdgp.methods.mideepseg import (
     MIDeepSeg,

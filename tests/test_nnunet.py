@@ -13,7 +13,7 @@ import torch
 import SimpleITK as sitk  # noqa: N813
 
 from gdgp.errors import ConfigError, GdgpError
-from gdgp.extract import SliceSet
+from gdgp.data.slice_set import SliceSet
 from gdgp.methods import build_method
 from gdgp.methods.nnunet import DATASET_NAME, RUN_RECORD, can_resume, export_raw_dataset
 from gdgp.methods.nnunet_train import atomic_checkpoints

@@ -12,8 +12,8 @@ import torch
 from scipy.stats import chisquare
 
 from gdgp.errors import ConfigError
-from gdgp.interaction.robot import Robot
-from gdgp.interaction.protocols import (
+from gdgp.clicks.robot import Robot
+from gdgp.clicks.protocols import (
     NEEDS_RNG,
     PROTOCOLS,
     exp_distance_weights,
@@ -252,7 +252,7 @@ def test_registry_names_and_unknown_name_error() -> None:
 def test_evaluation_follows_the_configured_protocol(protocol: str, slice_set) -> None:  # noqa: ANN001
     """Every corrective click of an evaluation run is the one ``protocol`` gives for that
     round's prediction: replayed from the run's own first clicks and overlay masks."""
-    from gdgp.evaluate import EvalConfig, evaluate_method
+    from gdgp.evaluation.evaluate import EvalConfig, evaluate_method
     from gdgp.methods import build_method
 
     torch.manual_seed(0)
@@ -274,7 +274,7 @@ def test_evaluation_follows_the_configured_protocol(protocol: str, slice_set) ->
                 rows.at[r, "click_y"], rows.at[r, "click_x"], bool(rows.at[r, "click_positive"]))
 
 def test_unknown_protocol_in_the_evaluation_config_is_a_clear_error() -> None:
-    from gdgp.evaluate import EvalConfig
+    from gdgp.evaluation.evaluate import EvalConfig
 
     with pytest.raises(ValueError, match="known protocols: largest_component_centre, ritm, weighted_random"):
         EvalConfig(protocol="nearest")

@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from gdgp.extract import ExtractConfig, extract_slices
+from gdgp.data.extract import ExtractConfig, extract_slices
 from tests.test_layouts import msd_as_nnunet_symlinks
 
 REPO = Path(__file__).parents[1]

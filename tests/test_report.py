@@ -24,7 +24,7 @@ from scipy import stats as sps
 
 from gdgp.cli import main
 from gdgp.errors import ConfigError, InputDataError
-from gdgp.extract import SKIPPED_COLUMNS
+from gdgp.data.slice_set import SKIPPED_COLUMNS
 from gdgp.report import build_report, figures, stats, tables
 from gdgp.report.build import identify, seed_of_path, write_dvc_files
 from tests.test_budgets import bf_value_at  # the row of the last round with n_clicks <= budget, or None

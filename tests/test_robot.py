@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gdgp.interaction.robot import Click, Robot, error_distance
+from gdgp.clicks.robot import Click, Robot, error_distance
 
 
 def brute_distance(mask: np.ndarray) -> np.ndarray:

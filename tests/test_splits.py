@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from gdgp.errors import InputDataError
-from gdgp.splits import split_slices
+from gdgp.data.splits import split_slices
 
 
 def cases(n_patients: int = 7, seed: int = 0) -> pd.Series:

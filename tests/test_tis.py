@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from gdgp.errors import ConfigError
-from gdgp.interaction.robot import Click, Robot
+from gdgp.clicks.robot import Click, Robot
 from gdgp.methods.tis import TIS, assign_labels
 from tests.phantoms import disc as _disc
 from tests.phantoms import image_of

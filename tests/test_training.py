@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from gdgp.errors import ConfigError
-from gdgp.evaluate import EvalConfig, evaluate_method
-from gdgp.extract import SliceSet
+from gdgp.evaluation.evaluate import EvalConfig, evaluate_method
+from gdgp.data.slice_set import SliceSet
 from gdgp.methods import METHODS, build_method
 from gdgp.training.checkpoint import load_method, read_checkpoint
 from gdgp.training.trainer import TrainConfig, train_method

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import numpy as np
 from torch import nn
 
-from gdgp.interaction.robot import Click
+from gdgp.clicks.robot import Click
 from gdgp.methods.base import Method, monai_unet
 from gdgp.methods.settings import UNetSettings
 

@@ -2,9 +2,9 @@
 
 A method owns its network, its first interaction, its click encoding and its loss; the
 shared trainer (:mod:`gdgp.training.trainer`) and the shared interaction loop
-(:mod:`gdgp.interaction.loop`) call only the hooks below, so adding a system is one module
+(:mod:`gdgp.evaluation.loop`) call only the hooks below, so adding a system is one module
 plus one registry line. Images are float32 (H, W) in [0, 1]; masks (H, W); clicks are
-:class:`gdgp.interaction.robot.Click` lists; probabilities float32 (H, W).
+:class:`gdgp.clicks.robot.Click` lists; probabilities float32 (H, W).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from monai.networks.layers import Norm
 from monai.networks.nets import UNet
 from torch import nn
 
-from gdgp.interaction.robot import Click, Robot
+from gdgp.clicks.robot import Click, Robot
 from gdgp.methods.settings import MethodSettings, build_settings
 
 

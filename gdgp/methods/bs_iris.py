@@ -60,8 +60,8 @@ from monai.networks.nets import UNet
 from scipy.ndimage import distance_transform_edt
 from torch import Tensor, nn
 
-from gdgp.encodings import gaussian_heatmap
-from gdgp.interaction.robot import Click
+from gdgp.clicks.encodings import gaussian_heatmap
+from gdgp.clicks.robot import Click
 from gdgp.methods.base import Method
 from gdgp.methods.settings import MethodSettings, require, setting, unet_checks
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 from torch import nn
 
-from gdgp.encodings import euclidean_distance_map
-from gdgp.interaction.robot import Click
+from gdgp.clicks.encodings import euclidean_distance_map
+from gdgp.clicks.robot import Click
 from gdgp.methods.base import Method, monai_unet
 from gdgp.methods.settings import UNetSettings, require, setting
 

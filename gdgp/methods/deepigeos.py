@@ -11,13 +11,13 @@ segmentation", IEEE TPAMI 41(7), 2019 (arXiv 1707.00652).
   the default five blocks are the paper's.
 * **Interaction encoding**: the robot user's foreground and background clicks become two
   geodesic distance maps (image-gradient geodesic distance, the paper's eq. 1, by
-  :func:`gdgp.geodesic.geodesic_distance`; ``geodesic_lambda = 1`` is the purely
+  :func:`gdgp.clicks.geodesic.geodesic_distance`; ``geodesic_lambda = 1`` is the purely
   intensity-based distance), each divided by its per-image maximum exactly as
-  :func:`gdgp.geodesic_encodings.geodesic_map` does (0 on the clicks; all ones for a
+  :func:`gdgp.clicks.geodesic_encodings.geodesic_map` does (0 on the clicks; all ones for a
   class without a click).
 * **R-Net** (rounds >= 1): the same architecture on [image, previous prediction, fg
   geodesic map, bg geodesic map] (4 channels, as the paper's image + proposal + 2 maps).
-* **Refinement with hard constraints**: a max-flow graph cut (:func:`gdgp.graph_cut.graph_cut`,
+* **Refinement with hard constraints**: a max-flow graph cut (:func:`gdgp.methods.graph_cut.graph_cut`,
   PyMaxflow, Boykov-Kolmogorov) on the network's probability p after every prediction (P-Net and R-Net, as the paper
   puts a CRF after both): unary -log p / -log(1 - p), 8-neighbour contrast-sensitive
   pairwise ``graphcut_weight * exp(-(I_p - I_q)^2 / (2 graphcut_sigma^2)) / |p - q|``, and
@@ -59,10 +59,10 @@ import torch
 from monai.networks.blocks import Convolution
 from torch import Tensor, nn
 
-from gdgp.encodings import click_map
-from gdgp.geodesic import geodesic_distance
-from gdgp.graph_cut import graph_cut
-from gdgp.interaction.robot import Click, Robot
+from gdgp.clicks.encodings import click_map
+from gdgp.clicks.geodesic import geodesic_distance
+from gdgp.methods.graph_cut import graph_cut
+from gdgp.clicks.robot import Click, Robot
 from gdgp.methods.base import Method, route_first_or_refine
 from gdgp.methods.settings import MethodSettings, require, setting, unet_checks
 
@@ -71,7 +71,7 @@ def geodesic_maps(images: np.ndarray, clicks: Sequence[Sequence[Click]], lamb: f
                   iterations: int = 4) -> np.ndarray:
     """Normalised fg and bg geodesic distance maps of a batch, in one geodesic pass.
 
-    Same values as :func:`gdgp.geodesic_encodings.geodesic_map` per image and class (D /
+    Same values as :func:`gdgp.clicks.geodesic_encodings.geodesic_map` per image and class (D /
     max D, 0 on the clicks, all ones without a click), batched over images and classes.
 
     Args:

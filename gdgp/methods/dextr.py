@@ -10,11 +10,11 @@ What DEXTR does (paper and the authors' code, github.com/scaelles/DEXTR-PyTorch)
   the middle one in raster order, so the test-time points are deterministic.
 * **Crop**: the bounding box of the points, enlarged by a margin (``relax_crop`` = 50 px in the
   authors' training script), resized to a fixed working size (512 px there; ``crop_size`` here,
-  via :mod:`gdgp.crop`), not made square (the crop is stretched to the square working size).
+  via :mod:`gdgp.clicks.crop`), not made square (the crop is stretched to the square working size).
 * **Encoding**: one heatmap channel, the maximum over the points of a Gaussian whose full width
   at half maximum is ``sigma`` = 10 px: exp(-4 ln2 d^2 / sigma^2) (``make_gaussian``), built in
   crop coordinates. Note the form: it is 1 on each point and 0.5 at distance sigma / 2, unlike
-  :func:`gdgp.encodings.gaussian_heatmap` (exp(-d^2 / 2 sigma^2)).
+  :func:`gdgp.clicks.encodings.gaussian_heatmap` (exp(-d^2 / 2 sigma^2)).
 * **Network / loss**: [crop, heatmap] -> segmentation net -> logits; class-balanced binary
   cross-entropy (``layers/loss.py``): foreground pixels weighted by the background fraction and
   background pixels by the foreground fraction (here per crop), so both classes count equally.
@@ -49,9 +49,9 @@ import torch.nn.functional as F
 from scipy.ndimage import distance_transform_edt
 from torch import Tensor, nn
 
-from gdgp.crop import Box, click_box, clicks_in_crop, crop_resize, paste_back
-from gdgp.encodings import click_map
-from gdgp.interaction.robot import Click, Robot
+from gdgp.clicks.crop import Box, click_box, clicks_in_crop, crop_resize, paste_back
+from gdgp.clicks.encodings import click_map
+from gdgp.clicks.robot import Click, Robot
 from gdgp.methods.base import Method
 from gdgp.methods.point_crop import JitterRobot, check_crop_size, cropped_unet, place_first_points
 from gdgp.methods.settings import UNetSettings, require, setting

@@ -2,17 +2,17 @@
 
 The paper's method (Gaussian geodesic distance encoding + hybrid-kernel GP classification):
 
-1. **Hybrid first interaction** (:mod:`gdgp.interaction.hybrid`): ``n_centre`` near-centre
+1. **Hybrid first interaction** (:mod:`gdgp.clicks.hybrid`): ``n_centre`` near-centre
    foreground points and ``n_edge`` outer-edge background points; later rounds add the
    robot user's corrective clicks.
-2. **Crop** (:mod:`gdgp.crop`): the clicks' bounding box + ``crop_margin``, made square,
+2. **Crop** (:mod:`gdgp.clicks.crop`): the clicks' bounding box + ``crop_margin``, made square,
    resized to ``crop_size``; the prediction is pasted back into the full slice.
 3. **Encoding**: one map for the foreground clicks and one for the background clicks,
-   ``exp(-D_geo / (2 sigma^2))`` with learnable sigma (:mod:`gdgp.geodesic_encodings`).
+   ``exp(-D_geo / (2 sigma^2))`` with learnable sigma (:mod:`gdgp.clicks.geodesic_encodings`).
 4. **Features**: a MONAI ``DynUNet`` (nnU-Net's network: instance norm, LeakyReLU, a
    quarter of nnU-Net's 2D filters, dropout 0.3) maps [crop, fg map, bg map] to
    ``feature_channels`` deep features per pixel.
-5. **GP head** (:mod:`gdgp.gp`): training points are the clicked pixels; the RBF term sees
+5. **GP head** (:mod:`gdgp.methods.gp`): training points are the clicked pixels; the RBF term sees
    the pixel intensity of the crop (the paper's eq. 13, ``rbf_inputs: intensity``; the
    option ``intensity_and_maps`` also feeds it the fg and bg maps, an ablation row), the
    Matern-5/2 term the deep features; Laplace approximation; probability =
@@ -37,13 +37,13 @@ import torch
 from monai.networks.nets import DynUNet
 from torch import Tensor, nn
 
-from gdgp.crop import Box, click_box, clicks_in_crop, crop_resize, paste_back
-from gdgp.encodings import click_map, euclidean_distance_map, gaussian_heatmap
-from gdgp.fast_dropout import replace_dropout
-from gdgp.geodesic_encodings import GaussianGeodesicEncoding, geodesic_map
-from gdgp.gp import LaplaceGPHead
-from gdgp.interaction.hybrid import HybridConfig, hybrid_interaction, plain_interaction
-from gdgp.interaction.robot import Click, Robot
+from gdgp.clicks.crop import Box, click_box, clicks_in_crop, crop_resize, paste_back
+from gdgp.clicks.encodings import click_map, euclidean_distance_map, gaussian_heatmap
+from gdgp.methods.fast_dropout import replace_dropout
+from gdgp.clicks.geodesic_encodings import GaussianGeodesicEncoding, geodesic_map
+from gdgp.methods.gp import LaplaceGPHead
+from gdgp.clicks.hybrid import HybridConfig, hybrid_interaction, plain_interaction
+from gdgp.clicks.robot import Click, Robot
 from gdgp.methods.base import Method
 from gdgp.methods.settings import MethodSettings, require, setting
 
@@ -57,7 +57,7 @@ MIN_CROP_PX = 16  # smallest box side in slice pixels (tiny targets still get co
 def dynunet_features(in_channels: int, out_channels: int, filters: Sequence[int], dropout: float) -> DynUNet:
     """nnU-Net's 2D U-Net (MONAI ``DynUNet``): 3x3 convs, stride-2 downsampling, instance norm.
 
-    Its dropout layers are :class:`~gdgp.fast_dropout.FastDropout` (the same dropout with a
+    Its dropout layers are :class:`~gdgp.methods.fast_dropout.FastDropout` (the same dropout with a
     mask ~2.6x cheaper to draw on the CPU; state dicts unchanged).
     """
     levels = len(filters)

@@ -5,7 +5,7 @@ networks", MLMI workshop at MICCAI 2018 (public code: github.com/gbredell/interC
 
 * **First prediction** (round 0, no interaction): an automatic CNN (autoCNN) segments the
   image alone; :meth:`InterCNN.first_interaction` therefore returns no click.
-* **Interaction**: each robot click (:class:`gdgp.interaction.robot.Robot`, the RITM protocol
+* **Interaction**: each robot click (:class:`gdgp.clicks.robot.Robot`, the RITM protocol
   shared by every method) is painted into a *scribble map* as a ``scribble_size`` x
   ``scribble_size`` square centred on the click (clipped at the image border) with the
   click's class: +1 foreground, -1 background, 0 where the user drew nothing. One channel,
@@ -45,7 +45,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from gdgp.interaction.robot import Click, Robot
+from gdgp.clicks.robot import Click, Robot
 from gdgp.methods.base import Method, monai_unet, route_first_or_refine
 from gdgp.methods.settings import UNetSettings, require, setting
 

@@ -14,8 +14,8 @@ What MIDeepSeg does (paper, and the authors' released code github.com/HiLab-git/
 * **Encoding**: the exponentialised geodesic distance exp(-D) of the points, min-max
   normalised to [0, 1] (``interaction_geodesic_distance``), with the min-max normalised crop
   as the second input channel. D is GeodisTK's intensity-only geodesic distance (``lamb = 1``
-  in :func:`gdgp.geodesic.geodesic_distance`); here it is first divided by its maximum over the
-  crop (:func:`gdgp.geodesic_encodings.exp_geodesic_map`'s form), then min-max normalised.
+  in :func:`gdgp.clicks.geodesic.geodesic_distance`); here it is first divided by its maximum over the
+  crop (:func:`gdgp.clicks.geodesic_encodings.exp_geodesic_map`'s form), then min-max normalised.
 * **Network**: a 2D U-Net with instance norm (``network.py``: 16 base filters, 4 poolings),
   2-class softmax; here a MONAI U-Net (:func:`gdgp.methods.base.monai_unet`) with one logit +
   sigmoid (the same model for two classes). The released code has no training script; the
@@ -34,7 +34,7 @@ What MIDeepSeg does (paper, and the authors' released code github.com/HiLab-git/
   seeds (``interactive_maxflow2d``), then the largest connected component and hole filling.
   The fusion rule is the released code's; the paper's own text was not at hand offline.
 
-Graph cut (:func:`gdgp.graph_cut.graph_cut`, PyMaxflow, shared with DeepIGeoS): the energy of
+Graph cut (:func:`gdgp.methods.graph_cut.graph_cut`, PyMaxflow, shared with DeepIGeoS): the energy of
 SimpleCRF's ``maxflow_inference``: unary -log p of the chosen label (the fg and bg maps given
 separately, clipped at 1e-6), a 4-neighbour Potts term lambda exp(-(I_p - I_q)^2 / 2 sigma^2),
 seed pixels tied to their label by a (practically) infinite t-link (SimpleCRF: 1000 x the
@@ -89,11 +89,11 @@ import torch
 from scipy import ndimage
 from torch import Tensor, nn
 
-from gdgp.crop import Box, click_box, clicks_in_crop, crop_resize, paste_back
-from gdgp.encodings import click_map
-from gdgp.geodesic import geodesic_distance
-from gdgp.graph_cut import graph_cut
-from gdgp.interaction.robot import Click, Robot
+from gdgp.clicks.crop import Box, click_box, clicks_in_crop, crop_resize, paste_back
+from gdgp.clicks.encodings import click_map
+from gdgp.clicks.geodesic import geodesic_distance
+from gdgp.methods.graph_cut import graph_cut
+from gdgp.clicks.robot import Click, Robot
 from gdgp.methods.base import Method
 from gdgp.methods.point_crop import JitterRobot, check_crop_size, cropped_unet, place_first_points
 from gdgp.methods.settings import UNetSettings, require, setting

@@ -54,7 +54,7 @@ from torch import nn
 
 from gdgp.atomic import write_text_atomic
 from gdgp.errors import GdgpError
-from gdgp.interaction.robot import Click
+from gdgp.clicks.robot import Click
 from gdgp.methods.base import Method
 from gdgp.methods.settings import MethodSettings, require, setting
 

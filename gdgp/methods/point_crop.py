@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 from torch import nn
 
-from gdgp.interaction.hybrid import snap_with_noise
-from gdgp.interaction.robot import Click, Robot
+from gdgp.clicks.hybrid import snap_with_noise
+from gdgp.clicks.robot import Click, Robot
 from gdgp.methods.base import monai_unet
 from gdgp.methods.settings import require
 

@@ -45,7 +45,7 @@ from monai.networks.layers import Norm
 from monai.networks.nets import UNet
 from torch import Tensor, nn
 
-from gdgp.interaction.robot import Click, Robot
+from gdgp.clicks.robot import Click, Robot
 from gdgp.methods.base import Method
 from gdgp.methods.settings import MethodSettings, require, setting, unet_checks
 

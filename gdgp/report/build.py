@@ -31,7 +31,7 @@ import pandas as pd
 
 from gdgp.atomic import atomic_path, write_text_atomic
 from gdgp.errors import ConfigError, InputDataError
-from gdgp.extract import SKIPPED_COLUMNS
+from gdgp.data.slice_set import SKIPPED_COLUMNS
 from gdgp.report import budgets as cost
 from gdgp.report import figures, stats, tables
 from gdgp.report.figures import Overlay, PanelRound

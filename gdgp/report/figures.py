@@ -31,7 +31,7 @@ _NEG_COLOUR = "#e63946"
 
 @dataclass(frozen=True)
 class Overlay:
-    """The contents of one ``overlays.npz`` (see :func:`gdgp.evaluate.evaluate_method`)."""
+    """The contents of one ``overlays.npz`` (see :func:`gdgp.evaluation.evaluate.evaluate_method`)."""
 
     image: np.ndarray  # (K, H, W) float in [0, 1]
     gt: np.ndarray  # (K, H, W) uint8

@@ -2,7 +2,7 @@
 
 The same trained models are evaluated (test split) under several corrective-click rules
 (``evaluate.protocols``: ``ritm``, ``largest_component_centre``, ``weighted_random``, see
-:mod:`gdgp.interaction.protocols`); no model is retrained. This module compares them at
+:mod:`gdgp.clicks.protocols`); no model is retrained. This module compares them at
 the report's total-click budgets and writes ``protocol_sensitivity.csv``
 (:data:`PROTOCOL_KEYS` + :func:`protocol_columns`), one row per (dataset, budget, method):
 
@@ -33,7 +33,7 @@ import pandas as pd
 from scipy.stats import kendalltau
 
 from gdgp.errors import ConfigError
-from gdgp.interaction.protocols import PROTOCOLS
+from gdgp.clicks.protocols import PROTOCOLS
 from gdgp.report import budgets as cost
 from gdgp.report.build import check_budgets, load_clicks, write_csv
 from gdgp.report.tables import order_methods

@@ -15,7 +15,7 @@ Conventions, fixed here so that every view agrees:
   95 % CI of the mean of per-patient means (patient-level bootstrap); ``dice_patient_mean``
   is the centre of that CI, so the two differ when patients have unequal slice counts.
 * **Empty predictions** stay in the means with their documented penalty (Dice 0, ASSD =
-  slice diagonal, see :mod:`gdgp.metrics`) and are counted (``n_empty``), so a method
+  slice diagonal, see :mod:`gdgp.evaluation.metrics`) and are counted (``n_empty``), so a method
   cannot look better by failing silently.
 """
 

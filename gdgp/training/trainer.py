@@ -22,7 +22,7 @@ import torch
 from tqdm import tqdm
 
 from gdgp.atomic import atomic_path
-from gdgp.extract import SliceSet
+from gdgp.data.slice_set import SliceSet
 from gdgp.methods import Method, build_method
 from gdgp.schema_defaults import schema_default
 from gdgp.training.augment import augment_batch, build_augmentation

@@ -4,7 +4,7 @@
 ``dataset.json`` maps label *values* to names (``"labels": {"0": "background", "1": "pancreas"}``),
 names the channels in ``modality`` (``{"0": "CT"}``) and lists the cases in ``training``
 (``{"image": "./imagesTr/x.nii.gz", "label": "./labelsTr/x.nii.gz"}``); a multi-channel image
-is one 4D NIfTI, channels along the 4th dimension. Read by :mod:`gdgp.msd`.
+is one 4D NIfTI, channels along the 4th dimension. Read by :mod:`gdgp.data.msd`.
 
 **nnU-Net v2 raw dataset**, ``DatasetNNN_Name/``, as nnU-Net's own documentation defines it
 (``documentation/dataset_format.md`` of https://github.com/MIC-DKFZ/nnUNet, "nnU-Net dataset
@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from gdgp.errors import ConfigError, InputDataError
-from gdgp.msd import Case, msd_cases, read_dataset_json, require_files
+from gdgp.data.msd import Case, msd_cases, read_dataset_json, require_files
 
 log = logging.getLogger(__name__)
 
@@ -225,7 +225,7 @@ def nnunet_cases(info: DatasetInfo, channel: int, check_files: bool = True) -> l
         InputDataError: a non-NIfTI ``file_ending``, missing ``imagesTr``/``labelsTr``, no
             case, and with ``check_files`` a case's file missing or a case count that differs
             from ``numTraining`` (without ``check_files`` the count mismatch is a warning and
-            missing files are left to :func:`gdgp.msd.load_case`).
+            missing files are left to :func:`gdgp.data.msd.load_case`).
     """
     ending = info.meta.get("file_ending")
     if ending not in NIFTI_ENDINGS:

@@ -1,7 +1,7 @@
 """The robot user: one corrective click per round, placed by a named protocol.
 
 With ground truth ``gt`` and a binary prediction, FN = gt & ~pred and FP = ~gt & pred on
-non-ignored pixels. The protocol (``gdgp.interaction.protocols``) picks the click:
+non-ignored pixels. The protocol (``gdgp.clicks.protocols``) picks the click:
 
 * ``"ritm"`` (default; RITM's ``Clicker``, Sofiiuk et al. 2022): each error mask is
   zero-padded by one pixel (so the image border counts as boundary), its exact Euclidean
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gdgp.interaction.protocols import NEEDS_RNG, error_distance, get_protocol
+from gdgp.clicks.protocols import NEEDS_RNG, error_distance, get_protocol
 
 # error_distance lives with the protocols and is re-exported here for existing importers.
 __all__ = ["Click", "Robot", "error_distance"]
@@ -52,7 +52,7 @@ class Robot:
         rng: generator for the position noise (required when ``noise_px > 0``) and for
             random protocols (required for ``"weighted_random"``).
         protocol: name of the corrective-click rule, a key of
-            ``gdgp.interaction.protocols.PROTOCOLS``.
+            ``gdgp.clicks.protocols.PROTOCOLS``.
 
     Raises:
         ValueError: bad ``gt`` shape, unknown ``protocol`` (a ``ConfigError`` listing the

@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gdgp.gp.kernels import DEFAULT_HYPERS, HybridKernel
+from gdgp.methods.gp.kernels import DEFAULT_HYPERS, HybridKernel
 
 ProbMode = Literal["sigmoid", "averaged"]
 

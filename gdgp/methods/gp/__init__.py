@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gdgp.gp.kernels import DEFAULT_HYPERS, HybridKernel
-from gdgp.gp.laplace import LaplaceGPHead, averaged_probability, robust_cholesky
+from gdgp.methods.gp.kernels import DEFAULT_HYPERS, HybridKernel
+from gdgp.methods.gp.laplace import LaplaceGPHead, averaged_probability, robust_cholesky
 
 __all__ = ["DEFAULT_HYPERS", "HybridKernel", "LaplaceGPHead", "averaged_probability", "robust_cholesky"]

@@ -5,7 +5,7 @@ the cases in ``training``. A multi-channel MSD image (e.g. Task01_BrainTumour, T
 is one 4D NIfTI with the channels along the 4th dimension. Arrays come back in nibabel's
 (x, y, z) order; :func:`axial_slice` turns slice ``z`` into a (row=y, col=x) image.
 
-The volume loading here (:func:`load_case`) serves both layouts; :mod:`gdgp.layouts` tells
+The volume loading here (:func:`load_case`) serves both layouts; :mod:`gdgp.data.layouts` tells
 an MSD task from an nnU-Net v2 raw dataset and lists the latter's cases.
 """
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from gdgp.demo import colon, lung, pancreas, spleen
-from gdgp.demo.canvas import Phantom
+from gdgp.data.demo import colon, lung, pancreas, spleen
+from gdgp.data.demo.canvas import Phantom
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ on (H, W) bool masks: ``fn`` = missed target pixels, ``fp`` = wrongly segmented 
 It returns the pixel (y, x) = (row, column) to click and whether the click is positive
 (foreground, i.e. on an FN pixel), or None when no unclicked error pixel is left. Every
 protocol clicks only where ``not_clicked`` is True and on an error pixel of the returned kind.
-Look them up by name with :func:`get_protocol`; :class:`gdgp.interaction.robot.Robot`
+Look them up by name with :func:`get_protocol`; :class:`gdgp.clicks.robot.Robot`
 takes the name as ``protocol=``.
 """
 

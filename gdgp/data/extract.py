@@ -1,6 +1,6 @@
 """Stage 1: valid axial slices of one segmentation target, preprocessed and split.
 
-Reads an MSD task folder or an nnU-Net v2 raw dataset folder (:mod:`gdgp.layouts`; the same
+Reads an MSD task folder or an nnU-Net v2 raw dataset folder (:mod:`gdgp.data.layouts`; the same
 data in either layout gives the same output). Writes ``slices.npz`` (``image`` float32
 (N, S, S) in [0, 1], ``label`` uint8 (N, S, S)), ``skipped.csv`` (cases left out because
 they could not be read or hold none of the target label values, with the reason: only with
@@ -24,16 +24,15 @@ from tqdm import tqdm
 
 from gdgp.atomic import atomic_path
 from gdgp.errors import ConfigError, InputDataError
-from gdgp.layouts import describe_labels, list_cases, read_dataset, resolve_channel, resolve_labels
-from gdgp.msd import Case, axial_slice, load_case
-from gdgp.preprocess import denoise, percentile_window, resize_pair, window_normalise
+from gdgp.data.layouts import describe_labels, list_cases, read_dataset, resolve_channel, resolve_labels
+from gdgp.data.msd import Case, axial_slice, load_case
+from gdgp.data.preprocess import denoise, percentile_window, resize_pair, window_normalise
 from gdgp.schema_defaults import schema_default
-from gdgp.splits import split_slices
+from gdgp.data.slice_set import SKIPPED_COLUMNS, SliceSet, load_slices, save_slices
+from gdgp.data.splits import split_slices
 
 log = logging.getLogger(__name__)
 
-#: Columns of skipped.csv: the task folder, the case, its files and why it was left out.
-SKIPPED_COLUMNS = ["task", "case", "image", "label", "reason"]
 BAD_CASE_POLICIES = ("error", "skip")
 
 
@@ -46,7 +45,7 @@ class ExtractConfig:
 
     ``labels``: target label values and/or names from the dataset's ``dataset.json``.
     ``window``: CT window [lower, upper] in HU, or None for per-volume percentile
-    normalisation (non-CT data, :func:`gdgp.preprocess.percentile_window`). ``channel``: the
+    normalisation (non-CT data, :func:`gdgp.data.preprocess.percentile_window`). ``channel``: the
     channel of a multi-channel dataset (ignored for one channel). ``dataset``: the config
     name, for messages.
     """
@@ -68,22 +67,6 @@ class ExtractConfig:
     def __post_init__(self) -> None:
         if self.on_bad_case not in BAD_CASE_POLICIES:
             raise ValueError(f"on_bad_case must be one of {BAD_CASE_POLICIES}, got {self.on_bad_case!r}")
-
-
-@dataclass
-class SliceSet:
-    """Slices of one target with their manifest (the in-memory form of the stage output)."""
-
-    images: np.ndarray
-    labels: np.ndarray
-    manifest: pd.DataFrame
-    skipped: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=SKIPPED_COLUMNS))
-
-    def subset(self, split: str) -> SliceSet:
-        """The slices of one split ("train", "val" or "test"), manifest rows kept in order."""
-        keep = (self.manifest["split"] == split).to_numpy()
-        return SliceSet(self.images[keep], self.labels[keep], self.manifest[keep].reset_index(drop=True),
-                        self.skipped)
 
 
 def _skip_row(task_dir: Path, case: Case, reason: str) -> dict:
@@ -203,34 +186,6 @@ def extract_slices(task_dir: str | Path, cfg: ExtractConfig) -> SliceSet:
     return SliceSet(np.stack(images), np.stack(labels), manifest, skipped)
 
 
-def save_slices(slices: SliceSet, npz_path: str | Path, manifest_path: str | Path,
-                skipped_path: str | Path | None = None) -> None:
-    """Write the slice arrays, the manifest and (if a path is given) skipped.csv, each atomically."""
-    with atomic_path(npz_path) as tmp:
-        np.savez_compressed(tmp, image=slices.images, label=slices.labels)
-    with atomic_path(manifest_path) as tmp:
-        slices.manifest.to_csv(tmp, index=False)
-    if skipped_path is not None:
-        with atomic_path(skipped_path) as tmp:
-            slices.skipped.to_csv(tmp, index=False)
-
-
-def load_slices(npz_path: str | Path, manifest_path: str | Path) -> SliceSet:
-    """Read what :func:`save_slices` wrote, checking that the two files agree."""
-    try:
-        with np.load(npz_path) as data:
-            images, labels = data["image"], data["label"]
-    except (OSError, KeyError, ValueError) as err:
-        raise InputDataError(f"{npz_path}: not a gdgp slices file ({err})") from err
-    try:
-        manifest = pd.read_csv(manifest_path)
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
-        raise InputDataError(f"{manifest_path}: cannot read manifest ({err})") from err
-    if len(manifest) != len(images) or images.shape != labels.shape:
-        raise InputDataError(f"{manifest_path}: {len(manifest)} rows but {npz_path} holds {images.shape}")
-    return SliceSet(images, labels, manifest)
-
-
 def run_extract(task_dir: str | Path, cfg: ExtractConfig, npz_path: str | Path, manifest_path: str | Path,
                 skipped_path: str | Path | None = None) -> SliceSet:
     """Extract, then save (the ``gdgp extract`` verb)."""
@@ -241,7 +196,7 @@ def run_extract(task_dir: str | Path, cfg: ExtractConfig, npz_path: str | Path, 
 
 def parse_labels(values: Sequence[int | str]) -> tuple[int | str, ...]:
     """Target labels from the command line or config: positive integers (label values) and/or
-    names (looked up in ``dataset.json`` at extraction, :func:`gdgp.layouts.resolve_labels`)."""
+    names (looked up in ``dataset.json`` at extraction, :func:`gdgp.data.layouts.resolve_labels`)."""
     labels: list[int | str] = []
     for v in values:
         text = str(v).strip()

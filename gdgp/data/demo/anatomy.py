@@ -1,6 +1,6 @@
 """Anatomy shared by the demo tasks: body wall, spine, visceral fat, liver, kidney, bowel.
 
-Each function paints onto a :class:`~gdgp.demo.canvas.Phantom` in place (later structures
+Each function paints onto a :class:`~gdgp.data.demo.canvas.Phantom` in place (later structures
 win) and draws from its generator; task builders call them in a fixed order.
 """
 
@@ -13,7 +13,7 @@ import numpy as np
 from scipy import ndimage
 from scipy.special import ndtri
 
-from gdgp.demo.canvas import Mask, Phantom, Tubes, bezier, dilate_xy, disk, erode_xy, harmonics, star
+from gdgp.data.demo.canvas import Mask, Phantom, Tubes, bezier, dilate_xy, disk, erode_xy, harmonics, star
 
 
 @dataclass(frozen=True)

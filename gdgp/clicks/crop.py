@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from gdgp.interaction.robot import Click
+from gdgp.clicks.robot import Click
 
 
 @dataclass(frozen=True)

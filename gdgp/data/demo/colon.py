@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from gdgp.demo import anatomy
-from gdgp.demo.canvas import Mask, Phantom, target_z, touching, tube_field, zprofile
+from gdgp.data.demo import anatomy
+from gdgp.data.demo.canvas import Mask, Phantom, target_z, touching, tube_field, zprofile
 
 
 def build(ph: Phantom) -> None:

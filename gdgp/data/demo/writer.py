@@ -13,8 +13,8 @@ import numpy as np
 from scipy import ndimage
 
 from gdgp.atomic import write_bytes_atomic, write_text_atomic
-from gdgp.demo.canvas import Phantom
-from gdgp.demo.tasks import TASKS
+from gdgp.data.demo.canvas import Phantom
+from gdgp.data.demo.tasks import TASKS
 
 
 def _render(ph: Phantom, blur: tuple[float, float]) -> np.ndarray:

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from gdgp.demo import anatomy
-from gdgp.demo.canvas import (
+from gdgp.data.demo import anatomy
+from gdgp.data.demo.canvas import (
     MARGIN,
     Mask,
     Phantom,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gdgp.interaction.robot import Click, Robot
+from gdgp.clicks.robot import Click, Robot
 from gdgp.methods.base import Method
 
 

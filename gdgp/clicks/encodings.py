@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 from scipy.ndimage import distance_transform_edt
 
-from gdgp.interaction.robot import Click
+from gdgp.clicks.robot import Click
 
 
 def click_map(clicks: Sequence[Click], shape: tuple[int, int], positive: bool) -> np.ndarray:

@@ -1,6 +1,6 @@
 """Geodesic click encodings: GEO, exponentialised geodesic (MIDeepSeg) and Gaussian geodesic (GDGP).
 
-All three start from the image-gradient geodesic distance D of :mod:`gdgp.geodesic`
+All three start from the image-gradient geodesic distance D of :mod:`gdgp.clicks.geodesic`
 (8-neighbour raster scan; step cost sqrt((1 - lamb) d^2 + lamb dI^2); ``lamb = 1``, the
 default, is the paper's purely intensity-based eq. 2) from the set S of clicks of one
 class, and normalise it per image:
@@ -33,9 +33,9 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from gdgp.encodings import click_map
-from gdgp.geodesic import geodesic_distance
-from gdgp.interaction.robot import Click
+from gdgp.clicks.encodings import click_map
+from gdgp.clicks.geodesic import geodesic_distance
+from gdgp.clicks.robot import Click
 
 
 def _normalised_distance_np(image: np.ndarray, seeds: np.ndarray, lamb: float,
@@ -65,7 +65,7 @@ def geodesic_map(image: np.ndarray, clicks: Sequence[Click], positive: bool, lam
             count.
         positive: which class's map to build.
         lamb: Euclidean (0) / intensity (1) weight of the geodesic step cost.
-        iterations: raster-scan iterations (see :func:`gdgp.geodesic.geodesic_distance`).
+        iterations: raster-scan iterations (see :func:`gdgp.clicks.geodesic.geodesic_distance`).
 
     Returns:
         (H, W) float32 map in [0, 1]: D / max(D) (0 on the clicks, 1 at the geodesically
@@ -141,7 +141,7 @@ class GaussianGeodesicEncoding(torch.nn.Module):
     from the whole seed set S gives the map. This is our reading of the paper's eq. 1,
     whose ``min_j`` in front of the exponential would literally select the farthest click
     (``exp(-max_j D / (2 sigma^2))``); see the module docstring. D is the geodesic distance of
-    :mod:`gdgp.geodesic`, computed without gradient, then scaled:
+    :mod:`gdgp.clicks.geodesic`, computed without gradient, then scaled:
 
     * ``distance_scale=None`` (default): divided by its per-image maximum, so D is in
       [0, 1] whatever the intensity range, image size or ``lamb``; sigma then has a

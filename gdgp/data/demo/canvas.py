@@ -24,7 +24,7 @@ class Phantom:
     """One patient under construction: piecewise HU map, texture amplitude, labels.
 
     Structures are painted in order (later ones win); texture, blur and noise are applied
-    once at the end by :mod:`gdgp.demo.writer`, so boundaries blur the way partial volume does.
+    once at the end by :mod:`gdgp.data.demo.writer`, so boundaries blur the way partial volume does.
     """
 
     def __init__(self, rng: np.random.Generator) -> None:

@@ -2,7 +2,7 @@
 
 The workflow evaluates the test slices (the tables) and, where the dataset has them, the
 validation slices (for choosing settings); the caller picks the split
-(:meth:`gdgp.extract.SliceSet.subset`). An empty split yields header-only tables and an
+(:meth:`gdgp.data.extract.SliceSet.subset`). An empty split yields header-only tables and an
 overlays file holding zero slices.
 
 Writes ``clicks.csv`` (one row per test slice x round: the click added, the click count,
@@ -27,12 +27,12 @@ import pandas as pd
 from tqdm import tqdm
 
 from gdgp.atomic import atomic_path
-from gdgp.extract import SliceSet
-from gdgp.interaction.loop import RoundResult, run_interactions
-from gdgp.interaction.protocols import get_protocol
-from gdgp.interaction.robot import Robot
+from gdgp.data.slice_set import SliceSet
+from gdgp.evaluation.loop import RoundResult, run_interactions
+from gdgp.clicks.protocols import get_protocol
+from gdgp.clicks.robot import Robot
 from gdgp.methods import Method
-from gdgp.metrics import score
+from gdgp.evaluation.metrics import score
 from gdgp.schema_defaults import schema_default
 
 
@@ -75,7 +75,7 @@ def _records(dataset: str, method: str, row: pd.Series, gt: np.ndarray, rounds: 
     return out
 
 
-#: Columns of clicks.csv, one row per slice and round (the metrics as :func:`gdgp.metrics.score` returns them).
+#: Columns of clicks.csv, one row per slice and round (the metrics as :func:`gdgp.evaluation.metrics.score` returns them).
 CLICKS_COLUMNS = ["dataset", "method", "slice_id", "case", "slice_z", "round", "n_clicks", "click_y", "click_x",
                   "click_positive", "dice", "assd_px", "assd_mm", "tp", "fp", "fn", "empty_pred", "nsd"]
 #: Columns of first_interaction.csv, one row per first-interaction click.

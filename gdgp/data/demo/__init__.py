@@ -11,22 +11,22 @@ patient draws from its own generator seeded with (seed, task number, patient ind
 adding patients never changes earlier ones, and the gzip header carries no time stamp.
 
 Geometry: arrays are nibabel (x, y, z), 96 x 96 in-plane; each phantom is built with 20-28
-slices and then cut to the 3-slice slab around its targets (:data:`gdgp.demo.writer.SLAB`), so
+slices and then cut to the 3-slice slab around its targets (:data:`gdgp.data.demo.writer.SLAB`), so
 a demo task has many small patients, as patient-level statistics need. Anatomy is drawn in
 a per-patient rotated frame (u, v) in voxels centred on the body; +v is posterior (the spine
 side), so an axial slice ``arr[:, :, k].T`` shows the patient supine, anterior at the top.
 
-Layout: :mod:`gdgp.demo.canvas` holds the phantom canvas and geometric primitives,
-:mod:`gdgp.demo.anatomy` the anatomy shared by the tasks, :mod:`gdgp.demo.lung`,
-:mod:`~gdgp.demo.pancreas`, :mod:`~gdgp.demo.spleen` and :mod:`~gdgp.demo.colon` one task
-builder each, :mod:`gdgp.demo.tasks` the task table and :mod:`gdgp.demo.writer` the rendering
+Layout: :mod:`gdgp.data.demo.canvas` holds the phantom canvas and geometric primitives,
+:mod:`gdgp.data.demo.anatomy` the anatomy shared by the tasks, :mod:`gdgp.data.demo.lung`,
+:mod:`~gdgp.data.demo.pancreas`, :mod:`~gdgp.data.demo.spleen` and :mod:`~gdgp.data.demo.colon` one task
+builder each, :mod:`gdgp.data.demo.tasks` the task table and :mod:`gdgp.data.demo.writer` the rendering
 and file output. Every random draw happens in the order the builders make their calls, so
 reordering calls changes the bytes (and the DVC hash).
 """
 
 from __future__ import annotations
 
-from gdgp.demo.tasks import DEMO_TASKS
-from gdgp.demo.writer import make_demo, make_demo_task
+from gdgp.data.demo.tasks import DEMO_TASKS
+from gdgp.data.demo.writer import make_demo, make_demo_task
 
 __all__ = ["DEMO_TASKS", "make_demo", "make_demo_task"]

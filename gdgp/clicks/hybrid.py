@@ -5,7 +5,7 @@ points just outside its boundary, spread around it; the outer-edge points also g
 box that crops the image before encoding. The simulation here:
 
 * near-centre points: pixels whose distance to the target boundary (border counted as
-  boundary, as in :mod:`gdgp.interaction.robot`) is at least ``centre_fraction`` x the
+  boundary, as in :mod:`gdgp.clicks.robot`) is at least ``centre_fraction`` x the
   maximum; the first is the deepest pixel (first in raster order), the others are chosen by
   farthest-point sampling among the candidates so they spread over the interior;
 * outer-edge points: background pixels at distance 1..``edge_margin`` px from the target
@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.ndimage import distance_transform_edt
 
-from gdgp.interaction.robot import error_distance
+from gdgp.clicks.robot import error_distance
 
 
 @dataclass(frozen=True)
