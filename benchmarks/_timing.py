@@ -18,8 +18,9 @@ def device_sync(device: str | torch.device) -> Callable[[], None]:
     return lambda: None
 
 
-def median_ms(fn: Callable[[], object], repeats: int, warmup: int = 2,
-              sync: Callable[[], None] = lambda: None) -> float:
+def median_ms(
+    fn: Callable[[], object], repeats: int, warmup: int = 2, sync: Callable[[], None] = lambda: None
+) -> float:
     """Median wall time of ``fn`` in milliseconds after ``warmup`` untimed calls."""
     (block,) = alternating_blocks_ms({"fn": fn}, blocks=1, per_block=repeats, warmup=warmup, sync=sync)["fn"]
     return statistics.median(block)
@@ -46,8 +47,13 @@ def median_of_blocks(blocks: list[list[float]]) -> float:
     return statistics.median(t for b in blocks for t in b)
 
 
-def alternating_blocks_ms(fns: Mapping[str, Callable[[], object]], blocks: int, per_block: int,
-                          warmup: int = 2, sync: Callable[[], None] = lambda: None) -> dict[str, list[list[float]]]:
+def alternating_blocks_ms(
+    fns: Mapping[str, Callable[[], object]],
+    blocks: int,
+    per_block: int,
+    warmup: int = 2,
+    sync: Callable[[], None] = lambda: None,
+) -> dict[str, list[list[float]]]:
     """Wall times (ms) of several functions timed in alternating blocks: ``blocks`` times,
     each function gets ``warmup`` untimed then ``per_block`` timed calls in a row.
 

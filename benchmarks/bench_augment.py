@@ -20,7 +20,6 @@ import math
 from collections.abc import Callable
 
 import numpy as np
-import torch
 from _timing import alternating_blocks_ms, block_parser, median_of_blocks, set_threads
 from monai.transforms import Compose, RandFlipd, RandRotated, RandZoomd
 
@@ -33,13 +32,23 @@ BLOCKS = 4
 def old_augmentation(rotate_deg: float, scale: float, flip_prob: float, prob: float = 0.5) -> Compose:
     """The previous ``build_augmentation``: MONAI dictionary transforms, one sample at a time."""
     keys = ["image", "label"]
-    return Compose([
-        RandRotated(keys, range_x=math.radians(rotate_deg), prob=prob, mode=("bilinear", "nearest"),
-                    padding_mode="zeros"),
-        RandZoomd(keys, prob=prob, min_zoom=1.0 - scale, max_zoom=1.0 + scale, mode=("bilinear", "nearest"),
-                  padding_mode="constant", keep_size=True),
-        RandFlipd(keys, prob=flip_prob, spatial_axis=1),
-    ])
+    return Compose(
+        [
+            RandRotated(
+                keys, range_x=math.radians(rotate_deg), prob=prob, mode=("bilinear", "nearest"), padding_mode="zeros"
+            ),
+            RandZoomd(
+                keys,
+                prob=prob,
+                min_zoom=1.0 - scale,
+                max_zoom=1.0 + scale,
+                mode=("bilinear", "nearest"),
+                padding_mode="constant",
+                keep_size=True,
+            ),
+            RandFlipd(keys, prob=flip_prob, spatial_axis=1),
+        ]
+    )
 
 
 def old_augment_batch(aug: Compose, images: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -79,15 +88,22 @@ def bench_size(side: int, batch: int, repeats: int, probs: list[float]) -> None:
         old_med, new_med = median_of_blocks(old_t), median_of_blocks(new_t)
         old_min, new_min = min(map(min, old_t)), min(map(min, new_t))
         print(f"  prob={prob:<4} old per-sample MONAI Compose   {old_med:9.2f} ms/batch (min {old_min:8.2f})")
-        print(f"  prob={prob:<4} new batched AffineTransform    {new_med:9.2f} ms/batch (min {new_min:8.2f})"
-              f"   speed-up x{old_med / new_med:.1f}")
+        print(
+            f"  prob={prob:<4} new batched AffineTransform    {new_med:9.2f} ms/batch (min {new_min:8.2f})"
+            f"   speed-up x{old_med / new_med:.1f}"
+        )
 
 
 def main() -> None:
     ap = block_parser(__doc__.splitlines()[0], default_threads=1)
     ap.add_argument("--batch", type=int, default=8)
-    ap.add_argument("--probs", type=float, nargs="+", default=[0.5, 1.0],
-                    help="probability of rotation and of zoom (the trainer's: 0.5)")
+    ap.add_argument(
+        "--probs",
+        type=float,
+        nargs="+",
+        default=[0.5, 1.0],
+        help="probability of rotation and of zoom (the trainer's: 0.5)",
+    )
     args = ap.parse_args()
     set_threads(args.threads)
     for side in args.sizes:

@@ -46,7 +46,7 @@ def main() -> None:
         net(x).sum().backward()
 
     fast = _median_ms(step, a.repeats)
-    for name, child in list(net.named_modules()):  # back to torch's dropout, same weights
+    for _name, child in list(net.named_modules()):  # back to torch's dropout, same weights
         for attr, sub in list(child.named_children()):
             if isinstance(sub, FastDropout):
                 setattr(child, attr, nn.Dropout(sub.p))
@@ -54,11 +54,12 @@ def main() -> None:
     act = torch.randn(a.batch, hp["filters"][0], a.size, a.size)
     layer = FastDropout(hp["dropout"]).train()
     print(f"DynUNet {hp['filters']}, batch {a.batch}, {a.size} px, dropout {hp['dropout']}, 1 thread:")
-    print(f"  step with torch dropout {torch_ms:7.1f} ms   with FastDropout {fast:7.1f} ms   "
-          f"({torch_ms / fast:.2f}x)")
-    print(f"  one dropout on {tuple(act.shape)}: torch "
-          f"{_median_ms(lambda: nn.functional.dropout(act, hp['dropout'], True), a.repeats):.2f} ms, "
-          f"FastDropout {_median_ms(lambda: layer(act), a.repeats):.2f} ms")
+    print(f"  step with torch dropout {torch_ms:7.1f} ms   with FastDropout {fast:7.1f} ms   ({torch_ms / fast:.2f}x)")
+    print(
+        f"  one dropout on {tuple(act.shape)}: torch "
+        f"{_median_ms(lambda: nn.functional.dropout(act, hp['dropout'], True), a.repeats):.2f} ms, "
+        f"FastDropout {_median_ms(lambda: layer(act), a.repeats):.2f} ms"
+    )
 
 
 if __name__ == "__main__":

@@ -65,9 +65,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from _timing import device_sync, median_ms  # noqa: E402
+from _timing import device_sync, median_ms
 
-from gdgp.clicks.geodesic import geodesic_distance  # noqa: E402
+from gdgp.clicks.geodesic import geodesic_distance
 
 CASES = [("1 x 256x256", 1, 256), ("16 x 64x64", 16, 64), ("16 x 256x256", 16, 256)]
 
@@ -94,23 +94,31 @@ def bench_device(device: torch.device, iterations: int, repeats: int) -> None:
     try:
         import FastGeodis  # type: ignore[import-not-found]
     except ImportError:
-        FastGeodis = None  # noqa: N806
+        FastGeodis = None
     for name, batch, size in CASES:
         image, seeds = make_inputs(batch, size, device)
         line = f"{device.type:4s} {name:14s} iterations={iterations}:"
         dists = {}
         for backend in backends(device):
+
             def run(backend: str = backend) -> torch.Tensor:
                 return geodesic_distance(image, seeds, lamb=1.0, iterations=iterations, backend=backend)
+
             line += f" {backend} {median_ms(run, repeats, sync=device_sync(device)):8.2f} ms |"
             dists[backend] = run()
         if "numba" in dists:
             diff = float((dists["numba"] - dists["torch"]).abs().max() / dists["torch"].max())
             line += f" numba vs torch max |diff| / max D = {diff:.2g} |"
         if FastGeodis is not None:
+
             def run_fg() -> list[torch.Tensor]:
-                return [FastGeodis.generalised_geodesic2d(image[b][None, None], (~seeds[b]).float()[None, None],
-                                                          1e10, 1.0, iterations) for b in range(batch)]
+                return [
+                    FastGeodis.generalised_geodesic2d(
+                        image[b][None, None], (~seeds[b]).float()[None, None], 1e10, 1.0, iterations
+                    )
+                    for b in range(batch)
+                ]
+
             fg = median_ms(run_fg, repeats, sync=device_sync(device))
             diff = max(float((f[0, 0] - r).abs().max() / r.max()) for f, r in zip(run_fg(), dists["torch"]))
             line += f" FastGeodis {fg:8.2f} ms (max |diff| / max D to torch = {diff:.2g})"
@@ -119,8 +127,9 @@ def bench_device(device: torch.device, iterations: int, repeats: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
-                        help="auto = CPU, plus CUDA when available")
+    parser.add_argument(
+        "--device", default="auto", choices=["auto", "cpu", "cuda"], help="auto = CPU, plus CUDA when available"
+    )
     parser.add_argument("--iterations", type=int, default=4)
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch default)")
     parser.add_argument("--repeats", type=int, default=7)

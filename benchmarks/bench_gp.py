@@ -22,9 +22,8 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
-from sklearn.gaussian_process import GaussianProcessClassifier
-
 from _timing import alternating_blocks_ms, block_parser, device_sync, median_of_blocks, set_threads
+from sklearn.gaussian_process import GaussianProcessClassifier
 
 from gdgp.methods.gp import LaplaceGPHead
 from gdgp.methods.gp.sklearn_reference import sklearn_hybrid_kernel
@@ -64,8 +63,12 @@ def bench_size(side: int, repeats: int, device: str, di: int, dd: int) -> None:
     # (latent mean + variance, averaged probability); the others are GDGP's own setting
     # (sigmoid of the latent mean, no variance), compared on the latent mean.  The evaluation
     # predicts all test slices of a round in one batched call: the last row, per slice.
-    configs = ((torch.float32, "averaged", True, 1), (torch.float64, "averaged", True, 1),
-               (torch.float32, "sigmoid", False, 1), (torch.float32, "sigmoid", False, BATCH))
+    configs = (
+        (torch.float32, "averaged", True, 1),
+        (torch.float64, "averaged", True, 1),
+        (torch.float32, "sigmoid", False, 1),
+        (torch.float32, "sigmoid", False, BATCH),
+    )
     for dtype, mode, with_var, batch in configs:
         head = LaplaceGPHead(**HP, prob_mode=mode, predict_var=with_var, dtype=dtype).to(device)
 
@@ -90,19 +93,25 @@ def bench_size(side: int, repeats: int, device: str, di: int, dd: int) -> None:
         contenders[name] = run_head
         per_slice[name] = batch
 
-    times = alternating_blocks_ms(contenders, blocks=BLOCKS, per_block=max(1, repeats // BLOCKS),
-                                  sync=device_sync(device))
+    times = alternating_blocks_ms(
+        contenders, blocks=BLOCKS, per_block=max(1, repeats // BLOCKS), sync=device_sync(device)
+    )
     sk_blocks = times.pop(sklearn_name)
-    print(f"M = {side}x{side} = {side * side} test pixels, N = {N_CLICKS} clicks, Di = {di}, Dd = {dd}, "
-          f"{BLOCKS} alternating blocks of {max(1, repeats // BLOCKS)} calls")
+    print(
+        f"M = {side}x{side} = {side * side} test pixels, N = {N_CLICKS} clicks, Di = {di}, Dd = {dd}, "
+        f"{BLOCKS} alternating blocks of {max(1, repeats // BLOCKS)} calls"
+    )
     sk_min = min(map(min, sk_blocks))
     print(f"  {sklearn_name:58s} {median_of_blocks(sk_blocks):9.2f} ms (min {sk_min:7.2f})")
     for name, blocks in times.items():
         ours = [[t / per_slice[name] for t in b] for b in blocks]
         ratios = [statistics.median(s) / statistics.median(o) for s, o in zip(sk_blocks, ours, strict=True)]
         ours_min = min(map(min, ours))
-        print(f"  {name:58s} {median_of_blocks(ours):9.2f} ms (min {ours_min:7.2f})   speed-up x{statistics.median(ratios):5.1f} "
-              f"(blocks x{min(ratios):.1f}..x{max(ratios):.1f}; of the minima x{sk_min / ours_min:.1f})   {errors[name]}")
+        print(
+            f"  {name:58s} {median_of_blocks(ours):9.2f} ms (min {ours_min:7.2f})   "
+            f"speed-up x{statistics.median(ratios):5.1f} "
+            f"(blocks x{min(ratios):.1f}..x{max(ratios):.1f}; of the minima x{sk_min / ours_min:.1f})   {errors[name]}"
+        )
 
 
 def main() -> None:

@@ -35,8 +35,10 @@ def main() -> None:
         plain.append(wall_s(JOB_IMPORTS))
         lean.append(wall_s(LEAN + JOB_IMPORTS))
     p, q = statistics.median(plain), statistics.median(lean)
-    print(f"job imports, median of {a.repeats}: plain MONAI import {p:.2f} s, lean {q:.2f} s, "
-          f"saving {p - q:.2f} s per job ({100 * (p - q) / p:.0f} %)")
+    print(
+        f"job imports, median of {a.repeats}: plain MONAI import {p:.2f} s, lean {q:.2f} s, "
+        f"saving {p - q:.2f} s per job ({100 * (p - q) / p:.0f} %)"
+    )
     print("plain:", " ".join(f"{t:.2f}" for t in plain))
     print("lean: ", " ".join(f"{t:.2f}" for t in lean))
 

@@ -16,14 +16,15 @@ Usage: ``python benchmarks/bench_latency.py [--device cpu|cuda] [--threads 2] [-
 from __future__ import annotations
 
 import argparse
+
 import numpy as np
 import torch
 from _timing import device_sync, median_ms
 
 from gdgp.clicks.encodings import click_map
-from gdgp.methods.graph_cut import graph_cut
 from gdgp.clicks.robot import Robot
 from gdgp.methods import build_method
+from gdgp.methods.graph_cut import graph_cut
 
 
 def phantom(size: int = 256, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -45,7 +46,7 @@ def twenty_clicks(method, image: np.ndarray, gt: np.ndarray) -> list:
     pred = gt.copy()
     while len(robot.clicks) < 20:
         y, x = rng.integers(60, 196, size=2)
-        pred[y - 4:y + 4, x - 4:x + 4] = ~pred[y - 4:y + 4, x - 4:x + 4]
+        pred[y - 4 : y + 4, x - 4 : x + 4] = ~pred[y - 4 : y + 4, x - 4 : x + 4]
         robot.next_click(pred)
     return robot.clicks
 
@@ -80,8 +81,14 @@ def main() -> None:
             ti = low.flatten(2).transpose(1, 2)
             td = feats.flatten(2).transpose(1, 2)
             idx = batch.point_idx.clamp_min(0)[..., None]
-            net.head(torch.gather(ti, 1, idx.expand(-1, -1, 3)), torch.gather(td, 1, idx.expand(-1, -1, td.shape[-1])),
-                     batch.point_y, batch.point_mask, ti, td)
+            net.head(
+                torch.gather(ti, 1, idx.expand(-1, -1, 3)),
+                torch.gather(td, 1, idx.expand(-1, -1, td.shape[-1])),
+                batch.point_y,
+                batch.point_mask,
+                ti,
+                td,
+            )
 
     parts = {
         "crop + Gaussian geodesic encoding": lambda: method.prepare([image], [clicks]),
@@ -93,10 +100,13 @@ def main() -> None:
     prob = np.clip(np.where(gt, 0.97, 0.02) + noise, 0.0, 1.0)
     fg, bg = click_map(clicks, gt.shape, True), click_map(clicks, gt.shape, False)
     parts["DeepIGeoS graph cut (CPU, not in a click)"] = lambda: graph_cut(
-        prob, image, fg, bg, weight=0.3, sigma=0.1, neighbours=8)
-    print(f"torch {torch.__version__}, device {args.device}, threads {torch.get_num_threads()}, "
-          f"slice 256x256, {len(clicks)} clicks, crop {batch.boxes[0].height}x{batch.boxes[0].width} -> "
-          f"{args.crop_size}x{args.crop_size}")
+        prob, image, fg, bg, weight=0.3, sigma=0.1, neighbours=8
+    )
+    print(
+        f"torch {torch.__version__}, device {args.device}, threads {torch.get_num_threads()}, "
+        f"slice 256x256, {len(clicks)} clicks, crop {batch.boxes[0].height}x{batch.boxes[0].width} -> "
+        f"{args.crop_size}x{args.crop_size}"
+    )
     for name, fn in parts.items():
         print(f"  {name:42s} {median_ms(fn, args.repeats, warmup=3, sync=sync):8.2f} ms (median of {args.repeats})")
 

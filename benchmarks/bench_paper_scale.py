@@ -56,9 +56,23 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 RESULT = "RESULT "
-COLUMNS = ["method", "interactive", "train_s_per_epoch", "step_s", "steps_timed", "batch", "slices",
-           "peak_mb", "peak_rss_mb", "eval_peak_mb", "click_median_ms", "click_p90_ms", "clicks_timed",
-           "plan_s", "note"]
+COLUMNS = [
+    "method",
+    "interactive",
+    "train_s_per_epoch",
+    "step_s",
+    "steps_timed",
+    "batch",
+    "slices",
+    "peak_mb",
+    "peak_rss_mb",
+    "eval_peak_mb",
+    "click_median_ms",
+    "click_p90_ms",
+    "clicks_timed",
+    "plan_s",
+    "note",
+]
 
 
 # --- synthetic data ------------------------------------------------------------------------
@@ -71,8 +85,11 @@ def blob_slices(n: int, size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarra
     images, labels = [], []
     for _ in range(n):
         cy, cx = rng.uniform(0.3, 0.7, 2) * size
-        radius = rng.uniform(12, 40) * scale * (1 + 0.2 * np.sin(rng.integers(2, 6) * np.arctan2(yy - cy, xx - cx)
-                                                                 + rng.uniform(0, 2 * np.pi)))
+        radius = (
+            rng.uniform(12, 40)
+            * scale
+            * (1 + 0.2 * np.sin(rng.integers(2, 6) * np.arctan2(yy - cy, xx - cx) + rng.uniform(0, 2 * np.pi)))
+        )
         gt = np.hypot(yy - cy, xx - cx) <= radius
         background = 0.3 + 0.1 * np.sin(xx / (23 * scale) + rng.uniform(0, 6)) * np.cos(yy / (31 * scale))
         image = background + 0.25 * gt + 0.05 * rng.standard_normal((size, size))
@@ -191,12 +208,23 @@ def measure_method(args: argparse.Namespace, name: str) -> dict[str, Any]:
             step()
             steps.append(time.perf_counter() - start)
     step_s = statistics.fmean(steps)
-    return {"method": name, "interactive": method.interactive, "step_s": step_s, "steps_timed": len(steps),
-            "train_s_per_epoch": step_s * math.ceil(args.slices / args.batch), "batch": args.batch,
-            "slices": args.slices, "peak_mb": train_mem.peak, "peak_rss_mb": train_mem.peak_rss,
-            "eval_peak_mb": eval_mem.peak, "click_median_ms": statistics.median(times),
-            "click_p90_ms": float(np.percentile(times, 90)), "clicks_timed": len(times), "plan_s": float("nan"),
-            "note": "" if method.interactive else "automatic: one prediction per slice"}
+    return {
+        "method": name,
+        "interactive": method.interactive,
+        "step_s": step_s,
+        "steps_timed": len(steps),
+        "train_s_per_epoch": step_s * math.ceil(args.slices / args.batch),
+        "batch": args.batch,
+        "slices": args.slices,
+        "peak_mb": train_mem.peak,
+        "peak_rss_mb": train_mem.peak_rss,
+        "eval_peak_mb": eval_mem.peak,
+        "click_median_ms": statistics.median(times),
+        "click_p90_ms": float(np.percentile(times, 90)),
+        "clicks_timed": len(times),
+        "plan_s": float("nan"),
+        "note": "" if method.interactive else "automatic: one prediction per slice",
+    }
 
 
 def measure_nnunet(args: argparse.Namespace) -> dict[str, Any]:
@@ -225,8 +253,9 @@ def measure_nnunet(args: argparse.Namespace) -> dict[str, Any]:
         sync = device_sync(device)
         torch.manual_seed(0)
         np.random.seed(0)
-        trainer = get_trainer_from_args(str(nn_mod.DATASET_ID), "2d", "all", hp.get("trainer", "nnUNetTrainer"),
-                                        device=device)
+        trainer = get_trainer_from_args(
+            str(nn_mod.DATASET_ID), "2d", "all", hp.get("trainer", "nnUNetTrainer"), device=device
+        )
         iterations = int(hp.get("iterations_per_epoch") or trainer.num_iterations_per_epoch)
         val_iterations = int(hp.get("val_iterations_per_epoch") or trainer.num_val_iterations_per_epoch)
         trainer.on_train_start()
@@ -258,9 +287,12 @@ def measure_nnunet(args: argparse.Namespace) -> dict[str, Any]:
         epoch_s = iterations * iteration_s + val_iterations * val_s
         batch_size, patch = trainer.batch_size, trainer.configuration_manager.patch_size
         axes = trainer.inference_allowed_mirroring_axes
-        state = {"plans": json.dumps(trainer.plans_manager.plans), "dataset_json": json.dumps(trainer.dataset_json),
-                 "trainer_name": trainer.__class__.__name__,
-                 "mirroring_axes": json.dumps(None if axes is None else list(axes))}
+        state = {
+            "plans": json.dumps(trainer.plans_manager.plans),
+            "dataset_json": json.dumps(trainer.dataset_json),
+            "trainer_name": trainer.__class__.__name__,
+            "mirroring_axes": json.dumps(None if axes is None else list(axes)),
+        }
         del trainer
         method = build_method("nnunet", **hp)
         method.load_extra_state(state)
@@ -268,17 +300,31 @@ def measure_nnunet(args: argparse.Namespace) -> dict[str, Any]:
         image, gt = (a[0] for a in blob_slices(1, args.size, seed=1))
         with PeakMemory(device) as eval_mem:
             times = click_latencies(method, image, gt, args.clicks, sync)
-        note = (f"nnU-Net's own trainer: epoch = {iterations} iterations of batch {batch_size} "
-                f"({'x'.join(map(str, patch))} patches; mean load {1e3 * statistics.fmean(load):.0f} ms + "
-                f"train_step {1e3 * statistics.fmean(train):.0f} ms) + {val_iterations} validation iterations "
-                f"({1e3 * val_s:.0f} ms each); automatic: one prediction per slice (sliding window + mirroring)")
+        note = (
+            f"nnU-Net's own trainer: epoch = {iterations} iterations of batch {batch_size} "
+            f"({'x'.join(map(str, patch))} patches; mean load {1e3 * statistics.fmean(load):.0f} ms + "
+            f"train_step {1e3 * statistics.fmean(train):.0f} ms) + {val_iterations} validation iterations "
+            f"({1e3 * val_s:.0f} ms each); automatic: one prediction per slice (sliding window + mirroring)"
+        )
         if budget_hit:
             note += f"; only {len(train)} iteration(s) timed within the {args.nnunet_budget:.0f} s budget"
-        return {"method": "nnunet", "interactive": False, "step_s": iteration_s, "steps_timed": len(train),
-                "train_s_per_epoch": epoch_s, "batch": batch_size, "slices": args.slices,
-                "peak_mb": train_mem.peak, "peak_rss_mb": train_mem.peak_rss, "eval_peak_mb": eval_mem.peak,
-                "click_median_ms": statistics.median(times), "click_p90_ms": float(np.percentile(times, 90)),
-                "clicks_timed": len(times), "plan_s": plan_s, "note": note}
+        return {
+            "method": "nnunet",
+            "interactive": False,
+            "step_s": iteration_s,
+            "steps_timed": len(train),
+            "train_s_per_epoch": epoch_s,
+            "batch": batch_size,
+            "slices": args.slices,
+            "peak_mb": train_mem.peak,
+            "peak_rss_mb": train_mem.peak_rss,
+            "eval_peak_mb": eval_mem.peak,
+            "click_median_ms": statistics.median(times),
+            "click_p90_ms": float(np.percentile(times, 90)),
+            "clicks_timed": len(times),
+            "plan_s": plan_s,
+            "note": note,
+        }
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -313,7 +359,7 @@ def run_worker(args: argparse.Namespace, name: str, forwarded: list[str]) -> dic
         return {"method": name, "note": f"not measured: over the {args.timeout} s limit per method"}
     for line in proc.stdout.splitlines():
         if line.startswith(RESULT):
-            return json.loads(line[len(RESULT):])
+            return json.loads(line[len(RESULT) :])
     tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
     return {"method": name, "note": "not measured: worker failed: " + " | ".join(tail)}
 
@@ -328,8 +374,10 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
     lines = ["| method | train s/epoch | peak MB | click median ms | click p90 ms |", "|---|---|---|---|---|"]
     for r in rows:
         mark = "" if r.get("interactive", True) else " (auto)"
-        lines.append(f"| {r['method']}{mark} | {_fmt(r.get('train_s_per_epoch'), 1)} | {_fmt(r.get('peak_mb'), 0)} | "
-                     f"{_fmt(r.get('click_median_ms'), 1)} | {_fmt(r.get('click_p90_ms'), 1)} |")
+        lines.append(
+            f"| {r['method']}{mark} | {_fmt(r.get('train_s_per_epoch'), 1)} | {_fmt(r.get('peak_mb'), 0)} | "
+            f"{_fmt(r.get('click_median_ms'), 1)} | {_fmt(r.get('click_p90_ms'), 1)} |"
+        )
     return "\n".join(lines)
 
 
@@ -384,15 +432,17 @@ def estimate(rows: list[dict[str, Any]], config: Path) -> str:
     for _, m, t, e in jobs:
         key = "gdgp variants" if m in VARIANT_SETTINGS else m
         per_method[key] = per_method.get(key, 0.0) + t + e
-    lines = [f"Estimate for {config} ({len(jobs)} trained models: {len(datasets)} datasets, {seeds} seeds, "
-             f"{epochs} epochs, batch {batch}; {rounds} rounds, {other_protocols} extra protocols), from the "
-             f"figures above:",
-             f"  training   {total_train / 3600:10.1f} h   evaluation {total_eval / 3600:8.1f} h   "
-             f"sequential total {(total_train + total_eval) / 3600:.1f} h",
-             f"  longest job: train {longest[1]} on {longest[0]}, {longest[2] / 3600:.1f} h; "
-             f"evaluate {longest_eval[1]} on {longest_eval[0]}, {longest_eval[3] / 3600:.1f} h",
-             "  per method (train + evaluate, all datasets and seeds): "
-             + ", ".join(f"{m} {s / 3600:.1f} h" for m, s in sorted(per_method.items(), key=lambda kv: -kv[1]))]
+    lines = [
+        f"Estimate for {config} ({len(jobs)} trained models: {len(datasets)} datasets, {seeds} seeds, "
+        f"{epochs} epochs, batch {batch}; {rounds} rounds, {other_protocols} extra protocols), from the "
+        f"figures above:",
+        f"  training   {total_train / 3600:10.1f} h   evaluation {total_eval / 3600:8.1f} h   "
+        f"sequential total {(total_train + total_eval) / 3600:.1f} h",
+        f"  longest job: train {longest[1]} on {longest[0]}, {longest[2] / 3600:.1f} h; "
+        f"evaluate {longest_eval[1]} on {longest_eval[0]}, {longest_eval[3] / 3600:.1f} h",
+        "  per method (train + evaluate, all datasets and seeds): "
+        + ", ".join(f"{m} {s / 3600:.1f} h" for m, s in sorted(per_method.items(), key=lambda kv: -kv[1])),
+    ]
     if missing:
         lines.append(f"  not counted (not measured): {', '.join(missing)}")
     return "\n".join(lines)
@@ -406,8 +456,12 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=256, help="slice side in px (the paper's 256)")
     ap.add_argument("--steps", type=int, default=4, help="timed training steps (after one untimed)")
     ap.add_argument("--batch", type=int, default=16, help="training batch (config/msd.yaml's train.batch_size)")
-    ap.add_argument("--slices", type=int, default=400, help="training slices per epoch (the paper's Table 1: "
-                    "200-400 per target); nnU-Net plans on this many")
+    ap.add_argument(
+        "--slices",
+        type=int,
+        default=400,
+        help="training slices per epoch (the paper's Table 1: 200-400 per target); nnU-Net plans on this many",
+    )
     ap.add_argument("--clicks", type=int, default=20, help="robot corrections of the timed session (timed: clicks + 1)")
     ap.add_argument("--nnunet-budget", type=float, default=60.0, help="seconds of timed nnU-Net iterations at most")
     ap.add_argument("--config", type=Path, default=REPO / "config" / "msd.yaml", help="hyperparameters (methods)")
@@ -419,23 +473,45 @@ def main() -> None:
     if args.worker:
         worker(args)
         return
-    forwarded = ["--device", args.device, "--threads", str(args.threads), "--size", str(args.size),
-                 "--steps", str(args.steps), "--batch", str(args.batch), "--slices", str(args.slices),
-                 "--clicks", str(args.clicks), "--nnunet-budget", str(args.nnunet_budget),
-                 "--config", str(args.config)]
+    forwarded = [
+        "--device",
+        args.device,
+        "--threads",
+        str(args.threads),
+        "--size",
+        str(args.size),
+        "--steps",
+        str(args.steps),
+        "--batch",
+        str(args.batch),
+        "--slices",
+        str(args.slices),
+        "--clicks",
+        str(args.clicks),
+        "--nnunet-budget",
+        str(args.nnunet_budget),
+        "--config",
+        str(args.config),
+    ]
     import torch
 
-    print(f"torch {torch.__version__}, device {args.device}, threads {args.threads}, slices {args.size}x{args.size}, "
-          f"batch {args.batch}, {args.steps} timed steps, epoch = {args.slices} slices, "
-          f"{args.clicks + 1} timed predictions, hyperparameters from {args.config}", flush=True)
+    print(
+        f"torch {torch.__version__}, device {args.device}, threads {args.threads}, slices {args.size}x{args.size}, "
+        f"batch {args.batch}, {args.steps} timed steps, epoch = {args.slices} slices, "
+        f"{args.clicks + 1} timed predictions, hyperparameters from {args.config}",
+        flush=True,
+    )
     rows = []
     for name in args.methods or default_methods():
         start = time.perf_counter()
         row = run_worker(args, name, forwarded)
         row["load_1min"] = os.getloadavg()[0]  # this worker's threads included: more means a busy host
         rows.append(row)
-        print(f"  {name}: {time.perf_counter() - start:.0f} s, load {row['load_1min']:.1f}"
-              + (f" ({row['note']})" if row.get("note") else ""), flush=True)
+        print(
+            f"  {name}: {time.perf_counter() - start:.0f} s, load {row['load_1min']:.1f}"
+            + (f" ({row['note']})" if row.get("note") else ""),
+            flush=True,
+        )
     print()
     print(markdown_table(rows))
     if args.out:

@@ -28,13 +28,18 @@ from gdgp.data.slice_set import load_slices
 from gdgp.training.checkpoint import load_method
 
 
-def click_latencies_ms(checkpoint: Path, images: np.ndarray, labels: np.ndarray, clicks: int) -> tuple[str, list[float]]:
+def click_latencies_ms(
+    checkpoint: Path, images: np.ndarray, labels: np.ndarray, clicks: int
+) -> tuple[str, list[float]]:
     """The method's name and the wall time (ms) of each timed predict_batch call of every slice's session
     (``bench_paper_scale.click_latencies``: two untimed warm-up calls, then first interaction + ``clicks``
     corrections; an automatic method's one prediction is timed as often)."""
     method = load_method(checkpoint, "cpu")
-    times = [t for image, gt in zip(images, labels, strict=True)
-             for t in click_latencies(method, image, gt, clicks, sync=lambda: None)]
+    times = [
+        t
+        for image, gt in zip(images, labels, strict=True)
+        for t in click_latencies(method, image, gt, clicks, sync=lambda: None)
+    ]
     return method.name, times
 
 
@@ -51,8 +56,10 @@ def main() -> None:
     torch.set_num_threads(a.threads)
     data = load_slices(a.slices, a.manifest).subset(a.split)
     images, labels = data.images[: a.max_slices], data.labels[: a.max_slices]
-    print(f"torch {torch.__version__}, {a.threads} threads, {len(images)} {a.split} slices "
-          f"{images.shape[1]}x{images.shape[2]}, {a.clicks} corrections each")
+    print(
+        f"torch {torch.__version__}, {a.threads} threads, {len(images)} {a.split} slices "
+        f"{images.shape[1]}x{images.shape[2]}, {a.clicks} corrections each"
+    )
     print("| method | calls | median ms | p90 ms |\n|---|---|---|---|")
     for checkpoint in a.checkpoints:
         name, times = click_latencies_ms(checkpoint, images, labels, a.clicks)

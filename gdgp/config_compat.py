@@ -26,6 +26,7 @@ turns digit strings in ``train.seeds`` back into integers before validation.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -55,10 +56,8 @@ def coerce_command_line_seeds(config: dict[str, Any]) -> None:
     rates = train.get("method_lr") if isinstance(train, dict) else None
     if isinstance(rates, dict):  # --config "train={method_lr: {dextr: 0.003}}"
         for method, value in rates.items():
-            try:
+            with contextlib.suppress(ValueError):
                 rates[method] = float(value) if isinstance(value, str) else value
-            except ValueError:
-                pass
 
 
 def explicit_seed_keys(config: Mapping[str, Any]) -> frozenset[str]:
@@ -78,14 +77,16 @@ def _seed_list(values: Sequence[Any], key: str) -> list[int]:
     seeds = []
     for v in values:
         if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-            raise ValueError(f"config: {key} must hold non-negative integers (a seed names a seed<k> folder), "
-                             f"got {v!r}")
+            raise ValueError(
+                f"config: {key} must hold non-negative integers (a seed names a seed<k> folder), got {v!r}"
+            )
         seeds.append(int(v))
     return seeds
 
 
-def training_seeds(config: Mapping[str, Any], explicit: frozenset[str] | set[str] | None = None
-                   ) -> tuple[list[int], list[str]]:
+def training_seeds(
+    config: Mapping[str, Any], explicit: frozenset[str] | set[str] | None = None
+) -> tuple[list[int], list[str]]:
     """The training seeds every method is trained and evaluated with, and the deprecation warnings.
 
     Args:
@@ -121,14 +122,17 @@ def training_seeds(config: Mapping[str, Any], explicit: frozenset[str] | set[str
     seeds = [0]
     if "train.seed" in given:
         seeds = _seed_list([train["seed"]], "train.seed")
-        warnings.append(f"train.seed is deprecated: use train.seeds: {seeds} (a list; every method is trained "
-                        "with each seed)")
+        warnings.append(
+            f"train.seed is deprecated: use train.seeds: {seeds} (a list; every method is trained with each seed)"
+        )
     if "experiments.extra_seeds" in given:
         extra = _seed_list(experiments["extra_seeds"], "experiments.extra_seeds")
         seeds = list(dict.fromkeys([*seeds, *extra]))
-        warnings.append(f"experiments.extra_seeds is deprecated: its seeds are added to the training seeds, and "
-                        f"now every method (not only gdgp and its variants) trains with them: seeds {seeds}; "
-                        f"write train.seeds: {seeds} instead")
+        warnings.append(
+            f"experiments.extra_seeds is deprecated: its seeds are added to the training seeds, and "
+            f"now every method (not only gdgp and its variants) trains with them: seeds {seeds}; "
+            f"write train.seeds: {seeds} instead"
+        )
     return seeds, warnings
 
 
@@ -152,13 +156,22 @@ def compared_protocols(protocol: str, protocols: Sequence[str]) -> list[str]:
     names = list(protocols)
     unknown = sorted(set(names) - set(KNOWN_PROTOCOLS))
     if unknown or len(set(names)) != len(names):
-        raise ValueError(f"config: evaluate.protocols {names} must name distinct protocols among "
-                         f"{list(KNOWN_PROTOCOLS)}")
+        raise ValueError(
+            f"config: evaluate.protocols {names} must name distinct protocols among {list(KNOWN_PROTOCOLS)}"
+        )
     if names and protocol not in names:
-        raise ValueError(f"config: evaluate.protocols {names} must include evaluate.protocol ({protocol!r}), "
-                         "whose runs are the main ones (or be [] for no protocol comparison)")
+        raise ValueError(
+            f"config: evaluate.protocols {names} must include evaluate.protocol ({protocol!r}), "
+            "whose runs are the main ones (or be [] for no protocol comparison)"
+        )
     return names if len(names) >= 2 else []
 
 
-__all__ = ["KNOWN_PROTOCOLS", "SEED_KEYS", "coerce_command_line_seeds", "compared_protocols", "explicit_seed_keys",
-           "training_seeds"]
+__all__ = [
+    "KNOWN_PROTOCOLS",
+    "SEED_KEYS",
+    "coerce_command_line_seeds",
+    "compared_protocols",
+    "explicit_seed_keys",
+    "training_seeds",
+]

@@ -11,13 +11,13 @@ from typing import Any
 
 #: Variant name -> the GDGP settings it overrides.
 VARIANT_SETTINGS: dict[str, dict[str, Any]] = {
-    "gdgp_fixed": {"learnable": False},       # Table 3: sigma, alpha1, alpha2, tau, l fixed
-    "gdgp_enc_edv": {"encoding": "edv"},      # Table 5: Euclidean distance maps
-    "gdgp_enc_gh": {"encoding": "gh"},        # Table 5: Gaussian heatmaps
-    "gdgp_enc_geo": {"encoding": "geo"},      # Table 5: geodesic distance maps
+    "gdgp_fixed": {"learnable": False},  # Table 3: sigma, alpha1, alpha2, tau, l fixed
+    "gdgp_enc_edv": {"encoding": "edv"},  # Table 5: Euclidean distance maps
+    "gdgp_enc_gh": {"encoding": "gh"},  # Table 5: Gaussian heatmaps
+    "gdgp_enc_geo": {"encoding": "geo"},  # Table 5: geodesic distance maps
     "gdgp_abl_fgbg": {"interaction": "fgbg"},  # Table 6, ablation 1: conventional fg/bg clicks
     "gdgp_abl_noenc": {"encoding": "points"},  # Table 6, ablation 2: raw point maps, no encoding
-    "gdgp_abl_cnn": {"head": "cnn"},          # Table 6, ablation 3: CNN (sigmoid) head, no GP
+    "gdgp_abl_cnn": {"head": "cnn"},  # Table 6, ablation 3: CNN (sigmoid) head, no GP
     # Table 6, extra row (not in the paper): the RBF term also sees the fg/bg maps
     "gdgp_abl_rbfmaps": {"rbf_inputs": "intensity_and_maps"},
 }

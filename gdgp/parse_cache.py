@@ -13,6 +13,7 @@ is never written, so it fails at every parse.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -45,8 +46,9 @@ def _cache_key(kind: str, payload: Any, extra_files: tuple[Path, ...] = ()) -> s
     return digest.hexdigest()
 
 
-def cached_check(kind: str, payload: Any, check: Callable[[], Any], cache_dir: Path | None = None,
-                 extra_files: tuple[Path, ...] = ()) -> Any:
+def cached_check(
+    kind: str, payload: Any, check: Callable[[], Any], cache_dir: Path | None = None, extra_files: tuple[Path, ...] = ()
+) -> Any:
     """``check()``'s JSON-able result, from ``cache_dir`` when the same input and code made it.
 
     ``cache_dir`` None: ``$GDGP_PARSE_CACHE`` or :data:`DEFAULT_CACHE_DIR`. A cache folder that
@@ -60,10 +62,8 @@ def cached_check(kind: str, payload: Any, check: Callable[[], Any], cache_dir: P
     except (OSError, ValueError):
         pass
     text = json.dumps(check())
-    try:
+    with contextlib.suppress(OSError):
         write_text_atomic(path, text)
-    except OSError:
-        pass
     return json.loads(text)  # the same plain data a cache hit gives
 
 
@@ -75,8 +75,7 @@ def _import_methods() -> Any:
     return gdgp.methods
 
 
-def checked_method_settings(methods: Mapping[str, Any],
-                            cache_dir: Path | None = None) -> dict[str, dict[str, Any]]:
+def checked_method_settings(methods: Mapping[str, Any], cache_dir: Path | None = None) -> dict[str, dict[str, Any]]:
     """``{name: complete settings}`` for ``config["methods"]`` (name -> settings written or None).
 
     Raises:
@@ -91,8 +90,9 @@ def checked_method_settings(methods: Mapping[str, Any],
     return cached_check("methods", written, check, cache_dir)
 
 
-def checked_tuning_plan(config: Mapping[str, Any], schema_path: str | os.PathLike[str],
-                        cache_dir: Path | None = None) -> Any:
+def checked_tuning_plan(
+    config: Mapping[str, Any], schema_path: str | os.PathLike[str], cache_dir: Path | None = None
+) -> Any:
     """:func:`gdgp.tuning_plan.check_tuning` of the (validated, methods filled) config, cached.
 
     Raises:
@@ -102,13 +102,16 @@ def checked_tuning_plan(config: Mapping[str, Any], schema_path: str | os.PathLik
 
     def check() -> dict[str, Any]:
         plan = check_tuning(config, schema_path)
-        return {"datasets": list(plan.datasets),
-                "grids": {m: {"method": g.method, "key": g.key, "values": list(g.values)} for m, g in plan.grids.items()}}
+        return {
+            "datasets": list(plan.datasets),
+            "grids": {m: {"method": g.method, "key": g.key, "values": list(g.values)} for m, g in plan.grids.items()},
+        }
 
     data = cached_check("tuning", config, check, cache_dir, (Path(schema_path),))
-    return TuningPlan(datasets=tuple(data["datasets"]),
-                      grids={m: Grid(method=g["method"], key=g["key"], values=tuple(g["values"]))
-                             for m, g in data["grids"].items()})
+    return TuningPlan(
+        datasets=tuple(data["datasets"]),
+        grids={m: Grid(method=g["method"], key=g["key"], values=tuple(g["values"])) for m, g in data["grids"].items()},
+    )
 
 
 __all__ = ["CACHE_ENV", "DEFAULT_CACHE_DIR", "cached_check", "checked_method_settings", "checked_tuning_plan"]

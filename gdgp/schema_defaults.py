@@ -32,8 +32,10 @@ SCHEMA_PATH = Path(__file__).resolve().parent.parent / "workflow" / "schemas" / 
 def load_schema() -> dict[str, Any]:
     """The parsed config schema (read once per process)."""
     if not SCHEMA_PATH.is_file():
-        raise ConfigError(f"gdgp takes its defaults from the workflow config schema, {SCHEMA_PATH}, which does "
-                          "not exist: run gdgp from its source tree (pip install -e .)")
+        raise ConfigError(
+            f"gdgp takes its defaults from the workflow config schema, {SCHEMA_PATH}, which does "
+            "not exist: run gdgp from its source tree (pip install -e .)"
+        )
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ~15 ms instead of ~75 ms
     with SCHEMA_PATH.open(encoding="utf-8") as f:
         return yaml.load(f, Loader=loader)

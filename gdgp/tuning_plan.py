@@ -135,8 +135,9 @@ class Grid:
         for name, value in zip(self.settings, self.values, strict=True):
             if name == setting:
                 return value
-        raise ValueError(f"{setting!r} is not a setting of tuning.grids.{self.method} "
-                         f"(its settings: {list(self.settings)})")
+        raise ValueError(
+            f"{setting!r} is not a setting of tuning.grids.{self.method} (its settings: {list(self.settings)})"
+        )
 
 
 @dataclass(frozen=True)
@@ -171,15 +172,18 @@ def _method_setting(method: str, key: str, config: Mapping[str, Any], where: str
 
     types = field_types(get_method_class(method).Settings)
     if key not in types:
-        raise ValueError(f"config: {where}: {key!r} is neither lr nor a hyperparameter of {method} "
-                         f"(methods.{method} has {sorted(types)})")
+        raise ValueError(
+            f"config: {where}: {key!r} is neither lr nor a hyperparameter of {method} "
+            f"(methods.{method} has {sorted(types)})"
+        )
 
     def check(value: Any) -> None:
         try:
             method_settings(method, {**config["methods"][method], key: value})
         except ConfigError as err:
-            raise ValueError(f"config: {where}: value {value!r} is not valid for methods.{method}.{key}: "
-                             f"{err}") from None
+            raise ValueError(
+                f"config: {where}: value {value!r} is not valid for methods.{method}.{key}: {err}"
+            ) from None
 
     return check, types[key] is float
 
@@ -197,24 +201,29 @@ def check_grid(method: str, grid: Any, config: Mapping[str, Any], schema: Mappin
     where = f"tuning.grids.{method}"
     methods = list(config.get("methods", {}))
     if method not in methods:
-        raise ValueError(f"config: {where}: method {method!r} is not in methods ({methods}); "
-                         "only configured methods can be tuned")
+        raise ValueError(
+            f"config: {where}: method {method!r} is not in methods ({methods}); only configured methods can be tuned"
+        )
     if not isinstance(grid, Mapping) or len(grid) != 1:
         keys = list(grid) if isinstance(grid, Mapping) else grid
-        raise ValueError(f"config: {where} must vary exactly one hyperparameter, got {keys!r}; "
-                         "the sweep gives every method one key with a few values")
-    (key, values), = grid.items()
+        raise ValueError(
+            f"config: {where} must vary exactly one hyperparameter, got {keys!r}; "
+            "the sweep gives every method one key with a few values"
+        )
+    ((key, values),) = grid.items()
     where = f"{where}.{key}"
     if key == LR_KEY:
         if method in EXTERNALLY_TRAINED:
-            raise ValueError(f"config: {where}: {method} trains with its own learning-rate schedule "
-                             "(train.lr does not reach it); tune one of its own keys or leave it out")
+            raise ValueError(
+                f"config: {where}: {method} trains with its own learning-rate schedule "
+                "(train.lr does not reach it); tune one of its own keys or leave it out"
+            )
         lr_schema = schema["properties"]["train"]["properties"][LR_KEY]
         check, number_key = (lambda value: _check_value(value, lr_schema, where, "train.lr")), True
     else:
         check, number_key = _method_setting(method, key, config, where)
     if not isinstance(values, Sequence) or isinstance(values, str):
-        raise ValueError(f"config: {where} must be a list of values, got {values!r}")  # noqa: TRY004 (config error)
+        raise ValueError(f"config: {where} must be a list of values, got {values!r}")
     labels: dict[str, Any] = {}
     given: dict[str, Any] = {}
     for value in values:
@@ -223,8 +232,10 @@ def check_grid(method: str, grid: Any, config: Mapping[str, Any], schema: Mappin
         except ValueError as err:
             raise ValueError(f"config: {where}: {err}") from None
         if label in labels:
-            raise ValueError(f"config: {where} lists the value {label} twice ({given[label]!r} and {value!r}); "
-                             "each value is one setting")
+            raise ValueError(
+                f"config: {where} lists the value {label} twice ({given[label]!r} and {value!r}); "
+                "each value is one setting"
+            )
         given[label] = value
         check(value)
         # a number-typed key gets floats, so that 1 and 1.0 (one path) also train one model
@@ -261,12 +272,16 @@ def check_tuning(config: Mapping[str, Any], schema: Mapping[str, Any] | str | os
         if name not in known:
             raise ValueError(f"config: tuning.datasets names {name!r}, which is not in datasets ({list(known)})")
         if int(known[name].get("n_val", 0)) <= 0:
-            raise ValueError(f"config: tuning.datasets names {name!r}, but datasets.{name}.n_val is 0; the sweep "
-                             "scores the validation slices, so give it n_val > 0")
+            raise ValueError(
+                f"config: tuning.datasets names {name!r}, but datasets.{name}.n_val is 0; the sweep "
+                "scores the validation slices, so give it n_val > 0"
+            )
     grids_cfg = tuning.get("grids") or {}
     if datasets and not grids_cfg:
-        raise ValueError("config: tuning.datasets is set but tuning.grids is empty: nothing to tune "
-                         "(give each method one hyperparameter and its values)")
+        raise ValueError(
+            "config: tuning.datasets is set but tuning.grids is empty: nothing to tune "
+            "(give each method one hyperparameter and its values)"
+        )
     grids = {method: check_grid(method, grid, config, schema) for method, grid in grids_cfg.items()}
     return TuningPlan(datasets=tuple(datasets), grids=grids)
 
@@ -298,7 +313,20 @@ def learning_rate(config: Mapping[str, Any], grid: Grid, setting: str) -> float:
     return float(grid.value_of(setting)) if grid.key == LR_KEY else method_learning_rate(config, grid.method)
 
 
-__all__ = ["EXTERNALLY_TRAINED", "LR_KEY", "SETTING_PATTERN", "Grid", "TuningPlan", "check_grid", "check_tuning",
-           "cli_value", "configured_value", "hyperparameters", "learning_rate", "method_learning_rate", "parse_setting",
-           "setting_label",
-           "value_label"]
+__all__ = [
+    "EXTERNALLY_TRAINED",
+    "LR_KEY",
+    "SETTING_PATTERN",
+    "Grid",
+    "TuningPlan",
+    "check_grid",
+    "check_tuning",
+    "cli_value",
+    "configured_value",
+    "hyperparameters",
+    "learning_rate",
+    "method_learning_rate",
+    "parse_setting",
+    "setting_label",
+    "value_label",
+]

@@ -14,8 +14,7 @@ import pytest
 from gdgp.data.slice_set import SliceSet
 
 
-def write_msd_task(root: Path, name: str = "Task99_Tiny", n_cases: int = 4, shape=(32, 32, 8),
-                   seed: int = 0) -> Path:
+def write_msd_task(root: Path, name: str = "Task99_Tiny", n_cases: int = 4, shape=(32, 32, 8), seed: int = 0) -> Path:
     """A tiny MSD task: a bright disc (label 1) with a small core (label 2) on slices 2..5."""
     rng = np.random.default_rng(seed)
     task = root / name
@@ -37,8 +36,9 @@ def write_msd_task(root: Path, name: str = "Task99_Tiny", n_cases: int = 4, shap
         nib.save(nib.Nifti1Image(img.astype(np.int16), affine), task / "imagesTr" / f"tiny_{i:03d}.nii.gz")
         nib.save(nib.Nifti1Image(lab, affine), task / "labelsTr" / f"tiny_{i:03d}.nii.gz")
         training.append({"image": f"./imagesTr/tiny_{i:03d}.nii.gz", "label": f"./labelsTr/tiny_{i:03d}.nii.gz"})
-    (task / "dataset.json").write_text(json.dumps({"name": name, "labels": {"0": "bg", "1": "disc", "2": "core"},
-                                                   "training": training}))
+    (task / "dataset.json").write_text(
+        json.dumps({"name": name, "labels": {"0": "bg", "1": "disc", "2": "core"}, "training": training})
+    )
     return task
 
 
@@ -68,10 +68,16 @@ def make_slice_set(n: int = 24, size: int = 32, seed: int = 0) -> SliceSet:
         images.append((0.3 + 0.4 * lab + rng.normal(0, 0.05, (size, size))).astype(np.float32))
         labels.append(lab.astype(np.uint8))
     n_train = 2 * n // 3
-    manifest = pd.DataFrame({
-        "slice_id": np.arange(n), "case": [f"c{i % 4}" for i in range(n)], "slice_z": np.arange(n),
-        "split": ["train"] * n_train + ["test"] * (n - n_train), "spacing_y": 0.8, "spacing_x": 0.8,
-    })
+    manifest = pd.DataFrame(
+        {
+            "slice_id": np.arange(n),
+            "case": [f"c{i % 4}" for i in range(n)],
+            "slice_z": np.arange(n),
+            "split": ["train"] * n_train + ["test"] * (n - n_train),
+            "spacing_y": 0.8,
+            "spacing_x": 0.8,
+        }
+    )
     return SliceSet(np.stack(images), np.stack(labels), manifest)
 
 

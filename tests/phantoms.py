@@ -21,16 +21,24 @@ def image_of(gt: np.ndarray, seed: int = 0) -> np.ndarray:
     return np.clip(0.3 + 0.4 * gt + 0.05 * rng.standard_normal(gt.shape), 0, 1).astype(np.float32)
 
 
-def disc_batch(n: int, centre: tuple[int, int], step: tuple[int, int], r: float, seed: int = 0
-               ) -> tuple[np.ndarray, np.ndarray]:
+def disc_batch(
+    n: int, centre: tuple[int, int], step: tuple[int, int], r: float, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """``n`` discs moving by ``step`` (y, x) and growing 1 px each, with their noisy images."""
-    labels = np.stack([disc(centre=(centre[0] + step[0] * i, centre[1] + step[1] * i), r=r + i)
-                       for i in range(n)]).astype(np.uint8)
+    labels = np.stack(
+        [disc(centre=(centre[0] + step[0] * i, centre[1] + step[1] * i), r=r + i) for i in range(n)]
+    ).astype(np.uint8)
     return np.stack([image_of(lab, seed + i) for i, lab in enumerate(labels)]), labels
 
 
-def assert_same_seed_same_steps(make_method: Callable[[], Any], images: np.ndarray, labels: np.ndarray,
-                                steps: int = 2, torch_seed: int = 0, rng_seed: int = 5) -> None:
+def assert_same_seed_same_steps(
+    make_method: Callable[[], Any],
+    images: np.ndarray,
+    labels: np.ndarray,
+    steps: int = 2,
+    torch_seed: int = 0,
+    rng_seed: int = 5,
+) -> None:
     """Two trainings from the same seeds give the same losses and bit-identical weights,
     and the steps did change the weights (finite losses)."""
     results, weights = [], []

@@ -12,11 +12,10 @@ from gdgp.atomic import atomic_path, write_text_atomic
 def test_failure_keeps_old_file_and_leaves_no_temporary(tmp_path: Path) -> None:
     target = tmp_path / "sub" / "table.csv"
     write_text_atomic(target, "old\n")
-    with pytest.raises(RuntimeError):
-        with atomic_path(target) as tmp:
-            tmp.write_text("half a tab")
-            assert tmp.suffix == ".csv" and tmp.parent == target.parent
-            raise RuntimeError("killed")
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_text("half a tab")
+        assert tmp.suffix == ".csv" and tmp.parent == target.parent
+        raise RuntimeError("killed")
     assert target.read_text() == "old\n"
     assert sorted(p.name for p in target.parent.iterdir()) == ["table.csv"]
 

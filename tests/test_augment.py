@@ -12,8 +12,13 @@ import numpy as np
 import pytest
 import scipy.ndimage as ndi
 
-from gdgp.training.augment import (AugmentParams, BatchAugmentation, apply_augmentation, augment_batch,
-                                   build_augmentation)
+from gdgp.training.augment import (
+    AugmentParams,
+    BatchAugmentation,
+    apply_augmentation,
+    augment_batch,
+    build_augmentation,
+)
 
 
 def _batch(b: int = 3, h: int = 37, w: int = 45, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -80,8 +85,9 @@ def test_zoom_about_the_centre_keeps_the_centre_pixel_and_enlarges() -> None:
     img = np.zeros((1, 21, 21), np.float32)
     img[0, 10, 10] = 1.0
     img[0, 10, 14] = 1.0  # 4 px right of the centre
-    out, _ = apply_augmentation(img, np.zeros_like(img, np.uint8), AugmentParams(np.zeros(1), np.array([1.5]),
-                                                                                  np.zeros(1, bool)))
+    out, _ = apply_augmentation(
+        img, np.zeros_like(img, np.uint8), AugmentParams(np.zeros(1), np.array([1.5]), np.zeros(1, bool))
+    )
     assert out[0, 10, 10] == pytest.approx(1.0)
     assert out[0, 10, 16] == pytest.approx(1.0)  # zoom 1.5 > 1 enlarges: 4 px -> 6 px from the centre
 
@@ -157,8 +163,9 @@ def test_empirical_probabilities_and_ranges_match_the_settings() -> None:
 def test_fraction_of_changed_outputs_is_near_prob() -> None:
     images, labels = _batch(b=16, h=16, w=16)
     aug = BatchAugmentation(15.0, 0.0, flip_prob=0.0, prob=0.5, seed=3)
-    changed = [not np.array_equal(out, img) for _ in range(25)
-               for out, img in zip(aug(images, labels)[0], images, strict=True)]
+    changed = [
+        not np.array_equal(out, img) for _ in range(25) for out, img in zip(aug(images, labels)[0], images, strict=True)
+    ]
     assert abs(np.mean(changed) - 0.5) < 0.1  # 400 samples: sd 0.025
 
 
@@ -189,7 +196,11 @@ def test_mismatched_shapes_are_refused() -> None:
 @pytest.mark.slow
 def test_bench_augment_reports_old_and_new_per_batch() -> None:
     bench = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_augment.py"
-    out = subprocess.run([sys.executable, str(bench), "--repeats", "4", "--sizes", "16", "--batch", "2",
-                          "--probs", "0.5"], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, str(bench), "--repeats", "4", "--sizes", "16", "--batch", "2", "--probs", "0.5"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert len(re.findall(r"old per-sample MONAI Compose +[0-9.]+ ms/batch", out)) == 1, out
     assert float(re.search(r"speed-up x([0-9.]+)", out).group(1)) > 0.0

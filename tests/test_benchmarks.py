@@ -34,8 +34,12 @@ def test_median_ms_times_the_repeats_after_the_warmup() -> None:
 
 @pytest.mark.slow
 def test_bench_gp_reports_speedups_and_errors_against_sklearn() -> None:
-    out = subprocess.run([sys.executable, str(BENCH / "bench_gp.py"), "--repeats", "4", "--sizes", "16",
-                          "--threads", "1"], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, str(BENCH / "bench_gp.py"), "--repeats", "4", "--sizes", "16", "--threads", "1"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     rows = [line for line in out.splitlines() if "gdgp head" in line]
     assert len(rows) == 4, out
     for line in rows:
@@ -49,11 +53,37 @@ def test_bench_gp_reports_speedups_and_errors_against_sklearn() -> None:
 def test_bench_paper_scale_measures_each_method_and_extrapolates(tmp_path: Path) -> None:
     root = BENCH.parent
     out = tmp_path / "scale.csv"
-    run = subprocess.run([sys.executable, str(BENCH / "bench_paper_scale.py"), "--methods", "gdgp", "nnunet",
-                          "--size", "32", "--slices", "8", "--batch", "2", "--steps", "1", "--clicks", "3",
-                          "--threads", "1", "--config", str(root / "tests" / "workflow" / "config.yaml"),
-                          "--estimate", str(root / "tests" / "workflow" / "config.yaml"), "--out", str(out)],
-                         capture_output=True, text=True, check=True, cwd=tmp_path)
+    run = subprocess.run(
+        [
+            sys.executable,
+            str(BENCH / "bench_paper_scale.py"),
+            "--methods",
+            "gdgp",
+            "nnunet",
+            "--size",
+            "32",
+            "--slices",
+            "8",
+            "--batch",
+            "2",
+            "--steps",
+            "1",
+            "--clicks",
+            "3",
+            "--threads",
+            "1",
+            "--config",
+            str(root / "tests" / "workflow" / "config.yaml"),
+            "--estimate",
+            str(root / "tests" / "workflow" / "config.yaml"),
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+    )
     rows = list(csv.DictReader(out.open()))
     assert [r["method"] for r in rows] == ["gdgp", "nnunet"], run.stdout + run.stderr
     for r in rows:
@@ -68,16 +98,20 @@ def test_bench_paper_scale_measures_each_method_and_extrapolates(tmp_path: Path)
 
 
 def test_bench_dropout_times_both_dropouts() -> None:
-    run = subprocess.run([sys.executable, str(BENCH / "bench_dropout.py"), "--size", "32", "--batch", "2",
-                          "--repeats", "2"], capture_output=True, text=True, check=True)
+    run = subprocess.run(
+        [sys.executable, str(BENCH / "bench_dropout.py"), "--size", "32", "--batch", "2", "--repeats", "2"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     step = re.search(r"torch dropout\s+([0-9.]+) ms\s+with FastDropout\s+([0-9.]+) ms", run.stdout)
     assert step and float(step.group(1)) > 0 and float(step.group(2)) > 0, run.stdout
 
 
 def test_bench_trained_latency_times_every_round_of_each_session(tmp_path: Path) -> None:
     import numpy as np
-
     from bench_trained_latency import click_latencies_ms
+
     from gdgp.methods import build_method
     from gdgp.training.checkpoint import save_checkpoint
 

@@ -9,10 +9,9 @@ import pytest
 import torch
 from scipy.ndimage import distance_transform_edt
 
-from gdgp.errors import ConfigError
 from gdgp.clicks.robot import Click, Robot
-from gdgp.methods.bs_iris import (BSIRIS, CE_EPS, apply_actions, boundary_weight_map, pixel_reward,
-                                  sample_actions)
+from gdgp.errors import ConfigError
+from gdgp.methods.bs_iris import BSIRIS, CE_EPS, apply_actions, boundary_weight_map, pixel_reward, sample_actions
 from tests.phantoms import disc as _disc
 from tests.phantoms import image_of
 
@@ -47,8 +46,9 @@ def test_reward_equals_the_brute_force_cross_entropy_gain() -> None:
     gt = np.array([[0, 1, 1], [0, 1, 0], [0, 0, 0]], dtype=np.float32)
     before = np.array([[0.5, 0.5, 0.2], [0.9, 0.6, 0.0], [0.1, 1.0, 0.5]], dtype=np.float32)
     after = np.array([[0.2, 0.8, 0.5], [0.6, 0.6, 0.3], [0.0, 0.7, 0.5]], dtype=np.float32)
-    reward = pixel_reward(torch.from_numpy(before), torch.from_numpy(after), torch.from_numpy(gt),
-                          torch.ones(3, 3)).numpy()
+    reward = pixel_reward(
+        torch.from_numpy(before), torch.from_numpy(after), torch.from_numpy(gt), torch.ones(3, 3)
+    ).numpy()
 
     def ce(p: float, y: float) -> float:
         p = min(max(p, CE_EPS), 1 - CE_EPS)
@@ -69,8 +69,9 @@ def test_boundary_term_pays_more_for_the_same_gain_at_the_boundary() -> None:
     assert weight[3, 7] == pytest.approx(3.0) and weight[2, 7] == pytest.approx(3.0)  # both sides of the edge
     assert weight[7, 7] == pytest.approx(1.0 + 2.0 * math.exp(-(4.0**2) / (2 * 1.5**2)))  # 4 px from the edge
     prob = torch.full((15, 15), 0.5)
-    reward = pixel_reward(prob, torch.full((15, 15), 0.8), torch.from_numpy(gt.astype(np.float32)),
-                          torch.from_numpy(weight))
+    reward = pixel_reward(
+        prob, torch.full((15, 15), 0.8), torch.from_numpy(gt.astype(np.float32)), torch.from_numpy(weight)
+    )
     assert reward[3, 7] > reward[5, 7] > reward[7, 7] > 0
     assert reward[3, 7] == pytest.approx(3.0 / weight[7, 7] * float(reward[7, 7]), rel=1e-5)
     np.testing.assert_array_equal(boundary_weight_map(np.zeros((4, 4)), 2.0, 1.0), np.ones((4, 4)))
@@ -101,8 +102,7 @@ def test_prediction_shapes_range_and_batched_replay_equals_single_slices() -> No
     m = BSIRIS(**TINY)
     gts = [disc(), disc(centre=(12, 18), r=5.0), np.zeros((32, 32), bool)]
     images = [image_of(g, i) for i, g in enumerate(gts)]
-    clicks = [[Click(16, 13, True, 0), Click(20, 13, False, 1), Click(5, 5, False, 2)],
-              [Click(12, 18, True, 0)], []]
+    clicks = [[Click(16, 13, True, 0), Click(20, 13, False, 1), Click(5, 5, False, 2)], [Click(12, 18, True, 0)], []]
     prev = [np.zeros((32, 32), np.float32)] * 3
     probs = m.predict_batch(images, clicks, prev)
     assert probs.shape == (3, 32, 32) and probs.dtype == np.float32
@@ -142,9 +142,20 @@ def test_same_seed_same_step() -> None:
     assert all(torch.equal(a, b) for a, b in zip(results[0][1], results[1][1], strict=True))
 
 
-@pytest.mark.parametrize("bad", [{"actions": [0.1]}, {"actions": [-2.0, 0.0]}, {"n_steps": 0}, {"gamma": 1.5},
-                                 {"init_prob": -0.1}, {"hint_sigma": 0.0}, {"boundary_weight": -1.0},
-                                 {"channels": [8]}, {"nonsense": 1}])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"actions": [0.1]},
+        {"actions": [-2.0, 0.0]},
+        {"n_steps": 0},
+        {"gamma": 1.5},
+        {"init_prob": -0.1},
+        {"hint_sigma": 0.0},
+        {"boundary_weight": -1.0},
+        {"channels": [8]},
+        {"nonsense": 1},
+    ],
+)
 def test_bad_hyperparameter_is_a_config_error(bad: dict) -> None:
     with pytest.raises(ConfigError):
         BSIRIS(**bad)
@@ -158,8 +169,10 @@ def test_cached_rounds_equal_full_replays_and_weight_changes_invalidate_the_cach
     gts = [disc(), disc(centre=(12, 18), r=5.0)]
     images = [image_of(g, i) for i, g in enumerate(gts)]
     prev = [np.zeros((32, 32), np.float32)] * 2
-    seq = [[Click(16, 13, True, 0), Click(20, 13, False, 1), Click(5, 5, False, 2), Click(15, 16, True, 3)],
-           [Click(12, 18, True, 0), Click(3, 3, False, 1), Click(12, 14, True, 2), Click(28, 28, False, 3)]]
+    seq = [
+        [Click(16, 13, True, 0), Click(20, 13, False, 1), Click(5, 5, False, 2), Click(15, 16, True, 3)],
+        [Click(12, 18, True, 0), Click(3, 3, False, 1), Click(12, 14, True, 2), Click(28, 28, False, 3)],
+    ]
 
     def fresh(clicks: list[list[Click]]) -> np.ndarray:
         m._stages.clear()
@@ -169,7 +182,7 @@ def test_cached_rounds_equal_full_replays_and_weight_changes_invalidate_the_cach
     real_greedy = m._greedy
     m._greedy = lambda *a: calls.append(int(a[3].sum())) or real_greedy(*a)  # active samples per stage
     m._stages.clear()
-    for n in range(0, 5):
+    for n in range(5):
         clicks = [s[:n] for s in seq]
         calls.clear()
         cached = m.predict_batch(images, clicks, prev)

@@ -41,11 +41,22 @@ def synth_clicks(seed: int, n_rounds: int = 6, seeds=(0, 1), datasets=("Heart", 
                         if r > 0 and rng.random() > 0.3:  # about 30 % of rounds add no click
                             n += 1
                         dice = int(rng.integers(0, 65)) / 64
-                        rows.append({"dataset": dataset, "method": method, "seed": s, "slice_id": sid,
-                                     "case": case, "round": r, "n_clicks": n, "dice": dice,
-                                     "nsd": int(rng.integers(0, 65)) / 64,
-                                     "assd_px": 90.5 if dice == 0 else int(rng.integers(0, 200)) / 8,
-                                     "assd_mm": int(rng.integers(0, 200)) / 8, "empty_pred": dice == 0})
+                        rows.append(
+                            {
+                                "dataset": dataset,
+                                "method": method,
+                                "seed": s,
+                                "slice_id": sid,
+                                "case": case,
+                                "round": r,
+                                "n_clicks": n,
+                                "dice": dice,
+                                "nsd": int(rng.integers(0, 65)) / 64,
+                                "assd_px": 90.5 if dice == 0 else int(rng.integers(0, 200)) / 8,
+                                "assd_mm": int(rng.integers(0, 200)) / 8,
+                                "empty_pred": dice == 0,
+                            }
+                        )
     df = pd.DataFrame(rows)
     return df.sample(frac=1.0, random_state=seed).reset_index(drop=True)  # row order must not matter
 
@@ -100,26 +111,41 @@ def bf_budget_table(df: pd.DataFrame, budget_list) -> dict[tuple, dict]:
         seeds = sorted({s for by_seed in slices.values() for s in by_seed})
         for b in budget_list:
             at = {(sid, s): bf_value_at(rows, b) for sid, by_seed in slices.items() for s, rows in by_seed.items()}
-            rec = {"reachable": all(v is not None for v in at.values()),
-                   "n_slices": sum(all(at[(sid, s)] is not None for s in by_seed) for sid, by_seed in slices.items()),
-                   "n_slices_total": len(slices), "n_seeds": len(seeds),
-                   "n_run_ended": sum(v is not None and bf_cut_short(slices[sid][s], b)
-                                      for (sid, s), v in at.items()),
-                   "n_patients": len({rows[0]["case"] for sid, by_seed in slices.items() for rows in by_seed.values()
-                                      if all(at[(sid, s)] is not None for s in by_seed)})}
+            rec = {
+                "reachable": all(v is not None for v in at.values()),
+                "n_slices": sum(all(at[(sid, s)] is not None for s in by_seed) for sid, by_seed in slices.items()),
+                "n_slices_total": len(slices),
+                "n_seeds": len(seeds),
+                "n_run_ended": sum(v is not None and bf_cut_short(slices[sid][s], b) for (sid, s), v in at.items()),
+                "n_patients": len(
+                    {
+                        rows[0]["case"]
+                        for sid, by_seed in slices.items()
+                        for rows in by_seed.values()
+                        if all(at[(sid, s)] is not None for s in by_seed)
+                    }
+                ),
+            }
             if rec["reachable"]:
-                per_slice = {m: [mean([at[(sid, s)][m] for s in slices[sid]]) for sid in sorted(slices)]
-                             for m in ("dice", "nsd", "assd_px", "assd_mm")}
+                per_slice = {
+                    m: [mean([at[(sid, s)][m] for s in slices[sid]]) for sid in sorted(slices)]
+                    for m in ("dice", "nsd", "assd_px", "assd_mm")
+                }
                 per_seed = [mean([at[(sid, s)]["dice"] for sid in slices]) for s in seeds]
-                rec |= {"dice_mean": mean(per_slice["dice"]), "dice_std": sd(per_slice["dice"]),
-                        "dice_seed_std": sd(per_seed),
-                        "nsd_mean": mean(per_slice["nsd"]), "nsd_std": sd(per_slice["nsd"]),
-                        "assd_px_mean": mean(per_slice["assd_px"]),
-                        "assd_px_median": statistics.median(per_slice["assd_px"]),
-                        "assd_px_std": sd(per_slice["assd_px"]), "assd_mm_std": sd(per_slice["assd_mm"]),
-                        "assd_mm_mean": mean(per_slice["assd_mm"]),
-                        "assd_mm_median": statistics.median(per_slice["assd_mm"]),
-                        "n_empty": sum(bool(v["empty_pred"]) for v in at.values())}
+                rec |= {
+                    "dice_mean": mean(per_slice["dice"]),
+                    "dice_std": sd(per_slice["dice"]),
+                    "dice_seed_std": sd(per_seed),
+                    "nsd_mean": mean(per_slice["nsd"]),
+                    "nsd_std": sd(per_slice["nsd"]),
+                    "assd_px_mean": mean(per_slice["assd_px"]),
+                    "assd_px_median": statistics.median(per_slice["assd_px"]),
+                    "assd_px_std": sd(per_slice["assd_px"]),
+                    "assd_mm_std": sd(per_slice["assd_mm"]),
+                    "assd_mm_mean": mean(per_slice["assd_mm"]),
+                    "assd_mm_median": statistics.median(per_slice["assd_mm"]),
+                    "n_empty": sum(bool(v["empty_pred"]) for v in at.values()),
+                }
             out[(dataset, method, b)] = rec
     return out
 
@@ -176,9 +202,21 @@ def assert_same(got: float, want: float, tol: float = 0.0) -> None:
 
 
 def one_run(method: str, n_clicks, dice, seed: int = 0, slice_id: int = 1, dataset: str = "D") -> pd.DataFrame:
-    return pd.DataFrame({"dataset": dataset, "method": method, "seed": seed, "slice_id": slice_id, "case": "p1",
-                         "round": range(len(dice)), "n_clicks": n_clicks, "dice": dice,
-                         "assd_px": 1.0, "assd_mm": 1.0, "empty_pred": False})
+    return pd.DataFrame(
+        {
+            "dataset": dataset,
+            "method": method,
+            "seed": seed,
+            "slice_id": slice_id,
+            "case": "p1",
+            "round": range(len(dice)),
+            "n_clicks": n_clicks,
+            "dice": dice,
+            "assd_px": 1.0,
+            "assd_mm": 1.0,
+            "empty_pred": False,
+        }
+    )
 
 
 def test_at_budget_takes_last_round_within_budget():
@@ -199,8 +237,7 @@ def test_final_runs_are_not_flagged_as_cut_short():
 
 
 def test_unreachable_budget_gives_nan_never_a_number():
-    df = pd.concat([one_run("gdgp", [7, 8, 9], [0.9, 0.95, 0.97]),
-                    one_run("nnunet", [0, 1, 2], [0.5, 0.6, 0.7])])
+    df = pd.concat([one_run("gdgp", [7, 8, 9], [0.9, 0.95, 0.97]), one_run("nnunet", [0, 1, 2], [0.5, 0.6, 0.7])])
     table = budgets.budget_table(df, [0, 5, 7]).set_index(["method", "budget"])
     for b in (0, 5):
         row = table.loc[("gdgp", b)]
@@ -227,17 +264,22 @@ def test_partial_reach_is_nan_not_a_subset_mean():
 
 
 def test_noc_failure_counts_budget_hand_case():
-    df = pd.concat([one_run("dextr", [4, 5, 6, 7], [0.5, 0.86, 0.88, 0.95], slice_id=1),
-                    one_run("dextr", [4, 5, 5, 6], [0.5, 0.6, 0.7, 0.8], slice_id=2),   # ends early, fails
-                    one_run("dextr", [4, 5, 6, 7], [0.91, 0.9, 0.9, 0.9], slice_id=3)])
+    df = pd.concat(
+        [
+            one_run("dextr", [4, 5, 6, 7], [0.5, 0.86, 0.88, 0.95], slice_id=1),
+            one_run("dextr", [4, 5, 5, 6], [0.5, 0.6, 0.7, 0.8], slice_id=2),  # ends early, fails
+            one_run("dextr", [4, 5, 6, 7], [0.91, 0.9, 0.9, 0.9], slice_id=3),
+        ]
+    )
     noc = budgets.noc_table(df, (0.85, 0.95), budget=6).iloc[0]
     assert noc["noc_85"] == (5 + 6 + 4) / 3 and noc["nof_85"] == 1
     assert noc["noc_95"] == 6 and noc["nof_95"] == 3  # 0.95 reached only at 7 clicks > budget
 
 
 def test_auc_hand_case():
-    df = pd.concat([one_run("dextr", [4, 5, 5, 7], [0.5, 0.6, 0.7, 0.9]),
-                    one_run("nnunet", [0, 1, 2], [0.8, 0.85, 0.9])])
+    df = pd.concat(
+        [one_run("dextr", [4, 5, 5, 7], [0.5, 0.6, 0.7, 0.9]), one_run("nnunet", [0, 1, 2], [0.8, 0.85, 0.9])]
+    )
     auc = budgets.run_dice_auc(df, 8).set_index("method")["dice_auc"]
     # D(0..3) = 0, D(4) = .5, D(5) = D(6) = .7 (last of the rounds with 5 clicks), D(7) = D(8) = .9
     assert auc["dextr"] == pytest.approx((0.5 + 0.7 + 0.7 + 0.9 + 0.9) / 9, rel=1e-15)
@@ -254,8 +296,21 @@ def test_rejects_malformed_runs():
 
 # --------------------------------------------------------------------------- random frames vs brute force
 
-EXACT_COLS = ("reachable", "n_slices", "n_slices_total", "n_seeds", "n_patients", "n_run_ended", "n_empty",
-              "dice_mean", "nsd_mean", "assd_px_mean", "assd_px_median", "assd_mm_mean", "assd_mm_median")
+EXACT_COLS = (
+    "reachable",
+    "n_slices",
+    "n_slices_total",
+    "n_seeds",
+    "n_patients",
+    "n_run_ended",
+    "n_empty",
+    "dice_mean",
+    "nsd_mean",
+    "assd_px_mean",
+    "assd_px_median",
+    "assd_mm_mean",
+    "assd_mm_median",
+)
 STD_COLS = ("dice_std", "dice_seed_std", "nsd_std", "assd_px_std", "assd_mm_std")
 
 

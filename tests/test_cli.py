@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 
 from gdgp.cli import build_parser, main
-from gdgp.evaluation.evaluate import EvalConfig
 from gdgp.data.extract import ExtractConfig
+from gdgp.evaluation.evaluate import EvalConfig
 from gdgp.schema_defaults import schema_default
 from gdgp.training.trainer import TrainConfig
 
@@ -25,17 +25,88 @@ def run(argv: list[str]) -> int:
 
 def test_extract_train_evaluate_chain(msd_task: Path, tmp_path: Path) -> None:
     out = tmp_path / "r"
-    assert run(["extract", "--task-dir", msd_task, "--labels", 1, 2, "--window", -100, 200, "--size", 16,
-                "--n-train", 8, "--n-test", 4, "--out-slices", out / "s.npz", "--out-manifest", out / "m.csv"]) == 0
-    assert run(["train", "--slices", out / "s.npz", "--manifest", out / "m.csv", "--method", "click_unet",
-                "--set", "channels=[4, 8]", "--set", "max_train_rounds=1", "--epochs", 2, "--batch-size", 4,
-                "--device", "cpu", "--out-checkpoint", out / "final.pt", "--out-loss", out / "loss.csv"]) == 0
+    assert (
+        run(
+            [
+                "extract",
+                "--task-dir",
+                msd_task,
+                "--labels",
+                1,
+                2,
+                "--window",
+                -100,
+                200,
+                "--size",
+                16,
+                "--n-train",
+                8,
+                "--n-test",
+                4,
+                "--out-slices",
+                out / "s.npz",
+                "--out-manifest",
+                out / "m.csv",
+            ]
+        )
+        == 0
+    )
+    assert (
+        run(
+            [
+                "train",
+                "--slices",
+                out / "s.npz",
+                "--manifest",
+                out / "m.csv",
+                "--method",
+                "click_unet",
+                "--set",
+                "channels=[4, 8]",
+                "--set",
+                "max_train_rounds=1",
+                "--epochs",
+                2,
+                "--batch-size",
+                4,
+                "--device",
+                "cpu",
+                "--out-checkpoint",
+                out / "final.pt",
+                "--out-loss",
+                out / "loss.csv",
+            ]
+        )
+        == 0
+    )
     loss = pd.read_csv(out / "loss.csv")
     assert list(loss["epoch"]) == [1, 2] and np.isfinite(loss["loss"]).all()
-    assert run(["evaluate", "--slices", out / "s.npz", "--manifest", out / "m.csv", "--checkpoint", out / "final.pt",
-                "--dataset", "tiny", "--rounds", 3, "--overlay-slices", 2,
-                "--out-clicks", out / "clicks.csv", "--out-first-interaction", out / "first.csv",
-                "--out-overlays", out / "ov.npz"]) == 0
+    assert (
+        run(
+            [
+                "evaluate",
+                "--slices",
+                out / "s.npz",
+                "--manifest",
+                out / "m.csv",
+                "--checkpoint",
+                out / "final.pt",
+                "--dataset",
+                "tiny",
+                "--rounds",
+                3,
+                "--overlay-slices",
+                2,
+                "--out-clicks",
+                out / "clicks.csv",
+                "--out-first-interaction",
+                out / "first.csv",
+                "--out-overlays",
+                out / "ov.npz",
+            ]
+        )
+        == 0
+    )
     clicks = pd.read_csv(out / "clicks.csv")
     assert len(clicks) == 4 * 4  # 4 test slices x rounds 0..3
     assert set(clicks["round"]) == {0, 1, 2, 3}
@@ -49,65 +120,243 @@ def test_extract_train_evaluate_chain(msd_task: Path, tmp_path: Path) -> None:
     ov = np.load(out / "ov.npz")
     assert ov["pred"].shape == (2, 4, 16, 16) and list(ov["rounds"]) == [0, 1, 2, 3]
     first = clicks[clicks["slice_id"] == clicks["slice_id"].min()].sort_values("round")
-    np.testing.assert_allclose(first["dice"], [2 * (p & g).sum() / (p.sum() + g.sum())  # overlays = scored masks
-                                               for p, g in ((pr.astype(bool), ov["gt"][0].astype(bool)) for pr in ov["pred"][0])])
+    np.testing.assert_allclose(
+        first["dice"],
+        [
+            2 * (p & g).sum() / (p.sum() + g.sum())  # overlays = scored masks
+            for p, g in ((pr.astype(bool), ov["gt"][0].astype(bool)) for pr in ov["pred"][0])
+        ],
+    )
     assert (ov["click_round"][ov["click_slice"] == 0] == np.arange((ov["click_slice"] == 0).sum())).all()
 
 
 def test_unknown_method_is_a_clear_error(msd_task: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     out = tmp_path / "r"
-    run(["extract", "--task-dir", msd_task, "--labels", 1, "--window", -100, 200, "--size", 16,
-         "--n-train", 8, "--n-test", 4, "--out-slices", out / "s.npz", "--out-manifest", out / "m.csv"])
-    code = run(["train", "--slices", out / "s.npz", "--manifest", out / "m.csv", "--method", "magic",
-                "--out-checkpoint", out / "final.pt", "--out-loss", out / "loss.csv"])
+    run(
+        [
+            "extract",
+            "--task-dir",
+            msd_task,
+            "--labels",
+            1,
+            "--window",
+            -100,
+            200,
+            "--size",
+            16,
+            "--n-train",
+            8,
+            "--n-test",
+            4,
+            "--out-slices",
+            out / "s.npz",
+            "--out-manifest",
+            out / "m.csv",
+        ]
+    )
+    code = run(
+        [
+            "train",
+            "--slices",
+            out / "s.npz",
+            "--manifest",
+            out / "m.csv",
+            "--method",
+            "magic",
+            "--out-checkpoint",
+            out / "final.pt",
+            "--out-loss",
+            out / "loss.csv",
+        ]
+    )
     assert code == 1
     assert "unknown method 'magic'; known methods: auto_unet, " in capsys.readouterr().err
     assert not (out / "final.pt").exists()
 
 
 def test_missing_task_folder_exits_1_naming_it(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    code = run(["extract", "--task-dir", tmp_path / "Task05_Missing", "--labels", 1, "--window", 0, 1,
-                "--n-train", 1, "--n-test", 1, "--out-slices", tmp_path / "s.npz", "--out-manifest", tmp_path / "m.csv"])
+    code = run(
+        [
+            "extract",
+            "--task-dir",
+            tmp_path / "Task05_Missing",
+            "--labels",
+            1,
+            "--window",
+            0,
+            1,
+            "--n-train",
+            1,
+            "--n-test",
+            1,
+            "--out-slices",
+            tmp_path / "s.npz",
+            "--out-manifest",
+            tmp_path / "m.csv",
+        ]
+    )
     assert code == 1
     assert "Task05_Missing" in capsys.readouterr().err
     assert not (tmp_path / "s.npz").exists() and not (tmp_path / "m.csv").exists()
 
 
 def test_bad_set_option(msd_task: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    code = run(["train", "--slices", "x.npz", "--manifest", "x.csv", "--method", "auto_unet", "--set", "oops",
-                "--out-checkpoint", tmp_path / "f.pt", "--out-loss", tmp_path / "l.csv"])
+    code = run(
+        [
+            "train",
+            "--slices",
+            "x.npz",
+            "--manifest",
+            "x.csv",
+            "--method",
+            "auto_unet",
+            "--set",
+            "oops",
+            "--out-checkpoint",
+            tmp_path / "f.pt",
+            "--out-loss",
+            tmp_path / "l.csv",
+        ]
+    )
     assert code == 1 and "key=value" in capsys.readouterr().err
 
 
 def test_evaluate_also_runs_equal_separate_runs_and_bad_runs_write_nothing(
-        msd_task: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    msd_task: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     """One process evaluating test + val + another protocol writes what three processes write."""
     out = tmp_path / "r"
-    assert run(["extract", "--task-dir", msd_task, "--labels", 1, 2, "--window", -100, 200, "--size", 16,
-                "--n-train", 4, "--n-val", 4, "--n-test", 4, "--out-slices", out / "s.npz",
-                "--out-manifest", out / "m.csv"]) == 0
-    assert run(["train", "--slices", out / "s.npz", "--manifest", out / "m.csv", "--method", "click_unet",
-                "--set", "channels=[4, 8]", "--set", "max_train_rounds=1", "--epochs", 1, "--batch-size", 4,
-                "--device", "cpu", "--out-checkpoint", out / "final.pt", "--out-loss", out / "loss.csv"]) == 0
-    common = ["evaluate", "--slices", out / "s.npz", "--manifest", out / "m.csv", "--checkpoint", out / "final.pt",
-              "--dataset", "tiny", "--rounds", 2, "--overlay-slices", 1, "--device", "cpu"]
+    assert (
+        run(
+            [
+                "extract",
+                "--task-dir",
+                msd_task,
+                "--labels",
+                1,
+                2,
+                "--window",
+                -100,
+                200,
+                "--size",
+                16,
+                "--n-train",
+                4,
+                "--n-val",
+                4,
+                "--n-test",
+                4,
+                "--out-slices",
+                out / "s.npz",
+                "--out-manifest",
+                out / "m.csv",
+            ]
+        )
+        == 0
+    )
+    assert (
+        run(
+            [
+                "train",
+                "--slices",
+                out / "s.npz",
+                "--manifest",
+                out / "m.csv",
+                "--method",
+                "click_unet",
+                "--set",
+                "channels=[4, 8]",
+                "--set",
+                "max_train_rounds=1",
+                "--epochs",
+                1,
+                "--batch-size",
+                4,
+                "--device",
+                "cpu",
+                "--out-checkpoint",
+                out / "final.pt",
+                "--out-loss",
+                out / "loss.csv",
+            ]
+        )
+        == 0
+    )
+    common = [
+        "evaluate",
+        "--slices",
+        out / "s.npz",
+        "--manifest",
+        out / "m.csv",
+        "--checkpoint",
+        out / "final.pt",
+        "--dataset",
+        "tiny",
+        "--rounds",
+        2,
+        "--overlay-slices",
+        1,
+        "--device",
+        "cpu",
+    ]
 
     def files(name: str) -> list[Path]:
         return [out / name / "clicks.csv", out / name / "first.csv", out / name / "ov.npz"]
 
     def separate(name: str, split: str, protocol: str) -> None:
         clicks, first, overlays = files(name)
-        assert run([*common, "--split", split, "--protocol", protocol, "--out-clicks", clicks,
-                    "--out-first-interaction", first, "--out-overlays", overlays]) == 0
+        assert (
+            run(
+                [
+                    *common,
+                    "--split",
+                    split,
+                    "--protocol",
+                    protocol,
+                    "--out-clicks",
+                    clicks,
+                    "--out-first-interaction",
+                    first,
+                    "--out-overlays",
+                    overlays,
+                ]
+            )
+            == 0
+        )
 
     separate("test", "test", "ritm")
     separate("val", "val", "ritm")
     separate("wr", "test", "weighted_random")
     clicks, first, overlays = files("one")
-    assert run([*common, "--out-clicks", clicks, "--out-first-interaction", first, "--out-overlays", overlays,
-                "--also", "val", "ritm", 2, *files("one_val"),
-                "--also", "test", "weighted_random", 2, *files("one_wr"),
-                "--also", "test", "weighted_random", 1, *files("one_wr1")]) == 0
+    assert (
+        run(
+            [
+                *common,
+                "--out-clicks",
+                clicks,
+                "--out-first-interaction",
+                first,
+                "--out-overlays",
+                overlays,
+                "--also",
+                "val",
+                "ritm",
+                2,
+                *files("one_val"),
+                "--also",
+                "test",
+                "weighted_random",
+                2,
+                *files("one_wr"),
+                "--also",
+                "test",
+                "weighted_random",
+                1,
+                *files("one_wr1"),
+            ]
+        )
+        == 0
+    )
     for alone, together in (("test", "one"), ("val", "one_val"), ("wr", "one_wr")):
         for a, b in zip(files(alone)[:2], files(together)[:2], strict=True):
             pd.testing.assert_frame_equal(pd.read_csv(a), pd.read_csv(b))
@@ -122,16 +371,68 @@ def test_evaluate_also_runs_equal_separate_runs_and_bad_runs_write_nothing(
     pd.testing.assert_frame_equal(wr1, wr[wr["round"] <= 1].reset_index(drop=True))
     # a bad --also (unknown protocol; a file used twice) is refused before anything is written
     capsys.readouterr()
-    assert run([*common, *sum(([o, f] for o, f in zip(("--out-clicks", "--out-first-interaction", "--out-overlays"),
-                                                      files("bad"), strict=True)), []),
-                "--also", "val", "magic", 2, *files("bad_val")]) == 1
+    assert (
+        run(
+            [
+                *common,
+                *[
+                    arg
+                    for pair in zip(
+                        ("--out-clicks", "--out-first-interaction", "--out-overlays"), files("bad"), strict=True
+                    )
+                    for arg in pair
+                ],
+                "--also",
+                "val",
+                "magic",
+                2,
+                *files("bad_val"),
+            ]
+        )
+        == 1
+    )
     assert "protocol 'magic' is not one of" in capsys.readouterr().err
-    assert run([*common, "--out-clicks", out / "bad" / "c.csv", "--out-first-interaction", out / "bad" / "f.csv",
-                "--out-overlays", out / "bad" / "o.npz", "--also", "val", "ritm", "-1", *files("bad_val")]) == 1
+    assert (
+        run(
+            [
+                *common,
+                "--out-clicks",
+                out / "bad" / "c.csv",
+                "--out-first-interaction",
+                out / "bad" / "f.csv",
+                "--out-overlays",
+                out / "bad" / "o.npz",
+                "--also",
+                "val",
+                "ritm",
+                "-1",
+                *files("bad_val"),
+            ]
+        )
+        == 1
+    )
     assert "--also run 1: ROUNDS must be a whole number >= 0, got '-1'" in capsys.readouterr().err
-    assert run([*common, "--out-clicks", out / "bad" / "c.csv", "--out-first-interaction", out / "bad" / "f.csv",
-                "--out-overlays", out / "bad" / "o.npz", "--also", "val", "ritm", 2, out / "bad" / "c.csv",
-                out / "bad" / "f2.csv", out / "bad" / "o2.npz"]) == 1
+    assert (
+        run(
+            [
+                *common,
+                "--out-clicks",
+                out / "bad" / "c.csv",
+                "--out-first-interaction",
+                out / "bad" / "f.csv",
+                "--out-overlays",
+                out / "bad" / "o.npz",
+                "--also",
+                "val",
+                "ritm",
+                2,
+                out / "bad" / "c.csv",
+                out / "bad" / "f2.csv",
+                out / "bad" / "o2.npz",
+            ]
+        )
+        == 1
+    )
     assert "is given twice" in capsys.readouterr().err
     assert not (out / "bad").exists()
 
@@ -143,19 +444,97 @@ def test_runs_cut_at_the_largest_budget_give_the_same_budget_table(msd_task: Pat
     from gdgp.report.budgets import budget_table
 
     out, budgets = tmp_path / "r", [1, 2, 3]
-    assert run(["extract", "--task-dir", msd_task, "--labels", 1, 2, "--window", -100, 200, "--size", 16,
-                "--n-train", 4, "--n-test", 4, "--out-slices", out / "s.npz", "--out-manifest", out / "m.csv"]) == 0
-    for method, sets in (("intercnn", ["channels=[4, 8]", "train_rounds=1"]),
-                         ("click_unet", ["channels=[4, 8]", "max_train_rounds=1"])):
-        assert run(["train", "--slices", out / "s.npz", "--manifest", out / "m.csv", "--method", method,
-                    *sum((["--set", s] for s in sets), []), "--epochs", 1, "--batch-size", 4, "--device", "cpu",
-                    "--out-checkpoint", out / method / "final.pt", "--out-loss", out / method / "loss.csv"]) == 0
+    assert (
+        run(
+            [
+                "extract",
+                "--task-dir",
+                msd_task,
+                "--labels",
+                1,
+                2,
+                "--window",
+                -100,
+                200,
+                "--size",
+                16,
+                "--n-train",
+                4,
+                "--n-test",
+                4,
+                "--out-slices",
+                out / "s.npz",
+                "--out-manifest",
+                out / "m.csv",
+            ]
+        )
+        == 0
+    )
+    for method, sets in (
+        ("intercnn", ["channels=[4, 8]", "train_rounds=1"]),
+        ("click_unet", ["channels=[4, 8]", "max_train_rounds=1"]),
+    ):
+        assert (
+            run(
+                [
+                    "train",
+                    "--slices",
+                    out / "s.npz",
+                    "--manifest",
+                    out / "m.csv",
+                    "--method",
+                    method,
+                    *[arg for s in sets for arg in ("--set", s)],
+                    "--epochs",
+                    1,
+                    "--batch-size",
+                    4,
+                    "--device",
+                    "cpu",
+                    "--out-checkpoint",
+                    out / method / "final.pt",
+                    "--out-loss",
+                    out / method / "loss.csv",
+                ]
+            )
+            == 0
+        )
         full, cut = out / method / "full", out / method / "cut"
-        assert run(["evaluate", "--slices", out / "s.npz", "--manifest", out / "m.csv", "--checkpoint",
-                    out / method / "final.pt", "--dataset", "tiny", "--rounds", 6, "--protocol", "weighted_random",
-                    "--device", "cpu", "--out-clicks", full / "c.csv", "--out-first-interaction", full / "f.csv",
-                    "--out-overlays", full / "o.npz", "--also", "test", "weighted_random", max(budgets),
-                    cut / "c.csv", cut / "f.csv", cut / "o.npz"]) == 0
+        assert (
+            run(
+                [
+                    "evaluate",
+                    "--slices",
+                    out / "s.npz",
+                    "--manifest",
+                    out / "m.csv",
+                    "--checkpoint",
+                    out / method / "final.pt",
+                    "--dataset",
+                    "tiny",
+                    "--rounds",
+                    6,
+                    "--protocol",
+                    "weighted_random",
+                    "--device",
+                    "cpu",
+                    "--out-clicks",
+                    full / "c.csv",
+                    "--out-first-interaction",
+                    full / "f.csv",
+                    "--out-overlays",
+                    full / "o.npz",
+                    "--also",
+                    "test",
+                    "weighted_random",
+                    max(budgets),
+                    cut / "c.csv",
+                    cut / "f.csv",
+                    cut / "o.npz",
+                ]
+            )
+            == 0
+        )
         tables = [budget_table(pd.read_csv(d / "c.csv").assign(seed=0), budgets) for d in (full, cut)]
         assert (tables[1]["n_run_ended"] == 0).all(), method
         pd.testing.assert_frame_equal(tables[0], tables[1])
@@ -166,24 +545,39 @@ def test_runs_cut_at_the_largest_budget_give_the_same_budget_table(msd_task: Pat
 #: (verb, option dest) -> the workflow setting it is. Written out here, not read from the CLI, so
 #: that an option losing its schema default fails as well as one whose default differs.
 CLI_SETTINGS = {
-    ("demo", "seed"): "demo.seed", ("demo", "patients"): "demo.patients",
-    ("extract", "channel"): "datasets.*.channel", ("extract", "n_val"): "datasets.*.n_val",
-    ("extract", "size"): "preprocess.size", ("extract", "denoise"): "preprocess.denoise",
-    ("extract", "min_pixels"): "preprocess.min_pixels", ("extract", "on_bad_case"): "preprocess.on_bad_case",
-    ("extract", "split"): "split.mode", ("extract", "seed"): "split.seed",
-    **{("train", k): f"train.{k}" for k in ("epochs", "batch_size", "lr", "lr_step", "lr_gamma", "rotate_deg",
-                                            "scale", "flip_prob", "device")},
+    ("demo", "seed"): "demo.seed",
+    ("demo", "patients"): "demo.patients",
+    ("extract", "channel"): "datasets.*.channel",
+    ("extract", "n_val"): "datasets.*.n_val",
+    ("extract", "size"): "preprocess.size",
+    ("extract", "denoise"): "preprocess.denoise",
+    ("extract", "min_pixels"): "preprocess.min_pixels",
+    ("extract", "on_bad_case"): "preprocess.on_bad_case",
+    ("extract", "split"): "split.mode",
+    ("extract", "seed"): "split.seed",
+    **{
+        ("train", k): f"train.{k}"
+        for k in ("epochs", "batch_size", "lr", "lr_step", "lr_gamma", "rotate_deg", "scale", "flip_prob", "device")
+    },
     ("train", "seed"): "train.seeds",
-    **{("evaluate", k): f"evaluate.{k}" for k in ("rounds", "noise_px", "seed", "protocol", "threshold",
-                                                  "nsd_tolerance_mm", "overlay_slices")},
+    **{
+        ("evaluate", k): f"evaluate.{k}"
+        for k in ("rounds", "noise_px", "seed", "protocol", "threshold", "nsd_tolerance_mm", "overlay_slices")
+    },
     ("evaluate", "device"): "train.device",
-    ("report", "noc"): "report.noc", ("report", "reference_method"): "report.reference_method",
+    ("report", "noc"): "report.noc",
+    ("report", "reference_method"): "report.reference_method",
 }
 #: Options with a default of their own that are no workflow setting (process and report options).
-NOT_SETTINGS = {("train", "threads"), ("evaluate", "threads"), ("extract", "dataset"), ("evaluate", "split"),
-                ("report", "split_name"), *((v, k) for v in ("report", "table3", "table5", "table6")
-                                              for k in ("n_boot", "boot_seed", "default_seed")),
-                ("report-tuning", "default_seed")}
+NOT_SETTINGS = {
+    ("train", "threads"),
+    ("evaluate", "threads"),
+    ("extract", "dataset"),
+    ("evaluate", "split"),
+    ("report", "split_name"),
+    *((v, k) for v in ("report", "table3", "table5", "table6") for k in ("n_boot", "boot_seed", "default_seed")),
+    ("report-tuning", "default_seed"),
+}
 
 
 def _verb_parsers(parser: argparse.ArgumentParser, prefix: str = "") -> dict[str, argparse.ArgumentParser]:
@@ -213,8 +607,10 @@ def test_every_cli_setting_defaults_to_the_schema() -> None:
                 found[verb, action.dest] = key
                 assert action.required or action.default == _schema_value(key), (verb, action.option_strings, key)
             elif not action.required and action.default not in (None, False, [], argparse.SUPPRESS):
-                assert (verb, action.dest) in NOT_SETTINGS, f"gdgp {verb} {action.option_strings}: a default " \
+                assert (verb, action.dest) in NOT_SETTINGS, (
+                    f"gdgp {verb} {action.option_strings}: a default "
                     f"({action.default!r}) that is no schema default; map it to its config key"
+                )
     assert found == CLI_SETTINGS, f"options gone: {CLI_SETTINGS.keys() - found.keys()}"
 
 
@@ -223,9 +619,16 @@ def test_stage_settings_default_to_the_schema() -> None:
     name (split/seed of extract: split.mode/split.seed); n_train and n_test, which the schema
     requires, have none."""
     expect = {
-        ExtractConfig: {"n_val": "datasets.*.n_val", "channel": "datasets.*.channel", "size": "preprocess.size",
-                        "denoise": "preprocess.denoise", "min_pixels": "preprocess.min_pixels",
-                        "on_bad_case": "preprocess.on_bad_case", "split": "split.mode", "seed": "split.seed"},
+        ExtractConfig: {
+            "n_val": "datasets.*.n_val",
+            "channel": "datasets.*.channel",
+            "size": "preprocess.size",
+            "denoise": "preprocess.denoise",
+            "min_pixels": "preprocess.min_pixels",
+            "on_bad_case": "preprocess.on_bad_case",
+            "split": "split.mode",
+            "seed": "split.seed",
+        },
         TrainConfig: {f.name: f"train.{f.name}" for f in dataclasses.fields(TrainConfig)} | {"seed": "train.seeds"},
         EvalConfig: {f.name: f"evaluate.{f.name}" for f in dataclasses.fields(EvalConfig) if f.name != "batch_size"},
     }
@@ -255,10 +658,51 @@ def test_train_by_hand_trains_as_the_workflow(msd_task: Path, tmp_path: Path, mo
 
     out, seen = tmp_path / "r", {}
     monkeypatch.setattr(trainer, "train_method", lambda *args: seen.setdefault("cfg", args[5]))
-    assert run(["extract", "--task-dir", msd_task, "--labels", 1, "--window", -100, 200, "--size", 16,
-                "--n-train", 4, "--n-test", 4, "--out-slices", out / "s.npz", "--out-manifest", out / "m.csv"]) == 0
-    assert run(["train", "--slices", out / "s.npz", "--manifest", out / "m.csv", "--method", "click_unet",
-                "--device", "cpu", "--out-checkpoint", out / "final.pt", "--out-loss", out / "loss.csv"]) == 0
+    assert (
+        run(
+            [
+                "extract",
+                "--task-dir",
+                msd_task,
+                "--labels",
+                1,
+                "--window",
+                -100,
+                200,
+                "--size",
+                16,
+                "--n-train",
+                4,
+                "--n-test",
+                4,
+                "--out-slices",
+                out / "s.npz",
+                "--out-manifest",
+                out / "m.csv",
+            ]
+        )
+        == 0
+    )
+    assert (
+        run(
+            [
+                "train",
+                "--slices",
+                out / "s.npz",
+                "--manifest",
+                out / "m.csv",
+                "--method",
+                "click_unet",
+                "--device",
+                "cpu",
+                "--out-checkpoint",
+                out / "final.pt",
+                "--out-loss",
+                out / "loss.csv",
+            ]
+        )
+        == 0
+    )
     cfg = seen["cfg"]
     assert cfg == TrainConfig() and cfg.epochs == schema_default("train.epochs") == 300
     assert cfg.lr == schema_default("train.lr") == 1e-4

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from gdgp.clicks.protocols import PROTOCOLS
 from gdgp.config_compat import (
     KNOWN_PROTOCOLS,
     coerce_command_line_seeds,
@@ -14,24 +15,37 @@ from gdgp.config_compat import (
     explicit_seed_keys,
     training_seeds,
 )
-from gdgp.clicks.protocols import PROTOCOLS
 
 SCHEMA = Path(__file__).parents[1] / "workflow" / "schemas" / "config.schema.yaml"
 
 
-@pytest.mark.parametrize(("config", "seeds", "warned"), [
-    ({}, [0], []),
-    ({"train": {"seeds": [2, 0, 5]}}, [2, 0, 5], []),
-    ({"train": {"seed": 3}}, [3], ["train.seed"]),
-    ({"experiments": {"extra_seeds": [1, 2]}}, [0, 1, 2], ["experiments.extra_seeds"]),
-    ({"train": {"seed": 3}, "experiments": {"extra_seeds": [4]}}, [3, 4], ["train.seed", "experiments.extra_seeds"]),
-    # the old first replicate repeated in extra_seeds is one seed, not two
-    ({"train": {"seed": 0}, "experiments": {"extra_seeds": [0, 1]}}, [0, 1], ["train.seed", "experiments.extra_seeds"]),
-    # the new key wins over both old ones, each ignored with a warning
-    ({"train": {"seeds": [7], "seed": 3}, "experiments": {"extra_seeds": [4]}}, [7],
-     ["train.seed", "experiments.extra_seeds"]),
-    ({"experiments": {"extra_seeds": []}}, [0], ["experiments.extra_seeds"]),
-])
+@pytest.mark.parametrize(
+    ("config", "seeds", "warned"),
+    [
+        ({}, [0], []),
+        ({"train": {"seeds": [2, 0, 5]}}, [2, 0, 5], []),
+        ({"train": {"seed": 3}}, [3], ["train.seed"]),
+        ({"experiments": {"extra_seeds": [1, 2]}}, [0, 1, 2], ["experiments.extra_seeds"]),
+        (
+            {"train": {"seed": 3}, "experiments": {"extra_seeds": [4]}},
+            [3, 4],
+            ["train.seed", "experiments.extra_seeds"],
+        ),
+        # the old first replicate repeated in extra_seeds is one seed, not two
+        (
+            {"train": {"seed": 0}, "experiments": {"extra_seeds": [0, 1]}},
+            [0, 1],
+            ["train.seed", "experiments.extra_seeds"],
+        ),
+        # the new key wins over both old ones, each ignored with a warning
+        (
+            {"train": {"seeds": [7], "seed": 3}, "experiments": {"extra_seeds": [4]}},
+            [7],
+            ["train.seed", "experiments.extra_seeds"],
+        ),
+        ({"experiments": {"extra_seeds": []}}, [0], ["experiments.extra_seeds"]),
+    ],
+)
 def test_training_seeds_from_new_and_deprecated_keys(config: dict, seeds: list[int], warned: list[str]) -> None:
     got, warnings = training_seeds(config)
     assert got == seeds
@@ -53,21 +67,26 @@ def test_explicit_keys_are_read_before_validation_fills_the_default() -> None:
     seeds, warnings = training_seeds(validated, explicit={"train.seed"})
     assert seeds == [3] and len(warnings) == 1 and warnings[0].startswith("train.seed is deprecated")
     assert training_seeds(validated)[0] == [0]  # without the explicit set, train.seeds counts as written
-    assert explicit_seed_keys({"train": {"seed": 1}, "experiments": {"extra_seeds": [2]}}) == \
-        {"train.seed", "experiments.extra_seeds"}
+    assert explicit_seed_keys({"train": {"seed": 1}, "experiments": {"extra_seeds": [2]}}) == {
+        "train.seed",
+        "experiments.extra_seeds",
+    }
     assert explicit_seed_keys({"train": None, "experiments": "x"}) == frozenset()
 
 
-@pytest.mark.parametrize("config", [
-    {"train": {"seeds": []}},
-    {"train": {"seeds": [1, 1]}},
-    {"train": {"seeds": [-1]}},
-    {"train": {"seeds": ["a"]}},
-    {"train": {"seeds": 3}},
-    {"train": {"seed": -2}},
-    {"train": {"seed": True}},
-    {"experiments": {"extra_seeds": [1.5]}},
-])
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"train": {"seeds": []}},
+        {"train": {"seeds": [1, 1]}},
+        {"train": {"seeds": [-1]}},
+        {"train": {"seeds": ["a"]}},
+        {"train": {"seeds": 3}},
+        {"train": {"seed": -2}},
+        {"train": {"seed": True}},
+        {"experiments": {"extra_seeds": [1.5]}},
+    ],
+)
 def test_bad_seeds_raise_naming_the_key(config: dict) -> None:
     key = next(iter(explicit_seed_keys(config)))
     with pytest.raises(ValueError, match=key.replace(".", r"\.")):
@@ -97,22 +116,28 @@ def test_schema_documents_the_keys_and_drops_the_deprecated_defaults() -> None:
     assert set(evaluate["protocol"]["enum"]) == set(KNOWN_PROTOCOLS) == set(PROTOCOLS)
 
 
-@pytest.mark.parametrize(("protocol", "protocols", "expected"), [
-    ("ritm", list(KNOWN_PROTOCOLS), list(KNOWN_PROTOCOLS)),
-    ("weighted_random", ["weighted_random", "ritm"], ["weighted_random", "ritm"]),
-    ("ritm", [], []),
-    ("ritm", ["ritm"], []),
-])
+@pytest.mark.parametrize(
+    ("protocol", "protocols", "expected"),
+    [
+        ("ritm", list(KNOWN_PROTOCOLS), list(KNOWN_PROTOCOLS)),
+        ("weighted_random", ["weighted_random", "ritm"], ["weighted_random", "ritm"]),
+        ("ritm", [], []),
+        ("ritm", ["ritm"], []),
+    ],
+)
 def test_compared_protocols(protocol: str, protocols: list[str], expected: list[str]) -> None:
     assert compared_protocols(protocol, protocols) == expected
 
 
-@pytest.mark.parametrize(("protocol", "protocols"), [
-    ("ritm", ["largest_component_centre"]),
-    ("ritm", ["largest_component_centre", "weighted_random"]),
-    ("ritm", ["ritm", "ritm"]),
-    ("ritm", ["ritm", "clicky"]),
-])
+@pytest.mark.parametrize(
+    ("protocol", "protocols"),
+    [
+        ("ritm", ["largest_component_centre"]),
+        ("ritm", ["largest_component_centre", "weighted_random"]),
+        ("ritm", ["ritm", "ritm"]),
+        ("ritm", ["ritm", "clicky"]),
+    ],
+)
 def test_compared_protocols_must_include_the_main_one(protocol: str, protocols: list[str]) -> None:
     with pytest.raises(ValueError, match="evaluate.protocols"):
         compared_protocols(protocol, protocols)

@@ -9,14 +9,14 @@ import pytest
 import torch
 from torch import nn
 
-from gdgp.errors import ConfigError
 from gdgp.clicks.geodesic_encodings import geodesic_map
-from gdgp.evaluation.loop import run_interactions
 from gdgp.clicks.robot import Click, Robot
-from gdgp.methods.graph_cut import graph_cut
+from gdgp.errors import ConfigError
+from gdgp.evaluation.loop import run_interactions
 from gdgp.methods.deepigeos import DeepIGeoS, geodesic_maps
-from tests.phantoms import disc as _disc
+from gdgp.methods.graph_cut import graph_cut
 from tests.phantoms import assert_same_seed_same_steps, disc_batch, image_of
+from tests.phantoms import disc as _disc
 
 
 def disc(shape=(32, 32), centre=(16, 14), r=6.0) -> np.ndarray:
@@ -30,8 +30,10 @@ TINY = {"channels": [4, 4, 4], "max_train_rounds": 2}
 def test_geodesic_maps_are_zero_at_the_clicks_and_equal_geodesic_map() -> None:
     gts = [disc(), disc(centre=(10, 20), r=5)]
     imgs = np.stack([image_of(g, i) for i, g in enumerate(gts)])
-    clicks = [[Click(16, 14, True, 0), Click(2, 2, False, 1), Click(16, 17, True, 2)],
-              [Click(10, 20, True, 0)]]  # the second image has no background click
+    clicks = [
+        [Click(16, 14, True, 0), Click(2, 2, False, 1), Click(16, 17, True, 2)],
+        [Click(10, 20, True, 0)],
+    ]  # the second image has no background click
     maps = geodesic_maps(imgs, clicks, lamb=1.0)
     assert maps.shape == (2, 2, 32, 32) and maps.dtype == np.float32
     for b, cl in enumerate(clicks):
@@ -72,8 +74,15 @@ def test_round_zero_needs_no_click_and_is_the_pnet_graph_cut() -> None:
         m.network.eval()
         prob = torch.sigmoid(m.network.pnet(torch.from_numpy(img)[None, None]))[0, 0].numpy()
     none = np.zeros_like(gt)
-    expected = graph_cut(prob.astype(np.float64), img, none, none, weight=m.hparams["graphcut_weight"],
-                         sigma=m.hparams["graphcut_sigma"], neighbours=8)
+    expected = graph_cut(
+        prob.astype(np.float64),
+        img,
+        none,
+        none,
+        weight=m.hparams["graphcut_weight"],
+        sigma=m.hparams["graphcut_sigma"],
+        neighbours=8,
+    )
     assert np.array_equal(out > 0.5, expected)
 
 
@@ -117,18 +126,30 @@ def test_train_step_returns_finite_losses_and_changes_both_nets() -> None:
     assert out["loss"] == pytest.approx(out["pnet"] + out["rnet"], rel=1e-5)
     after = m.network.state_dict()
     for part in ("pnet", "rnet"):
-        assert any(not torch.equal(before[k], after[k]) for k in after
-                   if k.startswith(part + ".") and after[k].is_floating_point())
+        assert any(
+            not torch.equal(before[k], after[k])
+            for k in after
+            if k.startswith(part + ".") and after[k].is_floating_point()
+        )
 
 
 def test_same_seed_same_training_step() -> None:
     assert_same_seed_same_steps(lambda: DeepIGeoS(**TINY), *batch(2), steps=1, torch_seed=3, rng_seed=7)
 
 
-@pytest.mark.parametrize("bad", [
-    {"channels": []}, {"channels": [8, 0]}, {"dropout": 1.0}, {"geodesic_lambda": 1.5},
-    {"graphcut_weight": -1.0}, {"graphcut_sigma": 0.0}, {"max_train_rounds": -1}, {"graphcut_beta": 1.0},
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"channels": []},
+        {"channels": [8, 0]},
+        {"dropout": 1.0},
+        {"geodesic_lambda": 1.5},
+        {"graphcut_weight": -1.0},
+        {"graphcut_sigma": 0.0},
+        {"max_train_rounds": -1},
+        {"graphcut_beta": 1.0},
+    ],
+)
 def test_bad_hyperparameter_raises_config_error(bad: dict) -> None:
     with pytest.raises(ConfigError, match=next(iter(bad))):
         DeepIGeoS(**bad)

@@ -37,8 +37,13 @@ def test_hidden_gpus_mean_cpu() -> None:
     # A job given no GPU (CUDA_VISIBLE_DEVICES empty, as Slurm sets it) runs on the CPU,
     # whatever the machine has; checked in a fresh interpreter (CUDA initialises once).
     code = "from gdgp.device import resolve_device; print(resolve_device('auto'))"
-    out = subprocess.run([sys.executable, "-c", code], env={**os.environ, "CUDA_VISIBLE_DEVICES": ""},
-                         capture_output=True, text=True, check=True).stdout.strip()
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, "CUDA_VISIBLE_DEVICES": ""},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     assert out == "cpu"
 
 
@@ -62,9 +67,17 @@ def test_same_config_on_cpu_and_gpu_gives_the_same_dice(name: str, slice_set, tm
     dice = {}
     for device in ("cpu", "cuda"):
         final = tmp_path / device / "final.pt"
-        train_method(name, hparams, slice_set.subset("train"), final, tmp_path / device / "loss.csv", cfg,
-                     device=resolve_device(device))
-        records = evaluate_method(load_method(final, resolve_device(device)), slice_set.subset("test"), "toy",
-                                     EvalConfig(rounds=2)).records
+        train_method(
+            name,
+            hparams,
+            slice_set.subset("train"),
+            final,
+            tmp_path / device / "loss.csv",
+            cfg,
+            device=resolve_device(device),
+        )
+        records = evaluate_method(
+            load_method(final, resolve_device(device)), slice_set.subset("test"), "toy", EvalConfig(rounds=2)
+        ).records
         dice[device] = records["dice"].mean()
     assert abs(dice["cpu"] - dice["cuda"]) <= CPU_GPU_DICE_TOLERANCE, dice

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
+from gdgp.clicks.robot import Click, Robot
 from gdgp.errors import ConfigError
 from gdgp.evaluation.loop import run_interactions
-from gdgp.clicks.robot import Click, Robot
 from gdgp.methods.dextr import DEXTR, class_balanced_bce, dextr_heatmap, extreme_points
 from gdgp.methods.point_crop import JitterRobot
 from tests.phantoms import assert_same_seed_same_steps, disc, disc_batch, image_of
@@ -22,8 +22,8 @@ def batch(n: int = 2, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 def test_extreme_points_are_the_true_extrema_with_middle_ties() -> None:
     mask = np.zeros((12, 14), bool)
-    mask[3:8, 2:11] = True          # rectangle: rows 3..7, columns 2..10
-    mask[1, 6] = True               # a single topmost pixel
+    mask[3:8, 2:11] = True  # rectangle: rows 3..7, columns 2..10
+    mask[1, 6] = True  # a single topmost pixel
     mask[9, 4:7] = mask[8, 4:7] = True  # a 3-wide bottom tab: bottom row 9, columns 4..6
     pts = extreme_points(mask)
     # left: column 2, tied on rows 3..7 -> middle row 5; right: column 10, rows 3..7 -> row 5
@@ -56,16 +56,16 @@ def test_heatmap_peaks_at_one_on_each_point_and_is_half_at_half_sigma() -> None:
     hm = dextr_heatmap(clicks, (50, 60), True, sigma=10.0)
     assert hm[10, 10] == 1.0 and hm[30, 40] == 1.0 and hm.max() == 1.0
     assert hm[10, 15] == pytest.approx(0.5, abs=1e-6) and hm[35, 40] == pytest.approx(0.5, abs=1e-6)
-    assert hm[10, 20] == pytest.approx(0.0625, abs=1e-6)   # distance sigma: 2^-4
-    assert hm[5, 45] < 1e-3                                  # the negative click is not in the positive map
+    assert hm[10, 20] == pytest.approx(0.0625, abs=1e-6)  # distance sigma: 2^-4
+    assert hm[5, 45] < 1e-3  # the negative click is not in the positive map
     assert dextr_heatmap(clicks, (50, 60), False, 10.0)[5, 45] == 1.0
     assert not dextr_heatmap([], (8, 8), True, 10.0).any()
 
 
 def test_class_balanced_bce_weights_classes_by_the_other_class_fraction() -> None:
     target = torch.zeros(1, 4, 4)
-    target[0, 0, 0] = 1.0                    # 1 foreground pixel out of 16
-    logits = torch.zeros(1, 4, 4)            # BCE = ln 2 everywhere
+    target[0, 0, 0] = 1.0  # 1 foreground pixel out of 16
+    logits = torch.zeros(1, 4, 4)  # BCE = ln 2 everywhere
     expected = (15 / 16 * 1 + 1 / 16 * 15) * np.log(2) / 16  # fg weight 15/16, bg weight 1/16
     assert float(class_balanced_bce(logits, target)) == pytest.approx(expected, rel=1e-6)
 
@@ -80,13 +80,13 @@ def test_first_interaction_encoding_and_paste_back() -> None:
     assert [(c.y, c.x) for c in clicks] == [tuple(p) for p in extreme_points(gt)]
     enc = m.encode(img, clicks, np.zeros_like(img))
     assert enc.shape == (3, 32, 32) and enc.dtype == np.float32
-    assert (enc[1] == 1.0).sum() == 4 and not enc[2].any()   # 4 peaks, no negative click yet
+    assert (enc[1] == 1.0).sum() == 4 and not enc[2].any()  # 4 peaks, no negative click yet
     prob = m.predict(img, clicks, np.zeros_like(img))
     box = m.box(clicks, gt.shape)
     outside = np.ones(gt.shape, bool)
-    outside[box.y0:box.y1, box.x0:box.x1] = False
+    outside[box.y0 : box.y1, box.x0 : box.x1] = False
     assert prob.shape == gt.shape and prob.dtype == np.float32
-    assert 0.0 <= prob.min() and prob.max() <= 1.0 and prob[outside].max() == 0.0
+    assert prob.min() >= 0.0 and prob.max() <= 1.0 and prob[outside].max() == 0.0
 
 
 def test_a_click_outside_the_box_grows_it_and_negative_clicks_get_their_own_channel() -> None:
@@ -106,11 +106,11 @@ def test_negative_clicks_never_move_the_box_and_outside_ones_are_dropped() -> No
     m = DEXTR(**TINY)
     clicks = m.first_interaction(image_of(gt), Robot(gt))
     box = m.box(clicks, gt.shape)
-    edge = Click(box.y1 - 1, box.x1 - 1, False, 4)   # a false positive at the box corner
-    far = Click(gt.shape[0] - 1, 0, False, 5)        # outside the box altogether
+    edge = Click(box.y1 - 1, box.x1 - 1, False, 4)  # a false positive at the box corner
+    far = Click(gt.shape[0] - 1, 0, False, 5)  # outside the box altogether
     assert m.box([*clicks, edge, far], gt.shape) == box
     enc_far = m.encode(image_of(gt), [*clicks, far], np.zeros(gt.shape))
-    assert not enc_far[2].any()                      # dropped, not clamped onto the crop border
+    assert not enc_far[2].any()  # dropped, not clamped onto the crop border
     assert m.encode(image_of(gt), [*clicks, edge], np.zeros(gt.shape))[2].max() == 1.0
 
 
@@ -141,9 +141,19 @@ def test_interaction_loop_runs_all_rounds() -> None:
     assert [len(r) for r in res] == [3, 3] and res[0][0].n_clicks == 4
 
 
-@pytest.mark.parametrize("bad", [{"sigma": 0.0}, {"crop_margin": -1}, {"train_point_jitter": -2},
-                                 {"crop_size": 30}, {"channels": [8]}, {"max_train_rounds": -1},
-                                 {"dropout": 1.0}, {"no_such_key": 1}])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"sigma": 0.0},
+        {"crop_margin": -1},
+        {"train_point_jitter": -2},
+        {"crop_size": 30},
+        {"channels": [8]},
+        {"max_train_rounds": -1},
+        {"dropout": 1.0},
+        {"no_such_key": 1},
+    ],
+)
 def test_bad_hyperparameter_is_a_config_error(bad: dict) -> None:
     with pytest.raises(ConfigError):
         DEXTR(**{**TINY, **bad})

@@ -20,9 +20,15 @@ pytestmark = pytest.mark.slow
 
 
 def sh(args: list[str], cwd: Path) -> str:
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-           "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t",
-           "DVC_NO_ANALYTICS": "1"}
+    env = {
+        **os.environ,
+        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@t",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@t",
+        "DVC_NO_ANALYTICS": "1",
+    }
     proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
     if proc.returncode != 0:
         raise AssertionError(f"{' '.join(args)} failed in {cwd}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
@@ -38,8 +44,11 @@ def new_repo(path: Path) -> Path:
 
 
 def tree_digest(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_data_dvc_matches_the_demo_generator_and_round_trips(tmp_path: Path) -> None:
@@ -49,10 +58,13 @@ def test_data_dvc_matches_the_demo_generator_and_round_trips(tmp_path: Path) -> 
     sh([str(BIN / "dvc"), "add", "-q", "data"], repo)
     ours = yaml.safe_load((repo / "data.dvc").read_text())["outs"][0]
     committed = yaml.safe_load((REPO / "data.dvc").read_text())["outs"][0]
-    assert {k: ours[k] for k in ("md5", "size", "nfiles")} == {k: committed[k] for k in ("md5", "size", "nfiles")}, \
+    assert {k: ours[k] for k in ("md5", "size", "nfiles")} == {k: committed[k] for k in ("md5", "size", "nfiles")}, (
         "data.dvc does not match `gdgp demo` output: regenerate it (see docs/operations.md, DVC)"
-    assert "up to date" in sh([str(BIN / "dvc"), "status"], repo).lower() or \
-        "data and pipelines are up to date" in sh([str(BIN / "dvc"), "status"], repo).lower()
+    )
+    assert (
+        "up to date" in sh([str(BIN / "dvc"), "status"], repo).lower()
+        or "data and pipelines are up to date" in sh([str(BIN / "dvc"), "status"], repo).lower()
+    )
 
     remote = tmp_path / "remote"
     sh([str(BIN / "dvc"), "remote", "add", "-d", "local", str(remote)], repo)

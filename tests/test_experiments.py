@@ -16,8 +16,6 @@ from gdgp.experiment_plan import ROW_LABELS
 from gdgp.report import experiments as ex
 from tests.test_report import make_clicks, write_clicks
 
-
-
 INITIAL = {"sigma": 1.0, "alpha1": 0.5, "alpha2": 0.2, "tau": 1.0, "l": 2.0}
 
 
@@ -53,8 +51,19 @@ def test_table2_rejects_a_model_without_the_gp_and_a_missing_initial_value(tmp_p
 def test_table2_cli_reads_initial_values_and_rejects_a_malformed_one(tmp_path: Path) -> None:
     a = gdgp_loss(tmp_path / "a.csv", sigma=0.9, alpha1=0.6, alpha2=0.4, tau=0.8, l=1.8)
     out = tmp_path / "t2.csv"
-    argv = ["experiment", "table2", "--losses", str(a), "--datasets", "spleen", "--out-csv", str(out),
-            "--out-md", str(tmp_path / "t2.md"), "--initial"]
+    argv = [
+        "experiment",
+        "table2",
+        "--losses",
+        str(a),
+        "--datasets",
+        "spleen",
+        "--out-csv",
+        str(out),
+        "--out-md",
+        str(tmp_path / "t2.md"),
+        "--initial",
+    ]
     assert main([*argv, *(f"{k}={v}" for k, v in INITIAL.items())]) == 0
     assert pd.read_csv(out).loc[0, list(ex.PARAMETERS)].tolist() == list(INITIAL.values())
     assert main([*argv, "sigma:1.0"]) != 0
@@ -74,8 +83,10 @@ def test_variant_table_means_and_patient_level_p_values_match_scipy(tmp_path: Pa
     slices = np.array([10 * p + j for p in range(12) for j in range(1 + p % 3)])  # 12 patients, 1-3 slices
     full = np.clip(0.85 + 0.05 * rng.standard_normal((len(slices), 4)), 0, 1)
     worse = np.clip(full - 0.05 + 0.02 * rng.standard_normal((len(slices), 4)), 0, 1)
-    paths = [write_clicks(tmp_path, make_clicks("spleen", "gdgp", full, slice_ids=slices, n_first=7)),
-             write_clicks(tmp_path, make_clicks("spleen", "gdgp_fixed", worse, slice_ids=slices, n_first=7))]
+    paths = [
+        write_clicks(tmp_path, make_clicks("spleen", "gdgp", full, slice_ids=slices, n_first=7)),
+        write_clicks(tmp_path, make_clicks("spleen", "gdgp_fixed", worse, slice_ids=slices, n_first=7)),
+    ]
     df = ex.variant_table(paths, "table3", budget=9, n_boot=300)  # 9 total clicks = round 2 (7 + 2)
     assert list(df.columns) == list(ex.VARIANT_COLUMNS)
     assert list(df["method"]) == ["gdgp", "gdgp_fixed"] and (df["budget"] == 9).all()
@@ -96,8 +107,10 @@ def test_variant_table_means_and_patient_level_p_values_match_scipy(tmp_path: Pa
 
 def test_variant_below_its_first_interaction_has_no_entry(tmp_path: Path) -> None:
     dice = np.full((3, 3), 0.8)
-    paths = [write_clicks(tmp_path, make_clicks("spleen", "gdgp", dice, n_first=7)),
-             write_clicks(tmp_path, make_clicks("spleen", "gdgp_fixed", dice, n_first=7))]
+    paths = [
+        write_clicks(tmp_path, make_clicks("spleen", "gdgp", dice, n_first=7)),
+        write_clicks(tmp_path, make_clicks("spleen", "gdgp_fixed", dice, n_first=7)),
+    ]
     df = ex.variant_table(paths, "table3", budget=6, n_boot=100)
     assert not df["reachable"].any() and df["dice_mean"].isna().all() and df["p"].isna().all()
     md = ex.variant_markdown(df, "table3")
@@ -106,8 +119,10 @@ def test_variant_below_its_first_interaction_has_no_entry(tmp_path: Path) -> Non
 
 def test_variant_table_rejects_clicks_of_another_table(tmp_path: Path) -> None:
     dice = np.full((3, 3), 0.8)
-    paths = [write_clicks(tmp_path, make_clicks("spleen", "gdgp", dice)),
-             write_clicks(tmp_path, make_clicks("spleen", "gdgp_enc_gh", dice))]
+    paths = [
+        write_clicks(tmp_path, make_clicks("spleen", "gdgp", dice)),
+        write_clicks(tmp_path, make_clicks("spleen", "gdgp_enc_gh", dice)),
+    ]
     with pytest.raises(InputDataError, match="gdgp_enc_gh"):
         ex.variant_table(paths, "table3", 8)
 
@@ -118,18 +133,43 @@ def test_fig2_cli_plots_every_dataset_and_rejects_non_gdgp_losses(tmp_path: Path
         e = np.arange(1, 11)
         p = tmp_path / d / "loss.csv"
         p.parent.mkdir()
-        pd.DataFrame({"epoch": e, "loss": 1 / e + i, "lr": 1e-3, "seconds": 1.0, "seg": 1 / e, "nll": 5 - e / 10,
-                      "kl": 1 + e / 10}).to_csv(p, index=False)
+        pd.DataFrame(
+            {
+                "epoch": e,
+                "loss": 1 / e + i,
+                "lr": 1e-3,
+                "seconds": 1.0,
+                "seg": 1 / e,
+                "nll": 5 - e / 10,
+                "kl": 1 + e / 10,
+            }
+        ).to_csv(p, index=False)
         losses.append(p)
     out = tmp_path / "fig2.png"
-    assert main(["experiment", "fig2", "--losses", *map(str, losses), "--datasets", "spleen", "colon",
-                 "--out-png", str(out)]) == 0
+    assert (
+        main(
+            [
+                "experiment",
+                "fig2",
+                "--losses",
+                *map(str, losses),
+                "--datasets",
+                "spleen",
+                "colon",
+                "--out-png",
+                str(out),
+            ]
+        )
+        == 0
+    )
     img = mpimg.imread(out)
     assert img.shape[1] > img.shape[0] * 1.5  # two panels side by side (up to 3 per row)
     bad = tmp_path / "auto.csv"
     pd.DataFrame({"epoch": [1], "loss": [1.0], "lr": [1e-3], "seconds": [1.0]}).to_csv(bad, index=False)
-    assert main(["experiment", "fig2", "--losses", str(bad), "--datasets", "x", "--out-png",
-                 str(tmp_path / "bad.png")]) == 1
+    assert (
+        main(["experiment", "fig2", "--losses", str(bad), "--datasets", "x", "--out-png", str(tmp_path / "bad.png")])
+        == 1
+    )
     assert not (tmp_path / "bad.png").exists()
 
 
@@ -142,15 +182,16 @@ def _replicate(tmp_path: Path, seed: int, df: pd.DataFrame) -> Path:
 def test_seed_replicates_are_averaged_before_the_patient_level_test(tmp_path: Path) -> None:
     rng = np.random.default_rng(3)
     slices = np.array([10 * p + j for p in range(10) for j in range(2)])  # 10 patients, 2 slices each
-    full = np.clip(0.8 + 0.08 * rng.standard_normal((3, len(slices), 3)), 0, 1)      # 3 seeds
+    full = np.clip(0.8 + 0.08 * rng.standard_normal((3, len(slices), 3)), 0, 1)  # 3 seeds
     var = np.clip(full - 0.03 + 0.06 * rng.standard_normal((3, len(slices), 3)), 0, 1)
     paths = []
     for k in range(3):
-        paths += [_replicate(tmp_path, k, make_clicks("colon", "gdgp", full[k], slice_ids=slices, n_first=7, seed=k)),
-                  _replicate(tmp_path, k, make_clicks("colon", "gdgp_enc_gh", var[k], slice_ids=slices, n_first=7,
-                                                      seed=k))]
-    df = ex.variant_table(paths, "table5", budget=8, n_boot=300).set_index("method")   # 8 clicks = round 1
-    g, v = full[:, :, 1].mean(0), var[:, :, 1].mean(0)                     # per-slice seed means
+        paths += [
+            _replicate(tmp_path, k, make_clicks("colon", "gdgp", full[k], slice_ids=slices, n_first=7, seed=k)),
+            _replicate(tmp_path, k, make_clicks("colon", "gdgp_enc_gh", var[k], slice_ids=slices, n_first=7, seed=k)),
+        ]
+    df = ex.variant_table(paths, "table5", budget=8, n_boot=300).set_index("method")  # 8 clicks = round 1
+    g, v = full[:, :, 1].mean(0), var[:, :, 1].mean(0)  # per-slice seed means
     assert (df["n_seeds"] == 3).all()
     assert df.loc["gdgp_enc_gh", "dice_mean"] == pytest.approx(v.mean())
     assert df.loc["gdgp_enc_gh", "dice_std"] == pytest.approx(v.std(ddof=1))
@@ -159,7 +200,8 @@ def test_seed_replicates_are_averaged_before_the_patient_level_test(tmp_path: Pa
     assert df.loc["gdgp_enc_gh", "p"] == pytest.approx(stats.wilcoxon(gp, vp).pvalue, rel=1e-12)
     # pooling the (seed, slice) pairs, or pairing slices, would be other tests
     assert stats.wilcoxon(full[:, :, 1].ravel(), var[:, :, 1].ravel()).pvalue != pytest.approx(
-        df.loc["gdgp_enc_gh", "p"])
+        df.loc["gdgp_enc_gh", "p"]
+    )
     assert stats.wilcoxon(g, v).pvalue != pytest.approx(df.loc["gdgp_enc_gh", "p"])
     md = ex.variant_markdown(df.reset_index(), "table5")
     assert f"[seeds ± {100 * full[:, :, 1].mean(1).std(ddof=1):.1f}]" in md and "mean over 3 training seeds" in md
@@ -181,11 +223,25 @@ def test_seed_replicates_must_cover_the_same_slices(tmp_path: Path) -> None:
 
 def test_variant_table_cli_takes_a_budget(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     dice = np.full((3, 3), 0.8)
-    paths = [write_clicks(tmp_path, make_clicks("spleen", "gdgp", dice, n_first=7)),
-             write_clicks(tmp_path, make_clicks("spleen", "gdgp_abl_cnn", dice * 0.9, n_first=7))]
+    paths = [
+        write_clicks(tmp_path, make_clicks("spleen", "gdgp", dice, n_first=7)),
+        write_clicks(tmp_path, make_clicks("spleen", "gdgp_abl_cnn", dice * 0.9, n_first=7)),
+    ]
     out = tmp_path / "t6.csv"
-    argv = ["experiment", "table6", "--clicks", *map(str, paths), "--budget", "8", "--n-boot", "50",
-            "--out-csv", str(out), "--out-md", str(tmp_path / "t6.md")]
+    argv = [
+        "experiment",
+        "table6",
+        "--clicks",
+        *map(str, paths),
+        "--budget",
+        "8",
+        "--n-boot",
+        "50",
+        "--out-csv",
+        str(out),
+        "--out-md",
+        str(tmp_path / "t6.md"),
+    ]
     with caplog.at_level("WARNING", logger="gdgp"):
         assert main([*argv, "--round", "5"]) == 0
     assert any("deprecated" in r.getMessage() for r in caplog.records)
@@ -202,9 +258,11 @@ def test_table2_averages_the_seed_replicates_of_a_dataset(tmp_path: Path) -> Non
     assert list(df["row"]) == ["initial", "learned (spleen)", "learned (colon)"]
     spleen = df.iloc[1]
     np.testing.assert_allclose(spleen[list(ex.PARAMETERS)].to_numpy(float), [0.7, 1.05, 0.35, 1.4, 2.4], rtol=1e-5)
-    np.testing.assert_allclose(spleen[[f"{k}_std" for k in ex.PARAMETERS]].to_numpy(float),
-                               np.std([[0.9, 0.6, 0.4, 0.8, 1.8], [0.5, 1.5, 0.3, 2.0, 3.0]], axis=0, ddof=1),
-                               rtol=1e-5)
+    np.testing.assert_allclose(
+        spleen[[f"{k}_std" for k in ex.PARAMETERS]].to_numpy(float),
+        np.std([[0.9, 0.6, 0.4, 0.8, 1.8], [0.5, 1.5, 0.3, 2.0, 3.0]], axis=0, ddof=1),
+        rtol=1e-5,
+    )
     assert spleen["n_seeds"] == 2 and df.iloc[2]["n_seeds"] == 1
     md = ex.table2_markdown(df)
     assert "| learned (spleen) | 0.70 ± 0.28 | 1.05 ± 0.64 |" in md and "| learned (colon) | 0.30 | 1.00 |" in md

@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gdgp.errors import InputDataError
 from gdgp.data.extract import ExtractConfig, run_extract
-from gdgp.data.slice_set import SKIPPED_COLUMNS, load_slices
 from gdgp.data.preprocess import window_normalise
+from gdgp.data.slice_set import SKIPPED_COLUMNS, load_slices
+from gdgp.errors import InputDataError
 
 CFG = ExtractConfig(labels=(1, 2), window=(-100.0, 200.0), size=16, n_train=8, n_test=4, seed=0)
 
@@ -23,7 +23,7 @@ def test_extracts_valid_slices_with_manifest(msd_task: Path, tmp_path: Path) -> 
     s = run_extract(msd_task, CFG, tmp_path / "o/slices.npz", tmp_path / "o/manifest.csv")
     m = s.manifest
     assert s.images.shape == (len(m), 16, 16) and s.images.dtype == np.float32
-    assert 0.0 <= s.images.min() and s.images.max() <= 1.0
+    assert s.images.min() >= 0.0 and s.images.max() <= 1.0
     assert set(m["slice_z"]) <= {2, 3, 4, 5}  # only slices holding the target
     assert (m["split"] == "test").sum() == 4 and (m["split"] == "train").sum() == 8
     assert not set(m.loc[m.split == "train", "case"]) & set(m.loc[m.split == "test", "case"])
@@ -46,18 +46,23 @@ def test_validation_split_takes_whole_patients_of_neither_other_set(msd_task: Pa
 
 
 def test_label_subset_selects_only_that_target(msd_task: Path, tmp_path: Path) -> None:
-    core = run_extract(msd_task, ExtractConfig(labels=(2,), window=(-100, 200), size=32, n_train=8, n_test=4,
-                                               min_pixels=1),
-                       tmp_path / "c.npz", tmp_path / "c.csv")
-    disc = run_extract(msd_task, ExtractConfig(labels=(1, 2), window=(-100, 200), size=32, n_train=8, n_test=4,
-                                               min_pixels=1),
-                       tmp_path / "d.npz", tmp_path / "d.csv")
+    core = run_extract(
+        msd_task,
+        ExtractConfig(labels=(2,), window=(-100, 200), size=32, n_train=8, n_test=4, min_pixels=1),
+        tmp_path / "c.npz",
+        tmp_path / "c.csv",
+    )
+    disc = run_extract(
+        msd_task,
+        ExtractConfig(labels=(1, 2), window=(-100, 200), size=32, n_train=8, n_test=4, min_pixels=1),
+        tmp_path / "d.npz",
+        tmp_path / "d.csv",
+    )
     assert core.labels.sum() < disc.labels.sum() / 2
 
 
 def test_window_normalise() -> None:
-    np.testing.assert_allclose(window_normalise(np.array([-500.0, -100, 50, 200, 900]), -100, 200),
-                               [0, 0, 0.5, 1, 1])
+    np.testing.assert_allclose(window_normalise(np.array([-500.0, -100, 50, 200, 900]), -100, 200), [0, 0, 0.5, 1, 1])
     with pytest.raises(ValueError, match="window"):
         window_normalise(np.zeros(3), 10, 10)
 
@@ -97,8 +102,12 @@ def test_missing_listed_file(msd_task: Path, tmp_path: Path) -> None:
 
 
 def test_no_valid_slice(msd_task: Path, tmp_path: Path) -> None:
-    _expect_error(msd_task, tmp_path, "no valid slice",
-                  ExtractConfig(labels=(7,), window=(-100, 200), size=16, n_train=8, n_test=4))
+    _expect_error(
+        msd_task,
+        tmp_path,
+        "no valid slice",
+        ExtractConfig(labels=(7,), window=(-100, 200), size=16, n_train=8, n_test=4),
+    )
 
 
 def test_bad_dataset_json(msd_task: Path, tmp_path: Path) -> None:
@@ -114,8 +123,7 @@ def test_gzip_helper_sanity(msd_task: Path) -> None:
     assert raw[344:348] == b"n+1\x00"
 
 
-SKIP = ExtractConfig(labels=(1, 2), window=(-100.0, 200.0), size=16, n_train=6, n_test=3, seed=0,
-                     on_bad_case="skip")
+SKIP = ExtractConfig(labels=(1, 2), window=(-100.0, 200.0), size=16, n_train=6, n_test=3, seed=0, on_bad_case="skip")
 
 
 def test_skip_mode_leaves_bad_cases_out_and_lists_them(msd_task: Path, tmp_path: Path) -> None:
@@ -135,15 +143,20 @@ def test_skip_mode_leaves_bad_cases_out_and_lists_them(msd_task: Path, tmp_path:
 
 def test_skip_mode_with_no_bad_case_writes_a_header_only_list(msd_task: Path, tmp_path: Path) -> None:
     clean = run_extract(msd_task, CFG, tmp_path / "a.npz", tmp_path / "a.csv")
-    s = run_extract(msd_task, ExtractConfig(**{**CFG.__dict__, "on_bad_case": "skip"}), tmp_path / "b.npz",
-                    tmp_path / "b.csv", tmp_path / "skipped.csv")
+    s = run_extract(
+        msd_task,
+        ExtractConfig(**{**CFG.__dict__, "on_bad_case": "skip"}),
+        tmp_path / "b.npz",
+        tmp_path / "b.csv",
+        tmp_path / "skipped.csv",
+    )
     np.testing.assert_array_equal(s.images, clean.images)  # same slices as the strict policy
     skipped = pd.read_csv(tmp_path / "skipped.csv")
     assert skipped.empty and list(skipped.columns) == SKIPPED_COLUMNS
 
 
 def test_skip_mode_still_fails_when_nothing_is_left(msd_task: Path, tmp_path: Path) -> None:
-    (msd_task / "imagesTr" / "tiny_003.nii.gz").unlink()          # a missing file is skipped too
+    (msd_task / "imagesTr" / "tiny_003.nii.gz").unlink()  # a missing file is skipped too
     for i in range(3):
         (msd_task / "labelsTr" / f"tiny_{i:03d}.nii.gz").write_bytes(b"junk")
     _expect_error(msd_task, tmp_path, "no valid slice.*4 unreadable case", SKIP)

@@ -21,7 +21,7 @@ def test_keep_rate_and_scaling_match_torch_dropout(p: float) -> None:
     torch.testing.assert_close(out[kept], x[kept] / (1 - p))
     # the expected value is preserved, as by torch's own dropout: both means within 5 standard
     # deviations of the input's (per element variance x^2 p / (1 - p))
-    sd = ((x ** 2).mean().item() * p / (1 - p) / n) ** 0.5
+    sd = ((x**2).mean().item() * p / (1 - p) / n) ** 0.5
     ref = nn.functional.dropout(x, p, training=True)
     assert abs(out.mean().item() - x.mean().item()) < 5 * sd and abs(ref.mean().item() - x.mean().item()) < 5 * sd
 

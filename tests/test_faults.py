@@ -5,6 +5,7 @@ Each test runs the real workflow (tests/workflow/config.yaml, trimmed) with Snak
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -46,24 +47,31 @@ def kill_tree(proc: subprocess.Popen) -> None:
     """SIGKILL Snakemake and every job it started, as a node failure or `scancel` would."""
     parent = psutil.Process(proc.pid)
     for child in parent.children(recursive=True) + [parent]:
-        try:
+        with contextlib.suppress(psutil.NoSuchProcess):
             child.send_signal(signal.SIGKILL)
-        except psutil.NoSuchProcess:
-            pass
     proc.wait(timeout=30)
 
 
 def digest(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_killed_training_resumes_and_matches_an_uninterrupted_run(tmp_path: Path) -> None:
     cfg = one_method_config(epochs=80)
     work = project(tmp_path / "a", cfg)
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
-    proc = subprocess.Popen([str(BIN / "snakemake"), "--cores", "1"], cwd=work, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        [str(BIN / "snakemake"), "--cores", "1"],
+        cwd=work,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     latest = work / MODEL / "latest.pt"
     deadline = time.monotonic() + 300
     while not latest.exists():
@@ -96,12 +104,14 @@ def test_killed_training_resumes_and_matches_an_uninterrupted_run(tmp_path: Path
     fresh = project(tmp_path / "b", cfg)
     snakemake(["--cores", "1"], fresh)
     assert digest(work / "data") == digest(fresh / "data")
-    pd.testing.assert_frame_equal(history.drop(columns="seconds"),
-                                  pd.read_csv(fresh / MODEL / "loss.csv").drop(columns="seconds"))
+    pd.testing.assert_frame_equal(
+        history.drop(columns="seconds"), pd.read_csv(fresh / MODEL / "loss.csv").drop(columns="seconds")
+    )
     for name in ("runs/tiny_spleen/click_unet/seed0/clicks.csv", "report/table4.csv", "dice_per_click.csv"):
         pd.testing.assert_frame_equal(pd.read_csv(work / "results" / name), pd.read_csv(fresh / "results" / name))
-    assert json.loads((work / "results" / "metrics.json").read_text()) == \
-        json.loads((fresh / "results" / "metrics.json").read_text())
+    assert json.loads((work / "results" / "metrics.json").read_text()) == json.loads(
+        (fresh / "results" / "metrics.json").read_text()
+    )
 
 
 def test_a_corrupt_case_stops_naming_it_or_is_skipped_and_reported(tmp_path: Path) -> None:

@@ -9,10 +9,10 @@ import pytest
 import torch
 import yaml
 
-from gdgp.experiment_plan import TABLES, VARIANT_SETTINGS
 from gdgp.clicks.hybrid import HybridConfig, plain_interaction
-from gdgp.evaluation.loop import run_interactions
 from gdgp.clicks.robot import Robot
+from gdgp.evaluation.loop import run_interactions
+from gdgp.experiment_plan import TABLES, VARIANT_SETTINGS
 from gdgp.methods import METHODS, build_method
 from gdgp.methods.gdgp import GDGP
 from gdgp.training.checkpoint import load_method, save_checkpoint
@@ -56,8 +56,8 @@ def test_encoding_is_one_on_the_clicks_and_prediction_is_zero_outside_the_box() 
     prob = m.predict(img, clicks, np.zeros_like(img))
     box = batch.boxes[0]
     outside = np.ones(gt.shape, bool)
-    outside[box.y0:box.y1, box.x0:box.x1] = False
-    assert prob.shape == gt.shape and prob[outside].max() == 0.0 and 0 <= prob.min() and prob.max() <= 1
+    outside[box.y0 : box.y1, box.x0 : box.x1] = False
+    assert prob.shape == gt.shape and prob[outside].max() == 0.0 and prob.min() >= 0 and prob.max() <= 1
 
 
 def test_gp_head_is_trained_on_exactly_the_clicked_crop_pixels() -> None:
@@ -127,6 +127,7 @@ def test_registry_schema_and_plan_agree() -> None:
 
 def test_bad_setting_is_a_config_error() -> None:
     from gdgp.errors import ConfigError
+
     with pytest.raises(ConfigError, match="encoding must be one of"):
         build_method("gdgp", encoding="sobel")
 
@@ -156,6 +157,7 @@ def test_cnn_head_variant_has_no_gp_terms() -> None:
 @pytest.mark.parametrize("seed", range(10))
 def test_plain_fgbg_clicks_are_truthful_and_within_the_band(seed: int) -> None:
     from scipy.ndimage import distance_transform_edt
+
     gt = disc(r=6.0 + seed % 4)
     cfg = HybridConfig(n_centre=3, n_edge=4, edge_margin=3.0)
     pts = plain_interaction(gt, cfg, np.random.default_rng(seed))
@@ -165,8 +167,9 @@ def test_plain_fgbg_clicks_are_truthful_and_within_the_band(seed: int) -> None:
 
 
 @pytest.mark.parametrize(("rbf_inputs", "channels"), [("intensity", 1), ("intensity_and_maps", 3)])
-def test_rbf_term_sees_the_pixel_intensity_as_the_paper(rbf_inputs: str, channels: int,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_rbf_term_sees_the_pixel_intensity_as_the_paper(
+    rbf_inputs: str, channels: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Paper eq. 13: the RBF term on the intensities I of the clicked and predicted pixels."""
     gt = disc()
     img = image_of(gt)
@@ -176,7 +179,7 @@ def test_rbf_term_sees_the_pixel_intensity_as_the_paper(rbf_inputs: str, channel
     seen = {}
     forward = type(m.network.head).forward
 
-    def spy(self, train_int, train_deep, train_y, train_mask, test_int, test_deep):  # noqa: ANN001, ANN202
+    def spy(self, train_int, train_deep, train_y, train_mask, test_int, test_deep):
         seen.update(train_int=train_int, test_int=test_int)
         return forward(self, train_int, train_deep, train_y, train_mask, test_int, test_deep)
 
@@ -201,9 +204,9 @@ def test_default_settings_are_the_paper_settings() -> None:
     assert defaults.rbf_inputs == "intensity"
 
 
-def test_evaluation_records_every_first_interaction_click(slice_set) -> None:  # noqa: ANN001
-    from gdgp.evaluation.evaluate import FIRST_INTERACTION_COLUMNS, EvalConfig, evaluate_method
+def test_evaluation_records_every_first_interaction_click(slice_set) -> None:
     from gdgp.clicks.hybrid import hybrid_interaction
+    from gdgp.evaluation.evaluate import FIRST_INTERACTION_COLUMNS, EvalConfig, evaluate_method
 
     m = build_method("gdgp", **TINY)
     test = slice_set.subset("test")
@@ -211,7 +214,7 @@ def test_evaluation_records_every_first_interaction_click(slice_set) -> None:  #
     first = result.first_interaction
     assert list(first.columns) == FIRST_INTERACTION_COLUMNS
     cfg = HybridConfig(edge_margin=TINY["edge_margin"], crop_margin=TINY["crop_margin"])
-    for (sid, lab) in zip(test.manifest["slice_id"], test.labels, strict=True):
+    for sid, lab in zip(test.manifest["slice_id"], test.labels, strict=True):
         rows = first[first["slice_id"] == sid].sort_values("index")
         pts = hybrid_interaction(lab, cfg)
         np.testing.assert_array_equal(rows[["y", "x"]].to_numpy(), np.concatenate([pts.centre, pts.edge]))

@@ -47,8 +47,9 @@ def dijkstra(image: np.ndarray, seeds: np.ndarray, lamb: float) -> np.ndarray:
     return dist
 
 
-def random_case(seed: int, shape: tuple[int, int] = (12, 15), n_seeds: int = 3,
-                smooth: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def random_case(
+    seed: int, shape: tuple[int, int] = (12, 15), n_seeds: int = 3, smooth: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     image = rng.random(shape)
     if smooth:
@@ -228,8 +229,11 @@ def test_gaussian_geodesic_exactly_one_at_every_seed() -> None:
     image = torch.from_numpy(rng.random((3, 24, 30)).astype(np.float32))
     seeds = torch.from_numpy(rng.random((3, 24, 30)) < 0.02)
     seeds[:, 0, 0] = True
-    for enc in (GaussianGeodesicEncoding(), GaussianGeodesicEncoding(sigma=0.2, lamb=0.5),
-                GaussianGeodesicEncoding(distance_scale=10.0)):
+    for enc in (
+        GaussianGeodesicEncoding(),
+        GaussianGeodesicEncoding(sigma=0.2, lamb=0.5),
+        GaussianGeodesicEncoding(distance_scale=10.0),
+    ):
         g = enc(image, seeds).detach()
         assert (g[seeds] == 1.0).all()
         assert (g[~seeds] < 1.0).sum() > 0 and (g <= 1.0).all()
@@ -259,7 +263,8 @@ def test_gradcheck_sigma_float64() -> None:
     assert torch.autograd.gradcheck(lambda s: gaussian_geodesic(dist, s), (sigma,))
     log_sigma = enc.log_sigma.detach().clone().requires_grad_(True)
     assert torch.autograd.gradcheck(
-        lambda ls: torch.func.functional_call(enc, {"log_sigma": ls}, (image, seeds)), (log_sigma,))
+        lambda ls: torch.func.functional_call(enc, {"log_sigma": ls}, (image, seeds)), (log_sigma,)
+    )
 
 
 def test_sigma_init_and_positive_after_large_step() -> None:

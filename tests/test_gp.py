@@ -89,8 +89,7 @@ def test_matches_sklearn_laplace_gpc(seed, n, di, dd):
     lml = est.log_marginal_likelihood_value_
     assert abs(-float(out["nll"][0]) - lml) <= 1e-4 * abs(lml)
     # float32 stays close too.
-    out32 = run_head(LaplaceGPHead(**HP, prob_mode="averaged"), x.astype(np.float32), xs.astype(np.float32),
-                     y, di)
+    out32 = run_head(LaplaceGPHead(**HP, prob_mode="averaged"), x.astype(np.float32), xs.astype(np.float32), y, di)
     assert out32["mean"].dtype == torch.float32
     np.testing.assert_allclose(out32["mean"][0].numpy(), mu_ref, atol=1e-4)
     np.testing.assert_allclose(out32["var"][0].numpy(), var_ref, atol=1e-4)
@@ -158,8 +157,10 @@ def _finite(out: dict[str, torch.Tensor]) -> bool:
 def test_degenerate_inputs(dtype):
     gen = torch.Generator().manual_seed(0)
     head = LaplaceGPHead().to(dtype)
-    te_int, te_deep = torch.randn(1, 40, 1, generator=gen, dtype=dtype), torch.randn(1, 40, 6, generator=gen,
-                                                                                       dtype=dtype)
+    te_int, te_deep = (
+        torch.randn(1, 40, 1, generator=gen, dtype=dtype),
+        torch.randn(1, 40, 6, generator=gen, dtype=dtype),
+    )
     tr_int, tr_deep = te_int[:, :5], te_deep[:, :5]  # clicks at the first five test pixels
     # all foreground: prob > 0.5 at the clicks
     out = head(tr_int, tr_deep, torch.ones(1, 5, dtype=dtype), None, te_int, te_deep)
@@ -177,8 +178,14 @@ def test_degenerate_inputs(dtype):
     assert _finite(out) and out["prob"][0, 0] > 0.5
     # zero clicks (empty and fully masked) -> the prior
     for n in (0, 3):
-        out = head(tr_int[:, :n], tr_deep[:, :n], torch.ones(1, n, dtype=dtype),
-                   torch.zeros(1, n, dtype=torch.bool), te_int, te_deep)
+        out = head(
+            tr_int[:, :n],
+            tr_deep[:, :n],
+            torch.ones(1, n, dtype=dtype),
+            torch.zeros(1, n, dtype=torch.bool),
+            te_int,
+            te_deep,
+        )
         assert _finite(out)
         assert (out["mean"] == 0).all() and torch.allclose(out["prob"], torch.full_like(out["prob"], 0.5))
         assert torch.allclose(out["var"], torch.full_like(out["var"], 0.7))
@@ -206,9 +213,14 @@ def test_padding_invariance():
     x2, xs2, y2 = random_problem(8, n_pad, 30, 1, 5)
     t = lambda a: torch.as_tensor(np.stack(a))  # noqa: E731
     with torch.no_grad():
-        out = head(t([xp[:, :1], x2[:, :1]]), t([xp[:, 1:], x2[:, 1:]]), t([yp, y2]),
-                   torch.as_tensor(np.stack([maskp, np.ones(n_pad, bool)])), t([xs[:, :1], xs2[:, :1]]),
-                   t([xs[:, 1:], xs2[:, 1:]]))
+        out = head(
+            t([xp[:, :1], x2[:, :1]]),
+            t([xp[:, 1:], x2[:, 1:]]),
+            t([yp, y2]),
+            torch.as_tensor(np.stack([maskp, np.ones(n_pad, bool)])),
+            t([xs[:, :1], xs2[:, :1]]),
+            t([xs[:, 1:], xs2[:, 1:]]),
+        )
     for k in ("mean", "var", "prob", "nll", "kl"):
         torch.testing.assert_close(out[k][0], ref[k][0], rtol=1e-9, atol=1e-10)
     single = run_head(head, x2, xs2, y2, 1)
@@ -217,9 +229,9 @@ def test_padding_invariance():
 
 
 def test_robust_cholesky_retries_and_never_fails():
-    a = torch.ones(3, 4, 4, dtype=torch.float64)           # rank one: plain Cholesky fails
+    a = torch.ones(3, 4, 4, dtype=torch.float64)  # rank one: plain Cholesky fails
     a[0] = torch.eye(4, dtype=torch.float64)
-    a[2] = -torch.eye(4, dtype=torch.float64)              # negative definite: fallback
+    a[2] = -torch.eye(4, dtype=torch.float64)  # negative definite: fallback
     L = robust_cholesky(a, 1e-9)
     assert torch.isfinite(L).all()
     torch.testing.assert_close(L[0], torch.eye(4, dtype=torch.float64))
@@ -345,7 +357,7 @@ def test_prediction_blocks_fit_the_cache_on_cpu_and_are_whole_on_an_accelerator(
     cpu, gpu = torch.device("cpu"), torch.device("cuda")  # only the device type is read
     assert LaplaceGPHead.predict_block(cpu, 1, 20, 65536) == 8192
     assert LaplaceGPHead.predict_block(cpu, 8, 20, 65536) == 1024  # the batch shares the cache
-    assert LaplaceGPHead.predict_block(cpu, 64, 40, 4096) == 256   # never below 256 pixels
+    assert LaplaceGPHead.predict_block(cpu, 64, 40, 4096) == 256  # never below 256 pixels
     assert LaplaceGPHead.predict_block(gpu, 8, 20, 65536) == 65536
 
 

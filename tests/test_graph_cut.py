@@ -17,8 +17,15 @@ MIDEEPSEG = {"neighbours": 4, "eps": 1e-6, "ties": "foreground"}
 
 
 # --- brute force ---------------------------------------------------------------------------------
-def brute_force_energy(labels: np.ndarray, cost_fg: np.ndarray, cost_bg: np.ndarray, image: np.ndarray,
-                       weight: float, sigma: float, neighbours: int) -> np.ndarray:
+def brute_force_energy(
+    labels: np.ndarray,
+    cost_fg: np.ndarray,
+    cost_bg: np.ndarray,
+    image: np.ndarray,
+    weight: float,
+    sigma: float,
+    neighbours: int,
+) -> np.ndarray:
     """Energies of a stack (N, H, W) of labellings, written out pixel pair by pixel pair
     (vectorised over the labellings only), independently of the module's code."""
     n, h, w = labels.shape
@@ -61,8 +68,17 @@ def test_the_cut_has_the_minimum_energy_of_all_4096_labellings_of_a_3x4_image(ne
         assert len(labellings) == (4096 if seed == 0 else 1024)
         best = brute_force_energy(labellings, cost_fg, cost_bg, image, weight, sigma, neighbours).min()
         for ties in ("background", "foreground"):
-            cut = graph_cut(prob, image, fg_seeds, bg_seeds, weight=weight, sigma=sigma, neighbours=neighbours,
-                            bg_prob=bg_prob, ties=ties)
+            cut = graph_cut(
+                prob,
+                image,
+                fg_seeds,
+                bg_seeds,
+                weight=weight,
+                sigma=sigma,
+                neighbours=neighbours,
+                bg_prob=bg_prob,
+                ties=ties,
+            )
             found = brute_force_energy(cut[None], cost_fg, cost_bg, image, weight, sigma, neighbours)[0]
             assert found == pytest.approx(best, rel=1e-9, abs=1e-12)
             assert cut[fg_seeds].all() and not cut[bg_seeds].any()
@@ -139,19 +155,22 @@ def test_4_neighbour_potts_term_removes_isolated_flips_of_a_square() -> None:
 
 
 # --- argument checks -----------------------------------------------------------------------------
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"image": np.zeros((4, 5))}, "image has shape"),
-    ({"fg_seeds": np.zeros((3, 3), bool)}, "fg_seeds has shape"),
-    ({"bg_prob": np.zeros((4, 4, 1))}, "bg_prob has shape"),
-    ({"bg_seeds": np.zeros((4, 4), np.uint8)}, "bool mask"),
-    ({"prob": np.zeros((2, 4, 4))}, "2D"),
-    ({"weight": -1.0}, "weight must be >= 0"),
-    ({"weight": float("nan")}, "weight must be >= 0"),
-    ({"sigma": 0.0}, "sigma must be > 0"),
-    ({"neighbours": 6}, "neighbours must be 4 or 8"),
-    ({"eps": 0.0}, "eps must be in"),
-    ({"ties": "fg"}, "ties must be"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"image": np.zeros((4, 5))}, "image has shape"),
+        ({"fg_seeds": np.zeros((3, 3), bool)}, "fg_seeds has shape"),
+        ({"bg_prob": np.zeros((4, 4, 1))}, "bg_prob has shape"),
+        ({"bg_seeds": np.zeros((4, 4), np.uint8)}, "bool mask"),
+        ({"prob": np.zeros((2, 4, 4))}, "2D"),
+        ({"weight": -1.0}, "weight must be >= 0"),
+        ({"weight": float("nan")}, "weight must be >= 0"),
+        ({"sigma": 0.0}, "sigma must be > 0"),
+        ({"neighbours": 6}, "neighbours must be 4 or 8"),
+        ({"eps": 0.0}, "eps must be in"),
+        ({"ties": "fg"}, "ties must be"),
+    ],
+)
 def test_bad_arguments_raise_value_error_naming_them(kwargs: dict, message: str) -> None:
     args = {"prob": np.full((4, 4), 0.5), "image": np.zeros((4, 4)), "weight": 1.0, "sigma": 0.1, **kwargs}
     with pytest.raises(ValueError, match=message):

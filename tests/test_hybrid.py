@@ -12,10 +12,10 @@ import yaml
 from scipy.ndimage import distance_transform_edt, gaussian_filter, label, zoom
 
 from gdgp.clicks.crop import Box, click_box
-from gdgp.data.demo import make_demo
-from gdgp.data.extract import ExtractConfig, extract_slices
 from gdgp.clicks.hybrid import HybridConfig, edge_directions, hybrid_interaction
 from gdgp.clicks.robot import Click, error_distance
+from gdgp.data.demo import make_demo
+from gdgp.data.extract import ExtractConfig, extract_slices
 from gdgp.methods.gdgp import MIN_CROP_PX
 
 ROOT = Path(__file__).parents[1]
@@ -36,7 +36,9 @@ def blob(seed: int, size: int = 64) -> np.ndarray:
 
 
 @pytest.mark.parametrize("seed", range(8))
-@pytest.mark.parametrize("cfg", [HybridConfig(), HybridConfig(n_centre=5, n_edge=8, centre_fraction=0.3, edge_margin=3)])
+@pytest.mark.parametrize(
+    "cfg", [HybridConfig(), HybridConfig(n_centre=5, n_edge=8, centre_fraction=0.3, edge_margin=3)]
+)
 def test_points_satisfy_the_definitions(seed: int, cfg: HybridConfig) -> None:
     gt = blob(seed)
     pts = hybrid_interaction(gt, cfg)
@@ -79,8 +81,9 @@ def test_flat_side_ties_go_to_the_axis_through_the_centroid() -> None:
 def gdgp_crop(gt: np.ndarray, cfg: HybridConfig) -> Box:
     """The box GDGP crops after the first interaction (:meth:`GDGP.prepare`)."""
     pts = hybrid_interaction(gt, cfg)
-    clicks = [Click(int(y), int(x), i < len(pts.centre), i)
-              for i, (y, x) in enumerate(np.concatenate([pts.centre, pts.edge]))]
+    clicks = [
+        Click(int(y), int(x), i < len(pts.centre), i) for i, (y, x) in enumerate(np.concatenate([pts.centre, pts.edge]))
+    ]
     return click_box(clicks, gt.shape, cfg.crop_margin, MIN_CROP_PX)
 
 
@@ -92,10 +95,12 @@ def assert_crop_holds_target(gt: np.ndarray, cfg: HybridConfig, what: str) -> No
 
 #: (slice size, HybridConfig): the demo's shipped settings at 64 px, the real-CT settings at
 #: 128 px (issue text), the schema defaults at the paper's 256 px.
-SETTINGS = [(64, HybridConfig(edge_margin=3.0, crop_margin=4)),
-            (128, HybridConfig(edge_margin=5.0, crop_margin=6)),
-            (256, HybridConfig()),
-            (64, HybridConfig(n_edge=8, edge_margin=4.0, crop_margin=0))]
+SETTINGS = [
+    (64, HybridConfig(edge_margin=3.0, crop_margin=4)),
+    (128, HybridConfig(edge_margin=5.0, crop_margin=6)),
+    (256, HybridConfig()),
+    (64, HybridConfig(n_edge=8, edge_margin=4.0, crop_margin=0)),
+]
 
 
 @pytest.mark.parametrize("seed", range(8))
@@ -119,9 +124,17 @@ def test_crop_box_holds_every_demo_target(tmp_path: Path, name: str, ds: dict) -
     make_demo(tmp_path, seed=config["demo"]["seed"], n_patients=config["demo"]["patients"], tasks=[ds["task"]])
     g = config["methods"]["gdgp"]
     cfg = HybridConfig(edge_margin=g["edge_margin"], crop_margin=g["crop_margin"])
-    s = extract_slices(tmp_path / ds["task"], ExtractConfig(
-        labels=tuple(ds["labels"]), window=tuple(ds["window"]), size=config["preprocess"]["size"],
-        n_train=10_000, n_test=10_000, denoise=0.0))
+    s = extract_slices(
+        tmp_path / ds["task"],
+        ExtractConfig(
+            labels=tuple(ds["labels"]),
+            window=tuple(ds["window"]),
+            size=config["preprocess"]["size"],
+            n_train=10_000,
+            n_test=10_000,
+            denoise=0.0,
+        ),
+    )
     assert len(s.labels) > 50
     for lab, sid in zip(s.labels, s.manifest["slice_id"], strict=True):
         assert_crop_holds_target(lab.astype(bool), cfg, f"{name} slice {sid}")
@@ -129,12 +142,15 @@ def test_crop_box_holds_every_demo_target(tmp_path: Path, name: str, ds: dict) -
 
 @pytest.mark.skipif(not REAL_DEV.is_dir(), reason=f"real development CT not found at {REAL_DEV}")
 @pytest.mark.parametrize(("size", "cfg"), SETTINGS[1:3])
-@pytest.mark.parametrize(("task", "window"), [("Task07_PancreasNIHdev", (-160, 240)),
-                                              ("Task06_LungPyradiomics", (-1000, 400))])
+@pytest.mark.parametrize(
+    ("task", "window"), [("Task07_PancreasNIHdev", (-160, 240)), ("Task06_LungPyradiomics", (-1000, 400))]
+)
 def test_crop_box_holds_every_real_target(task: str, window: tuple[int, int], size: int, cfg: HybridConfig) -> None:
     """Real patients with manual masks (NIH Pancreas-CT, pyradiomics lung), every labelled slice."""
-    s = extract_slices(REAL_DEV / task, ExtractConfig(labels=(1,), window=window, size=size, n_train=10_000,
-                                                      n_test=10_000, denoise=0.0))
+    s = extract_slices(
+        REAL_DEV / task,
+        ExtractConfig(labels=(1,), window=window, size=size, n_train=10_000, n_test=10_000, denoise=0.0),
+    )
     assert len(s.labels) >= 14
     for lab, case, z in zip(s.labels, s.manifest["case"], s.manifest["slice_z"], strict=True):
         assert_crop_holds_target(lab.astype(bool), cfg, f"{task} {case} z={z} at {size} px")
@@ -149,8 +165,9 @@ def test_noise_keeps_points_truthful_and_is_seeded() -> None:
     depth, outside = error_distance(gt), distance_transform_edt(~gt)
     assert all(depth[y, x] >= 0.5 * depth.max() for y, x in a.centre)
     assert all(1 <= outside[y, x] <= 5 for y, x in a.edge)
-    assert not np.array_equal(a.centre, hybrid_interaction(gt, HybridConfig()).centre) or \
-        not np.array_equal(a.edge, hybrid_interaction(gt, HybridConfig()).edge)
+    assert not np.array_equal(a.centre, hybrid_interaction(gt, HybridConfig()).centre) or not np.array_equal(
+        a.edge, hybrid_interaction(gt, HybridConfig()).edge
+    )
 
 
 def test_bad_inputs() -> None:

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import torch
 
+from gdgp.clicks.robot import Click, Robot
 from gdgp.errors import ConfigError
 from gdgp.evaluation.loop import run_interactions
-from gdgp.clicks.robot import Click, Robot
 from gdgp.methods.intercnn import InterCNN, scribble_map
-from tests.phantoms import disc as _disc
 from tests.phantoms import assert_same_seed_same_steps, disc_batch, image_of
+from tests.phantoms import disc as _disc
 
 
 def disc(shape=(32, 32), centre=(16, 14), r=6.0) -> np.ndarray:
@@ -80,7 +80,7 @@ def test_predict_batch_shapes_range_and_interaction_loop() -> None:
     gts = np.stack([disc(), disc(centre=(12, 18), r=5)])
     imgs = np.stack([image_of(g, i) for i, g in enumerate(gts)])
     probs = m.predict_batch(list(imgs), [[], [Click(12, 18, True, 0)]], list(np.zeros_like(imgs)))
-    assert probs.shape == (2, 32, 32) and probs.dtype == np.float32 and 0 <= probs.min() and probs.max() <= 1
+    assert probs.shape == (2, 32, 32) and probs.dtype == np.float32 and probs.min() >= 0 and probs.max() <= 1
     res = run_interactions(imgs, m, [Robot(g) for g in gts], n_rounds=3)
     for per_slice in res:
         assert per_slice[0].n_clicks == 0 and per_slice[0].click is None
@@ -119,10 +119,19 @@ def test_same_seed_same_training_step() -> None:
     assert_same_seed_same_steps(lambda: InterCNN(**TINY), *batch(2), steps=1, torch_seed=3, rng_seed=7)
 
 
-@pytest.mark.parametrize("bad", [
-    {"scribble_size": 4}, {"scribble_size": 0}, {"train_rounds": 0}, {"channels": [8]},
-    {"channels": [8, -1]}, {"dropout": 1.0}, {"res_units": -1}, {"scribble_px": 3},
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"scribble_size": 4},
+        {"scribble_size": 0},
+        {"train_rounds": 0},
+        {"channels": [8]},
+        {"channels": [8, -1]},
+        {"dropout": 1.0},
+        {"res_units": -1},
+        {"scribble_px": 3},
+    ],
+)
 def test_bad_hyperparameter_raises_config_error(bad: dict) -> None:
     with pytest.raises(ConfigError, match=next(iter(bad))):
         InterCNN(**bad)

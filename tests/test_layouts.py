@@ -23,10 +23,10 @@ import pytest
 import yaml
 
 from gdgp.cli import main as gdgp_main
-from gdgp.errors import ConfigError, InputDataError
 from gdgp.data.extract import ExtractConfig, extract_slices, parse_labels, parse_window, run_extract
 from gdgp.data.layouts import MSD, NNUNET_V2, read_dataset, resolve_channel, resolve_labels
 from gdgp.data.preprocess import PERCENTILES, percentile_window, window_normalise
+from gdgp.errors import ConfigError, InputDataError
 
 REPO = Path(__file__).parents[1]
 REAL_PANCREAS = REPO.parent / "shared" / "data" / "real_dev" / "Task07_PancreasNIHdev"
@@ -53,8 +53,12 @@ def make_cases(n: int = 5, channels: int = 1, seed: int = 0) -> Cases:
         for z in range(1, 5):
             label[..., z][d2 < r**2] = 1
             label[..., z][d2 < (r / 2) ** 2] = 2
-        images = [(rng.normal(0, 20 * (c + 1), SHAPE) + (label > 0) * (120 - 90 * c) + (label == 2) * 200 * c
-                   + 400 * c).astype(np.int16) for c in range(channels)]
+        images = [
+            (
+                rng.normal(0, 20 * (c + 1), SHAPE) + (label > 0) * (120 - 90 * c) + (label == 2) * 200 * c + 400 * c
+            ).astype(np.int16)
+            for c in range(channels)
+        ]
         cases[f"case_{i:03d}"] = (images, label)
     return cases
 
@@ -68,15 +72,21 @@ def write_msd(root: Path, name: str, cases: Cases, modality: dict[str, str] | No
         image = images[0] if len(images) == 1 else np.stack(images, axis=-1)
         nib.save(nib.Nifti1Image(image, AFFINE), task / "imagesTr" / f"{case}.nii.gz")
         nib.save(nib.Nifti1Image(label, AFFINE), task / "labelsTr" / f"{case}.nii.gz")
-    meta = {"name": name, "modality": modality or {"0": "CT"}, "labels": MSD_LABELS, "numTraining": len(cases),
-            "training": [{"image": f"./imagesTr/{c}.nii.gz", "label": f"./labelsTr/{c}.nii.gz"} for c in cases],
-            "test": []}
+    meta = {
+        "name": name,
+        "modality": modality or {"0": "CT"},
+        "labels": MSD_LABELS,
+        "numTraining": len(cases),
+        "training": [{"image": f"./imagesTr/{c}.nii.gz", "label": f"./labelsTr/{c}.nii.gz"} for c in cases],
+        "test": [],
+    }
     (task / "dataset.json").write_text(json.dumps(meta))
     return task
 
 
-def write_nnunet(root: Path, name: str, cases: Cases, channel_names: dict[int, str] | None = None,
-                 labels: dict | None = None) -> Path:
+def write_nnunet(
+    root: Path, name: str, cases: Cases, channel_names: dict[int, str] | None = None, labels: dict | None = None
+) -> Path:
     """An nnU-Net v2 raw dataset folder, dataset.json written by nnU-Net's own helper."""
     from nnunetv2.dataset_conversion.generate_dataset_json import generate_dataset_json
 
@@ -87,8 +97,14 @@ def write_nnunet(root: Path, name: str, cases: Cases, channel_names: dict[int, s
         for c, image in enumerate(images):
             nib.save(nib.Nifti1Image(image, AFFINE), folder / "imagesTr" / f"{case}_{c:04d}.nii.gz")
         nib.save(nib.Nifti1Image(label, AFFINE), folder / "labelsTr" / f"{case}.nii.gz")
-    generate_dataset_json(str(folder), dict(channel_names or {0: "CT"}), dict(labels or NNUNET_LABELS), len(cases),
-                          ".nii.gz", dataset_name=name)
+    generate_dataset_json(
+        str(folder),
+        dict(channel_names or {0: "CT"}),
+        dict(labels or NNUNET_LABELS),
+        len(cases),
+        ".nii.gz",
+        dataset_name=name,
+    )
     return folder
 
 
@@ -134,10 +150,14 @@ def test_layout_is_detected_and_label_maps_agree(tmp_path: Path) -> None:
 def test_a_folder_of_neither_layout_is_a_clear_error(tmp_path: Path) -> None:
     folder = tmp_path / "Dataset009_Odd"
     folder.mkdir()
-    (folder / "dataset.json").write_text(json.dumps({"name": "odd", "labels": {"background": 0, "x": 1},
-                                                     "channel_names": {"0": "CT"}}))  # no file_ending
-    with pytest.raises(InputDataError, match=r"Dataset009_Odd: not a dataset folder.*'training'.*'modality'.*"
-                                             r"'channel_names' and 'file_ending'"):
+    (folder / "dataset.json").write_text(
+        json.dumps({"name": "odd", "labels": {"background": 0, "x": 1}, "channel_names": {"0": "CT"}})
+    )  # no file_ending
+    with pytest.raises(
+        InputDataError,
+        match=r"Dataset009_Odd: not a dataset folder.*'training'.*'modality'.*"
+        r"'channel_names' and 'file_ending'",
+    ):
         read_dataset(folder)
 
 
@@ -201,22 +221,27 @@ def test_parse_labels_and_window_from_the_command_line() -> None:
 
 def test_same_data_in_either_layout_gives_identical_outputs(tmp_path: Path) -> None:
     cases = make_cases()
-    folders = {"msd": write_msd(tmp_path, "Task50_Discs", cases),
-               "nnunet": write_nnunet(tmp_path, "Dataset050_Discs", cases)}
+    folders = {
+        "msd": write_msd(tmp_path, "Task50_Discs", cases),
+        "nnunet": write_nnunet(tmp_path, "Dataset050_Discs", cases),
+    }
     # nnU-Net's other form: dataset.json lists the files itself (here the MSD task's, relative paths)
     listed = tmp_path / "Dataset052_Listed"
     listed.mkdir()
     meta = json.loads((folders["nnunet"] / "dataset.json").read_text())
-    meta["dataset"] = {c: {"images": [f"../Task50_Discs/imagesTr/{c}.nii.gz"],
-                           "label": f"../Task50_Discs/labelsTr/{c}.nii.gz"} for c in cases}
+    meta["dataset"] = {
+        c: {"images": [f"../Task50_Discs/imagesTr/{c}.nii.gz"], "label": f"../Task50_Discs/labelsTr/{c}.nii.gz"}
+        for c in cases
+    }
     (listed / "dataset.json").write_text(json.dumps(meta))
     folders["listed"] = listed
     labels = {"msd": (1, 2), "nnunet": ("disc", "core"), "listed": ("core", 1)}  # by value or name
     out = {}
     for name, folder in folders.items():
         o = tmp_path / "out" / name
-        out[name] = run_extract(folder, cfg(labels=labels[name]), o / "slices.npz", o / "manifest.csv",
-                                o / "skipped.csv")
+        out[name] = run_extract(
+            folder, cfg(labels=labels[name]), o / "slices.npz", o / "manifest.csv", o / "skipped.csv"
+        )
     m = pd.read_csv(tmp_path / "out" / "msd" / "manifest.csv")
     assert set(m["split"]) == {"train", "val", "test"} and len(m) == 16
     assert set(m["case"]) <= set(cases)
@@ -251,15 +276,20 @@ def test_nnunets_own_msd_conversion_reads_the_same(tmp_path: Path, monkeypatch: 
 
 
 def _two_channel_folders(tmp_path: Path, cases: Cases) -> dict[str, Path]:
-    return {"msd": write_msd(tmp_path, "Task51_Discs", cases, modality={"0": "T2", "1": "ADC"}),
-            "nnunet": write_nnunet(tmp_path, "Dataset051_Discs", cases, channel_names={0: "T2", 1: "ADC"})}
+    return {
+        "msd": write_msd(tmp_path, "Task51_Discs", cases, modality={"0": "T2", "1": "ADC"}),
+        "nnunet": write_nnunet(tmp_path, "Dataset051_Discs", cases, channel_names={0: "T2", 1: "ADC"}),
+    }
 
 
 @pytest.mark.parametrize("layout", ["msd", "nnunet"])
 def test_multichannel_needs_a_channel(tmp_path: Path, layout: str) -> None:
     folder = _two_channel_folders(tmp_path, make_cases(n=2, channels=2))[layout]
-    with pytest.raises(ConfigError, match=rf"dataset 'prostate' \(.*{folder.name}.*\) has 2 channels "
-                                          r"\(0 = 'T2', 1 = 'ADC'\): set datasets.prostate.channel"):
+    with pytest.raises(
+        ConfigError,
+        match=rf"dataset 'prostate' \(.*{folder.name}.*\) has 2 channels "
+        r"\(0 = 'T2', 1 = 'ADC'\): set datasets.prostate.channel",
+    ):
         extract_slices(folder, cfg(dataset="prostate"))
     with pytest.raises(ConfigError, match=r"channel 2 is not one of its channels \(0 = 'T2', 1 = 'ADC'\)"):
         resolve_channel(read_dataset(folder), 2)
@@ -336,8 +366,11 @@ def test_nnunet_missing_files_are_named(tmp_path: Path) -> None:
 @pytest.mark.parametrize("layout", ["msd", "nnunet"])
 def test_affine_mismatch_names_both_files(tmp_path: Path, layout: str) -> None:
     cases = make_cases()
-    folder = (write_msd(tmp_path, "Task50_Discs", cases) if layout == "msd"
-              else write_nnunet(tmp_path, "Dataset050_Discs", cases))
+    folder = (
+        write_msd(tmp_path, "Task50_Discs", cases)
+        if layout == "msd"
+        else write_nnunet(tmp_path, "Dataset050_Discs", cases)
+    )
     label = folder / "labelsTr" / "case_002.nii.gz"
     image = "case_002.nii.gz" if layout == "msd" else "case_002_0000.nii.gz"
     nearly = AFFINE.copy()
@@ -347,8 +380,12 @@ def test_affine_mismatch_names_both_files(tmp_path: Path, layout: str) -> None:
     shifted = AFFINE.copy()
     shifted[0, 3] += 2.0  # the label 2 mm off
     nib.save(nib.Nifti1Image(cases["case_002"][1], shifted), label)
-    _expect(folder, CFG, rf"labelsTr/case_002.nii.gz: label affine differs from image \S*imagesTr/{image}'s by up "
-                         r"to 2 mm")
+    _expect(
+        folder,
+        CFG,
+        rf"labelsTr/case_002.nii.gz: label affine differs from image \S*imagesTr/{image}'s by up "
+        r"to 2 mm",
+    )
     s = extract_slices(folder, cfg(on_bad_case="skip"))
     assert list(s.skipped["case"]) == ["case_002"] and "affine" in s.skipped["reason"][0]
 
@@ -358,23 +395,38 @@ def test_case_without_the_target_is_named_or_skipped(tmp_path: Path, layout: str
     cases = make_cases()
     for name in ("case_001", "case_003"):
         cases[name][1][cases[name][1] == 2] = 1  # no core in these two
-    folder = (write_msd(tmp_path, "Task50_Discs", cases) if layout == "msd"
-              else write_nnunet(tmp_path, "Dataset050_Discs", cases))
+    folder = (
+        write_msd(tmp_path, "Task50_Discs", cases)
+        if layout == "msd"
+        else write_nnunet(tmp_path, "Dataset050_Discs", cases)
+    )
     core = cfg(labels=("core",), n_train=4, n_test=4, n_val=0, min_pixels=1)
-    _expect(folder, core, r"labelsTr/case_001.nii.gz: case case_001 holds none of the target label value\(s\) \[2\]; "
-                          r"its label values are \[0, 1\]; 1 more case\(s\) lack them too: case_003 "
-                          r"\(preprocess.on_bad_case: skip")
+    _expect(
+        folder,
+        core,
+        r"labelsTr/case_001.nii.gz: case case_001 holds none of the target label value\(s\) \[2\]; "
+        r"its label values are \[0, 1\]; 1 more case\(s\) lack them too: case_003 "
+        r"\(preprocess.on_bad_case: skip",
+    )
     out = tmp_path / "out"
-    s = run_extract(folder, ExtractConfig(**{**core.__dict__, "on_bad_case": "skip"}),
-                    out / "s.npz", out / "m.csv", out / "skipped.csv")
+    s = run_extract(
+        folder,
+        ExtractConfig(**{**core.__dict__, "on_bad_case": "skip"}),
+        out / "s.npz",
+        out / "m.csv",
+        out / "skipped.csv",
+    )
     skipped = pd.read_csv(out / "skipped.csv")
     assert list(skipped["case"]) == ["case_001", "case_003"]
     assert skipped["reason"].str.contains(r"its label values are \[0, 1\]").all()
     assert set(s.manifest["case"]) <= {"case_000", "case_002", "case_004"}
     assert len(extract_slices(folder, cfg(labels=(1,))).manifest)  # the disc is in every case: no error
-    _expect(folder, cfg(labels=(7,), on_bad_case="skip"),
-            r"no valid slice: no case holds the target label value\(s\) \[7\] \(the label values present are "
-            r"\[0, 1, 2\]")
+    _expect(
+        folder,
+        cfg(labels=(7,), on_bad_case="skip"),
+        r"no valid slice: no case holds the target label value\(s\) \[7\] \(the label values present are "
+        r"\[0, 1, 2\]",
+    )
 
 
 # --- the command line and the workflow ----------------------------------------------------------
@@ -383,22 +435,48 @@ def test_case_without_the_target_is_named_or_skipped(tmp_path: Path, layout: str
 def test_cli_reads_nnunet_with_names_channel_and_no_window(tmp_path: Path) -> None:
     folder = write_nnunet(tmp_path, "Dataset051_Discs", make_cases(channels=2), channel_names={0: "T2", 1: "ADC"})
     out = tmp_path / "out"
-    code = gdgp_main(["extract", "--task-dir", str(folder), "--dataset", "discs", "--labels", "disc", "2",
-                      "--window", "none", "--channel", "1", "--size", "16", "--n-train", "8", "--n-test", "4",
-                      "--out-slices", str(out / "s.npz"), "--out-manifest", str(out / "m.csv")])
+    code = gdgp_main(
+        [
+            "extract",
+            "--task-dir",
+            str(folder),
+            "--dataset",
+            "discs",
+            "--labels",
+            "disc",
+            "2",
+            "--window",
+            "none",
+            "--channel",
+            "1",
+            "--size",
+            "16",
+            "--n-train",
+            "8",
+            "--n-test",
+            "4",
+            "--out-slices",
+            str(out / "s.npz"),
+            "--out-manifest",
+            str(out / "m.csv"),
+        ]
+    )
     assert code == 0 and len(pd.read_csv(out / "m.csv")) == 12
 
 
-@pytest.mark.parametrize(("change", "ok"), [
-    ({"task": "Dataset005_Prostate", "labels": ["PZ", 2], "window": None, "channel": 1}, True),
-    ({"task": "Task05_Prostate", "labels": ["peripheral zone"], "window": [-160, 240], "channel": None}, True),
-    ({"task": "Prostate"}, False),
-    ({"labels": [0]}, False),
-    ({"labels": [""]}, False),
-    ({"window": [100]}, False),
-    ({"channel": -1}, False),
-    ({"channel": "ADC"}, False),
-])
+@pytest.mark.parametrize(
+    ("change", "ok"),
+    [
+        ({"task": "Dataset005_Prostate", "labels": ["PZ", 2], "window": None, "channel": 1}, True),
+        ({"task": "Task05_Prostate", "labels": ["peripheral zone"], "window": [-160, 240], "channel": None}, True),
+        ({"task": "Prostate"}, False),
+        ({"labels": [0]}, False),
+        ({"labels": [""]}, False),
+        ({"window": [100]}, False),
+        ({"channel": -1}, False),
+        ({"channel": "ADC"}, False),
+    ],
+)
 def test_schema_takes_layouts_names_channel_and_null_window(change: dict, ok: bool) -> None:
     from snakemake.exceptions import WorkflowError
     from snakemake.utils import validate
@@ -421,17 +499,35 @@ def test_workflow_passes_names_channel_and_null_window(tmp_path: Path) -> None:
     work = tmp_path / "proj"
     (work / "config").mkdir(parents=True)
     (work / "workflow").symlink_to(REPO / "workflow")
-    write_nnunet(work / "data", "Dataset051_Discs", make_cases(channels=2), channel_names={0: "T2", 1: "ADC"},
-                 labels={"background": 0, "outer disc": 1, "core": 2})
+    write_nnunet(
+        work / "data",
+        "Dataset051_Discs",
+        make_cases(channels=2),
+        channel_names={0: "T2", 1: "ADC"},
+        labels={"background": 0, "outer disc": 1, "core": 2},
+    )
     config = yaml.safe_load((REPO / "tests" / "workflow" / "config.yaml").read_text())
     config["demo"]["generate"] = False
     config["experiments"]["datasets"] = []
-    config["datasets"] = {"discs_adc": {"task": "Dataset051_Discs", "labels": ["outer disc", 2], "window": None,
-                                        "channel": 1, "n_train": 8, "n_test": 4}}
+    config["datasets"] = {
+        "discs_adc": {
+            "task": "Dataset051_Discs",
+            "labels": ["outer disc", 2],
+            "window": None,
+            "channel": 1,
+            "n_train": 8,
+            "n_test": 4,
+        }
+    }
     (work / "config" / "config.yaml").write_text(yaml.safe_dump(config))
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
-    dry = subprocess.run([str(bin_dir / "snakemake"), "-n", "-p", "--forceall", "extract_all"], cwd=work, env=env,
-                         capture_output=True, text=True)
+    dry = subprocess.run(
+        [str(bin_dir / "snakemake"), "-n", "-p", "--forceall", "extract_all"],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert dry.returncode == 0, dry.stderr[-3000:]
     lines = [ln.strip().removeprefix("Shell command: ") for ln in dry.stdout.splitlines()]
     lines = [ln for ln in lines if ln.startswith("gdgp extract ")]
@@ -448,14 +544,15 @@ def test_workflow_passes_names_channel_and_null_window(tmp_path: Path) -> None:
 # --- real CT: the NIH Pancreas-CT development set in both layouts -------------------------------
 
 
-@pytest.mark.skipif(not (REAL_PANCREAS / "dataset.json").is_file(),
-                    reason=f"real NIH Pancreas-CT development set (MSD layout) not found at {REAL_PANCREAS}")
+@pytest.mark.skipif(
+    not (REAL_PANCREAS / "dataset.json").is_file(),
+    reason=f"real NIH Pancreas-CT development set (MSD layout) not found at {REAL_PANCREAS}",
+)
 def test_real_pancreas_in_nnunet_layout_gives_identical_slices(tmp_path: Path) -> None:
     """The real MSD task, and an nnU-Net v2 view of it made of symlinks (never a copy)."""
     nnu = msd_as_nnunet_symlinks(REAL_PANCREAS, tmp_path / "Dataset507_PancreasNIHdev")
     assert all(p.is_symlink() for p in nnu.glob("*Tr/*"))
-    c = ExtractConfig(labels=(1,), window=(-160.0, 240.0), size=64, n_train=6, n_test=3, seed=0,
-                      denoise=0.0)
+    c = ExtractConfig(labels=(1,), window=(-160.0, 240.0), size=64, n_train=6, n_test=3, seed=0, denoise=0.0)
     a = extract_slices(REAL_PANCREAS, c)
     b = extract_slices(nnu, ExtractConfig(**{**c.__dict__, "labels": ("pancreas",)}))
     assert read_dataset(nnu).layout == NNUNET_V2 and len(a.manifest) >= 6

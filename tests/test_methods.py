@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
+from gdgp.clicks.robot import Robot
 from gdgp.errors import ConfigError
 from gdgp.evaluation.loop import run_interactions
-from gdgp.clicks.robot import Robot
 from gdgp.methods import METHODS, Method, build_method, method_settings
 from gdgp.methods.settings import MethodSettings, describe, field_types, matches
 
@@ -28,7 +28,7 @@ def test_network_maps_batch_to_one_logit_channel(name: str) -> None:
     out = m.network(torch.from_numpy(x))
     assert out.shape == (3, 1, 32, 32)
     probs = m.predict_batch(list(x[:, 0]), [[], [], []], list(np.zeros((3, 32, 32))))
-    assert probs.shape == (3, 32, 32) and 0 <= probs.min() and probs.max() <= 1
+    assert probs.shape == (3, 32, 32) and probs.min() >= 0 and probs.max() <= 1
 
 
 def test_click_unet_first_interaction_is_one_click_at_the_innermost_pixel() -> None:

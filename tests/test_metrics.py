@@ -13,8 +13,9 @@ from gdgp.evaluation.metrics import score, surface_dice
 
 def surface(mask: np.ndarray) -> np.ndarray:
     """Border pixels as medpy defines them: mask minus its 4-connected erosion."""
-    return np.argwhere(mask & ~binary_erosion(mask, structure=np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]]),
-                                              border_value=0))
+    return np.argwhere(
+        mask & ~binary_erosion(mask, structure=np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]]), border_value=0)
+    )
 
 
 def brute_assd(a: np.ndarray, b: np.ndarray, spacing: tuple[float, float]) -> float:
@@ -61,6 +62,7 @@ def test_shape_mismatch_raises() -> None:
 
 # --- Normalised Surface Dice ------------------------------------------------------------------
 
+
 def brute_surfels(mask: np.ndarray, spacing: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
     """Boundary elements of a 2D mask as DeepMind's surface-distance (and MONAI with
     ``use_subvoxels=True``) define them, written from the definition, not from their code.
@@ -87,11 +89,11 @@ def brute_surfels(mask: np.ndarray, spacing: tuple[float, float]) -> tuple[np.nd
                 continue
             if n_in in (1, 3):
                 length = half_diag
-            elif tl == tr:      # top row alike, bottom row alike: a line along the columns
+            elif tl == tr:  # top row alike, bottom row alike: a line along the columns
                 length = s1
-            elif tl == bl:      # left column alike, right column alike: a line along the rows
+            elif tl == bl:  # left column alike, right column alike: a line along the rows
                 length = s0
-            else:               # saddle: tl == br != tr == bl
+            else:  # saddle: tl == br != tr == bl
                 length = 2 * half_diag
             points.append((i * s0, j * s1))
             lengths.append(length)
@@ -129,9 +131,17 @@ def monai_nsd(pred: np.ndarray, gt: np.ndarray, spacing: tuple[float, float], to
 
     with warnings.catch_warnings():  # MONAI 1.6 warns about its own internal use of a deprecated argument
         warnings.filterwarnings("ignore", message=".*always_return_as_numpy", category=FutureWarning)
-        return float(compute_surface_dice(t(pred), t(gt), [tol], include_background=True,
-                                          distance_metric="euclidean", spacing=list(spacing),
-                                          use_subvoxels=True)[0, 0])
+        return float(
+            compute_surface_dice(
+                t(pred),
+                t(gt),
+                [tol],
+                include_background=True,
+                distance_metric="euclidean",
+                spacing=list(spacing),
+                use_subvoxels=True,
+            )[0, 0]
+        )
 
 
 NSD_TOLERANCES = [0.5, 0.8, 1.0, 1.3, 1.6, 2.0, 2.5, 3.0]  # 0.8, 1.3, 1.6: exact lattice ties

@@ -6,11 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from gdgp.errors import ConfigError
 from gdgp.clicks.geodesic_encodings import exp_geodesic_map
-from gdgp.evaluation.loop import run_interactions
 from gdgp.clicks.robot import Click, Robot, error_distance
-from gdgp.methods.point_crop import JitterRobot
+from gdgp.errors import ConfigError
+from gdgp.evaluation.loop import run_interactions
 from gdgp.methods.mideepseg import (
     MIDeepSeg,
     disc_seeds,
@@ -19,6 +18,7 @@ from gdgp.methods.mideepseg import (
     interior_margin_points,
     keep_components,
 )
+from gdgp.methods.point_crop import JitterRobot
 from tests.phantoms import assert_same_seed_same_steps, disc, disc_batch, image_of
 
 TINY = {"crop_size": 32, "crop_margin": 3, "channels": [4, 8, 16], "inner_margin": 2.0, "seed_radius": 0.0}
@@ -101,11 +101,11 @@ def test_network_input_and_prediction_shapes() -> None:
     pred = m.predict(img, clicks, np.zeros_like(img))
     box = m.box(clicks, gt.shape)
     outside = np.ones(gt.shape, bool)
-    outside[box.y0:box.y1, box.x0:box.x1] = False
+    outside[box.y0 : box.y1, box.x0 : box.x1] = False
     assert pred.shape == gt.shape and pred.dtype == np.float32
     assert set(np.unique(pred)) <= {0.0, 1.0} and not pred[outside].any()
     prob = m.network_probability([img], [clicks])[0]
-    assert 0.0 <= prob.min() and prob.max() <= 1.0 and not prob[outside].any()
+    assert prob.min() >= 0.0 and prob.max() <= 1.0 and not prob[outside].any()
 
 
 # --- refinement ---------------------------------------------------------------------------
@@ -115,17 +115,17 @@ def test_fusion_lets_the_click_maps_override_the_network_and_normalises() -> Non
     bg_map = np.array([0.0, 1.0, 0.0, 0.0], np.float32)
     fg, bg = fuse(prob, fg_map, bg_map)
     np.testing.assert_allclose(fg + bg, 1.0, atol=1e-6)
-    assert fg[0] > 0.5 and bg[1] > 0.5          # the clicks win over the network
-    assert fg[2] > 0.5 and bg[3] > 0.5          # elsewhere the network decides
-    assert 0.4 < fg.min() and fg.max() < 0.6    # two softmaxes narrow the unaries (released code)
+    assert fg[0] > 0.5 and bg[1] > 0.5  # the clicks win over the network
+    assert fg[2] > 0.5 and bg[3] > 0.5  # elsewhere the network decides
+    assert fg.min() > 0.4 and fg.max() < 0.6  # two softmaxes narrow the unaries (released code)
 
 
 def test_keep_components_keeps_the_largest_and_clicked_ones_and_fills_holes() -> None:
     mask = np.zeros((20, 20), bool)
     mask[2:10, 2:10] = True
-    mask[5, 5] = False          # a hole
-    mask[14:16, 14:16] = True   # a small component
-    mask[17, 2] = True          # another
+    mask[5, 5] = False  # a hole
+    mask[14:16, 14:16] = True  # a small component
+    mask[17, 2] = True  # another
     out = keep_components(mask, [(15, 15)])
     assert out[5, 5] and out[2:10, 2:10].all() and out[14:16, 14:16].all() and not out[17, 2]
     assert not keep_components(np.zeros((5, 5), bool)).any()
@@ -186,10 +186,23 @@ def test_interaction_loop_runs_all_rounds() -> None:
     assert [len(r) for r in res] == [3, 3] and res[0][0].n_clicks == 4
 
 
-@pytest.mark.parametrize("bad", [{"n_points": 0}, {"inner_margin": -1.0}, {"crop_margin": 1},
-                                 {"seed_radius": -1}, {"geodesic_lambda": 1.5}, {"gc_sigma": 0.0},
-                                 {"gc_lambda": -1.0}, {"train_point_jitter": -1}, {"crop_size": 30},
-                                 {"channels": [4]}, {"unknown": 3}, {"points_as_seeds": 1}])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"n_points": 0},
+        {"inner_margin": -1.0},
+        {"crop_margin": 1},
+        {"seed_radius": -1},
+        {"geodesic_lambda": 1.5},
+        {"gc_sigma": 0.0},
+        {"gc_lambda": -1.0},
+        {"train_point_jitter": -1},
+        {"crop_size": 30},
+        {"channels": [4]},
+        {"unknown": 3},
+        {"points_as_seeds": 1},
+    ],
+)
 def test_bad_hyperparameter_is_a_config_error(bad: dict) -> None:
     with pytest.raises(ConfigError):
         MIDeepSeg(**{**TINY, **bad})

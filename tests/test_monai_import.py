@@ -47,9 +47,12 @@ print("extras ok")
 
 
 def test_monai_parts_compute_the_same_without_the_extras_and_the_extras_work_after() -> None:
-    code = ("from gdgp.monai_import import import_monai_without_unused_extras\n"
-            "import_monai_without_unused_extras()\n" + PROBE % (list(MONAI_UNUSED_EXTRAS),)
-            + EXTRAS_WORK % (list(MONAI_UNUSED_EXTRAS),))
+    code = (
+        "from gdgp.monai_import import import_monai_without_unused_extras\n"
+        "import_monai_without_unused_extras()\n"
+        + PROBE % (list(MONAI_UNUSED_EXTRAS),)
+        + EXTRAS_WORK % (list(MONAI_UNUSED_EXTRAS),)
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     *_, probe_line, extras_line = proc.stdout.strip().splitlines()
@@ -58,7 +61,7 @@ def test_monai_parts_compute_the_same_without_the_extras_and_the_extras_work_aft
     assert extras_line == "extras ok"
     plain_out = io.StringIO()  # the same probe in this process, where MONAI was imported the plain way
     with contextlib.redirect_stdout(plain_out):
-        exec(PROBE % ([],), {})  # noqa: S102 (our own constant)
+        exec(PROBE % ([],), {})
     plain = json.loads(plain_out.getvalue())
     for key in ("out", "loss", "warp"):
         assert lean[key] == pytest.approx(plain[key], rel=1e-6, abs=1e-6), key

@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import SimpleITK as sitk
 import torch
-import SimpleITK as sitk  # noqa: N813
 
-from gdgp.errors import ConfigError, GdgpError
 from gdgp.data.slice_set import SliceSet
+from gdgp.errors import ConfigError, GdgpError
 from gdgp.methods import build_method
 from gdgp.methods.nnunet import DATASET_NAME, RUN_RECORD, can_resume, export_raw_dataset
 from gdgp.methods.nnunet_train import atomic_checkpoints
@@ -48,9 +48,16 @@ def test_export_writes_nnunet_raw_layout(tmp_path: Path) -> None:
         np.testing.assert_array_equal(sitk.GetArrayFromImage(lab)[0], labels[i])
 
 
-@pytest.mark.parametrize(("key", "value"), [("configuration", "3d_fullres"), ("trainer", "MyTrainer"),
-                                             ("epochs", 0), ("augmentation_processes", -1),
-                                             ("save_every", 0)])
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("configuration", "3d_fullres"),
+        ("trainer", "MyTrainer"),
+        ("epochs", 0),
+        ("augmentation_processes", -1),
+        ("save_every", 0),
+    ],
+)
 def test_bad_settings_are_config_errors(key: str, value) -> None:
     with pytest.raises(ConfigError, match=key):
         build_method("nnunet", **{key: value})
@@ -74,10 +81,14 @@ def test_a_work_folder_resumes_only_after_a_finished_plan_of_the_same_run(tmp_pa
     (work / RUN_RECORD).write_text(json.dumps(record))
     assert can_resume(work, record) and (work / "results").is_dir()  # kept
     # Other data, seed or trained-model settings: another run, whose files are removed.
-    assert can_resume(work, build_method("nnunet", epochs=3, save_every=1, use_mirroring=False)
-                      .run_record(images, labels, seed=0))  # checkpoint interval and TTA do not count
-    other = [method.run_record(images, labels, seed=1), method.run_record(images, 1 - labels, seed=0),
-             build_method("nnunet", epochs=4).run_record(images, labels, seed=0)]
+    assert can_resume(
+        work, build_method("nnunet", epochs=3, save_every=1, use_mirroring=False).run_record(images, labels, seed=0)
+    )  # checkpoint interval and TTA do not count
+    other = [
+        method.run_record(images, labels, seed=1),
+        method.run_record(images, 1 - labels, seed=0),
+        build_method("nnunet", epochs=4).run_record(images, labels, seed=0),
+    ]
     for rec in other:
         (work / "results").mkdir(parents=True, exist_ok=True)
         (work / RUN_RECORD).write_text(json.dumps(record))
@@ -108,11 +119,13 @@ def test_nnunet_checkpoints_are_replaced_atomically(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_tiny_nnunet_trains_resumes_after_a_kill_and_predicts(tmp_path: Path, caplog) -> None:
     images, labels = discs(8)
-    slices = SliceSet(images, labels, pd.DataFrame({"slice_id": range(8), "split": "train", "spacing_y": 1.0,
-                                                    "spacing_x": 1.0}))
+    slices = SliceSet(
+        images, labels, pd.DataFrame({"slice_id": range(8), "split": "train", "spacing_y": 1.0, "spacing_x": 1.0})
+    )
     hp = {"epochs": 1, "iterations_per_epoch": 3, "val_iterations_per_epoch": 1, "augmentation_processes": 0}
-    history = train_method("nnunet", hp, slices, tmp_path / "m" / "final.pt", tmp_path / "m" / "loss.csv",
-                           TrainConfig(epochs=1))
+    history = train_method(
+        "nnunet", hp, slices, tmp_path / "m" / "final.pt", tmp_path / "m" / "loss.csv", TrainConfig(epochs=1)
+    )
     assert list(history["epoch"]) == [1] and np.isfinite(history["loss"]).all()
     assert not (tmp_path / "m" / "work").exists()  # nnU-Net's folders are cleaned up
     state = read_checkpoint(tmp_path / "m" / "final.pt")

@@ -51,7 +51,8 @@ def test_an_unwritable_cache_folder_only_costs_the_check(tmp_path: Path) -> None
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
     assert cache.checked_method_settings(METHODS, blocker / "cache") == {
-        name: method_settings(name, hp) for name, hp in METHODS.items()}
+        name: method_settings(name, hp) for name, hp in METHODS.items()
+    }
 
 
 def test_the_environment_names_the_shared_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -71,7 +72,10 @@ def test_the_tuning_plan_is_the_checked_one_and_a_bad_grid_fails_every_time(tmp_
     config = yaml.safe_load((schema.parent.parent.parent / "config" / "config.yaml").read_text())
     config["methods"] = cache.checked_method_settings(config["methods"], tmp_path / "m")
     config["datasets"]["demo_spleen"]["n_val"] = config["datasets"]["demo_spleen"].get("n_val", 1) or 1
-    config["tuning"] = {"datasets": ["demo_spleen"], "grids": {"dextr": {"sigma": [5.0, 10.0]}, "tis": {"lr": [1e-3, 3e-3]}}}
+    config["tuning"] = {
+        "datasets": ["demo_spleen"],
+        "grids": {"dextr": {"sigma": [5.0, 10.0]}, "tis": {"lr": [1e-3, 3e-3]}},
+    }
     expected = check_tuning(config, schema)
     for _ in range(2):  # a miss, then a hit
         assert cache.checked_tuning_plan(config, schema, tmp_path) == expected

@@ -21,8 +21,14 @@ COST = {"auto": 0, "click": 1, "dextr": 4, "gdgp": 7}
 BUDGETS = (2, 4, 8, 12)
 
 
-def synthetic_clicks(rng: np.random.Generator, methods: dict[str, int] = COST, datasets=("lung", "spleen"),
-                     seeds=(0, 3), n_slices: int = 5, n_rounds: int = 6) -> pd.DataFrame:
+def synthetic_clicks(
+    rng: np.random.Generator,
+    methods: dict[str, int] = COST,
+    datasets=("lung", "spleen"),
+    seeds=(0, 3),
+    n_slices: int = 5,
+    n_rounds: int = 6,
+) -> pd.DataFrame:
     """Clicks rows of every dataset x method x seed x slice x round: n_clicks = the method's
     first-interaction cost, then +1 per round except where the robot found nothing (+0);
     Dice random (distinct floats, so no ties)."""
@@ -33,8 +39,18 @@ def synthetic_clicks(rng: np.random.Generator, methods: dict[str, int] = COST, d
             for r in range(n_rounds + 1):
                 if r > 0:
                     n += int(rng.random() < 0.8)
-                rows.append({"dataset": d, "method": m, "seed": k, "slice_id": 10 + s, "case": f"p{s // 2}",
-                             "round": r, "n_clicks": n, "dice": float(rng.uniform(0.05, 0.95))})
+                rows.append(
+                    {
+                        "dataset": d,
+                        "method": m,
+                        "seed": k,
+                        "slice_id": 10 + s,
+                        "case": f"p{s // 2}",
+                        "round": r,
+                        "n_clicks": n,
+                        "dice": float(rng.uniform(0.05, 0.95)),
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -118,18 +134,25 @@ def test_matches_a_brute_force_computation() -> None:
 
 
 def _one_slice(dice: dict[str, float], dataset: str = "spleen") -> pd.DataFrame:
-    return pd.DataFrame([{"dataset": dataset, "method": m, "seed": 0, "slice_id": 1, "round": 0, "n_clicks": 1,
-                          "dice": v} for m, v in dice.items()])
+    return pd.DataFrame(
+        [
+            {"dataset": dataset, "method": m, "seed": 0, "slice_id": 1, "round": 0, "n_clicks": 1, "dice": v}
+            for m, v in dice.items()
+        ]
+    )
 
 
-@pytest.mark.parametrize(("a", "b", "tau"), [
-    # one adjacent swap among n methods: tau = 1 - 4 / (n (n - 1))
-    ({"x": 0.9, "y": 0.8, "z": 0.5}, {"x": 0.8, "y": 0.9, "z": 0.5}, 1 / 3),
-    ({"x": 0.9, "y": 0.8, "z": 0.5, "w": 0.1}, {"x": 0.9, "y": 0.5, "z": 0.8, "w": 0.1}, 1 - 4 / 12),
-    ({"x": 0.9, "y": 0.8}, {"x": 0.8, "y": 0.9}, -1.0),
-    ({"x": 0.9, "y": 0.8, "z": 0.5}, {"x": 0.6, "y": 0.3, "z": 0.2}, 1.0),
-    ({"x": 0.9, "y": 0.8}, {"x": 0.8}, math.nan),  # one method under both: no tau
-])
+@pytest.mark.parametrize(
+    ("a", "b", "tau"),
+    [
+        # one adjacent swap among n methods: tau = 1 - 4 / (n (n - 1))
+        ({"x": 0.9, "y": 0.8, "z": 0.5}, {"x": 0.8, "y": 0.9, "z": 0.5}, 1 / 3),
+        ({"x": 0.9, "y": 0.8, "z": 0.5, "w": 0.1}, {"x": 0.9, "y": 0.5, "z": 0.8, "w": 0.1}, 1 - 4 / 12),
+        ({"x": 0.9, "y": 0.8}, {"x": 0.8, "y": 0.9}, -1.0),
+        ({"x": 0.9, "y": 0.8, "z": 0.5}, {"x": 0.6, "y": 0.3, "z": 0.2}, 1.0),
+        ({"x": 0.9, "y": 0.8}, {"x": 0.8}, math.nan),  # one method under both: no tau
+    ],
+)
 def test_two_protocols_swapping_methods(a: dict, b: dict, tau: float) -> None:
     table = protocol_sensitivity({"ritm": _one_slice(a), "weighted_random": _one_slice(b)}, [1])
     got = table[tau_column("ritm", "weighted_random")]
@@ -142,8 +165,13 @@ def test_two_protocols_swapping_methods(a: dict, b: dict, tau: float) -> None:
 
 
 def test_ties_share_their_mean_rank_and_a_tied_ranking_has_no_tau() -> None:
-    table = protocol_sensitivity({"ritm": _one_slice({"x": 0.5, "y": 0.5, "z": 0.9}),
-                                  "largest_component_centre": _one_slice({"x": 0.4, "y": 0.4, "z": 0.4})}, [1])
+    table = protocol_sensitivity(
+        {
+            "ritm": _one_slice({"x": 0.5, "y": 0.5, "z": 0.9}),
+            "largest_component_centre": _one_slice({"x": 0.4, "y": 0.4, "z": 0.4}),
+        },
+        [1],
+    )
     assert dict(zip(table["method"], table["rank_ritm"], strict=True)) == {"z": 1.0, "x": 2.5, "y": 2.5}
     assert table[tau_column("ritm", "largest_component_centre")].isna().all()
 
@@ -163,8 +191,17 @@ def _write_runs(root: Path, clicks: pd.DataFrame) -> list[Path]:
     paths = []
     for (d, m, k), g in clicks.groupby(["dataset", "method", "seed"]):
         full = g.drop(columns="seed").assign(
-            slice_z=g["slice_id"], click_y=1.0, click_x=2.0, click_positive=1.0, assd_px=1.0, assd_mm=1.0, tp=1,
-            fp=0, fn=0, empty_pred=False)
+            slice_z=g["slice_id"],
+            click_y=1.0,
+            click_x=2.0,
+            click_positive=1.0,
+            assd_px=1.0,
+            assd_mm=1.0,
+            tp=1,
+            fp=0,
+            fn=0,
+            empty_pred=False,
+        )
         path = root / d / m / f"seed{k}" / "clicks.csv"
         path.parent.mkdir(parents=True)
         full[list(CLICKS_COLUMNS)].to_csv(path, index=False)
@@ -177,8 +214,20 @@ def test_cli_reads_the_seed_folders_and_skips_empty_runs(tmp_path: Path) -> None
     clicks = {p: synthetic_clicks(rng, datasets=("spleen",), n_slices=4) for p in ("ritm", "weighted_random")}
     files = {p: _write_runs(tmp_path / p, df) for p, df in clicks.items()}
     out = tmp_path / "report" / "protocol_sensitivity.csv"
-    args = ["report-protocols", "--clicks", "ritm", *map(str, files["ritm"]), "--clicks", "weighted_random",
-            *map(str, files["weighted_random"]), "--budgets", "2", "8", "--out-csv", str(out)]
+    args = [
+        "report-protocols",
+        "--clicks",
+        "ritm",
+        *map(str, files["ritm"]),
+        "--clicks",
+        "weighted_random",
+        *map(str, files["weighted_random"]),
+        "--budgets",
+        "2",
+        "8",
+        "--out-csv",
+        str(out),
+    ]
     assert main(args) == 0
     expected = protocol_sensitivity(clicks, [2, 8])
     pd.testing.assert_frame_equal(pd.read_csv(out), expected, check_dtype=False)
@@ -191,6 +240,22 @@ def test_cli_reads_the_seed_folders_and_skips_empty_runs(tmp_path: Path) -> None
     assert main([*args, "--skip-empty"]) == 0
     pd.testing.assert_frame_equal(pd.read_csv(out), expected, check_dtype=False)
     # a protocol named twice, or without files, is refused
-    assert main(["report-protocols", "--clicks", "ritm", str(files["ritm"][0]), "--clicks", "ritm",
-                 str(files["ritm"][1]), "--budgets", "2", "--out-csv", str(out)]) == 1
+    assert (
+        main(
+            [
+                "report-protocols",
+                "--clicks",
+                "ritm",
+                str(files["ritm"][0]),
+                "--clicks",
+                "ritm",
+                str(files["ritm"][1]),
+                "--budgets",
+                "2",
+                "--out-csv",
+                str(out),
+            ]
+        )
+        == 1
+    )
     assert main(["report-protocols", "--clicks", "ritm", "--budgets", "2", "--out-csv", str(out)]) == 1

@@ -11,8 +11,6 @@ import pytest
 import torch
 from scipy.stats import chisquare
 
-from gdgp.errors import ConfigError
-from gdgp.clicks.robot import Robot
 from gdgp.clicks.protocols import (
     NEEDS_RNG,
     PROTOCOLS,
@@ -22,6 +20,8 @@ from gdgp.clicks.protocols import (
     ritm,
     weighted_random,
 )
+from gdgp.clicks.robot import Robot
+from gdgp.errors import ConfigError
 
 
 def errors(drawing: str, swap: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -76,8 +76,7 @@ PP.ab..
 
 
 @pytest.mark.parametrize(("a", "b", "positive"), [("F", "P", True), ("P", "F", False)])
-def test_touching_fn_and_fp_form_one_component_signed_by_the_clicked_pixel(a: str, b: str,
-                                                                          positive: bool) -> None:
+def test_touching_fn_and_fp_form_one_component_signed_by_the_clicked_pixel(a: str, b: str, positive: bool) -> None:
     fn, fp = errors(TOUCHING.replace("a", a).replace("b", b))
     # The 2-wide band has distance 1 everywhere; its first pixel is (1, 3), an `a` pixel.
     assert largest_component_centre(fn, fp, unclicked(fn)) == (1, 3, positive)
@@ -100,7 +99,8 @@ def test_largest_component_uses_eight_connectivity() -> None:
 
 @pytest.mark.parametrize("swap", [False, True])
 def test_largest_component_size_tie_goes_to_the_first_component_in_raster_order(swap: bool) -> None:
-    fn, fp = errors("""
+    fn, fp = errors(
+        """
         .......
         ....PP.
         ....PP.
@@ -108,7 +108,9 @@ def test_largest_component_size_tie_goes_to_the_first_component_in_raster_order(
         .FF....
         .FF....
         .......
-    """, swap)
+    """,
+        swap,
+    )
     # Both 4 px; the upper-right square's first pixel (1, 4) comes first, whatever its kind.
     assert largest_component_centre(fn, fp, unclicked(fn)) == (1, 4, swap)
 
@@ -153,15 +155,17 @@ FFFFF..
 .....PP
 """
 # Its border-padded Euclidean distance to the outside, by hand.
-CORNER_DEPTH = np.array([
-    [1, 1, 1, 1, 1, 0, 0],
-    [1, 2, 2, 2, 1, 0, 0],
-    [1, 2, 3, 2, 1, 0, 0],
-    [1, 2, 2, 2, 1, 0, 0],
-    [1, 1, 1, 1, 1, 0, 0],
-    [0, 0, 0, 0, 0, 0, 0],
-    [0, 0, 0, 0, 0, 0, 0],
-])
+CORNER_DEPTH = np.array(
+    [
+        [1, 1, 1, 1, 1, 0, 0],
+        [1, 2, 2, 2, 1, 0, 0],
+        [1, 2, 3, 2, 1, 0, 0],
+        [1, 2, 2, 2, 1, 0, 0],
+        [1, 1, 1, 1, 1, 0, 0],
+        [0, 0, 0, 0, 0, 0, 0],
+        [0, 0, 0, 0, 0, 0, 0],
+    ]
+)
 
 
 def test_exp_distance_weights_are_exp_of_depth_minus_one_normalised() -> None:
@@ -193,11 +197,14 @@ def test_weighted_random_frequencies_follow_the_exp_distance_weights() -> None:
     assert edge.max() < inner.min() and inner.max() < centre
 
 
-@pytest.mark.parametrize(("drawing", "positive"), [
-    ("FFF..\n.....\n..PP.\n..PP.\n.....", False),  # FN 3 < FP 4: negative
-    ("FF...\nFF...\n.....\n..PP.\n..PP.", True),   # tie 4 = 4: positive, as MONAI's >=
-    ("FFF..\nFF...\n.....\n..PP.\n..PP.", True),   # FN 5 > FP 4: positive
-])
+@pytest.mark.parametrize(
+    ("drawing", "positive"),
+    [
+        ("FFF..\n.....\n..PP.\n..PP.\n.....", False),  # FN 3 < FP 4: negative
+        ("FF...\nFF...\n.....\n..PP.\n..PP.", True),  # tie 4 = 4: positive, as MONAI's >=
+        ("FFF..\nFF...\n.....\n..PP.\n..PP.", True),  # FN 5 > FP 4: positive
+    ],
+)
 def test_weighted_random_clicks_the_larger_error_only(drawing: str, positive: bool) -> None:
     fn, fp = errors(drawing)
     rng = np.random.default_rng(0)
@@ -240,16 +247,15 @@ def test_no_error_gives_no_click_for_every_protocol() -> None:
 
 def test_registry_names_and_unknown_name_error() -> None:
     assert set(PROTOCOLS) == {"ritm", "largest_component_centre", "weighted_random"}
-    assert NEEDS_RNG == {"weighted_random"}
+    assert {"weighted_random"} == NEEDS_RNG
     assert get_protocol("ritm") is ritm
     with pytest.raises(ConfigError, match="largest_component_centre, ritm, weighted_random"):
         get_protocol("nearest")
     assert issubclass(ConfigError, ValueError)
 
 
-
 @pytest.mark.parametrize("protocol", sorted(PROTOCOLS))
-def test_evaluation_follows_the_configured_protocol(protocol: str, slice_set) -> None:  # noqa: ANN001
+def test_evaluation_follows_the_configured_protocol(protocol: str, slice_set) -> None:
     """Every corrective click of an evaluation run is the one ``protocol`` gives for that
     round's prediction: replayed from the run's own first clicks and overlay masks."""
     from gdgp.evaluation.evaluate import EvalConfig, evaluate_method
@@ -265,13 +271,18 @@ def test_evaluation_follows_the_configured_protocol(protocol: str, slice_set) ->
         robot = Robot(test.labels[k], protocol=protocol, rng=np.random.default_rng([0, sid]))
         # click_unet's first interaction is the protocol's click on an empty prediction
         (c,) = method.first_interaction(test.images[k], robot)
-        assert [(c.y, c.x, c.positive)] == list(first[first["slice_id"] == sid][["y", "x", "positive"]].itertuples(
-            index=False, name=None))
+        assert [(c.y, c.x, c.positive)] == list(
+            first[first["slice_id"] == sid][["y", "x", "positive"]].itertuples(index=False, name=None)
+        )
         rows = rec[rec["slice_id"] == sid].set_index("round")
         for r in (1, 2, 3):
             click = robot.next_click(preds[k, r - 1])
             assert (click.y, click.x, click.positive) == (
-                rows.at[r, "click_y"], rows.at[r, "click_x"], bool(rows.at[r, "click_positive"]))
+                rows.at[r, "click_y"],
+                rows.at[r, "click_x"],
+                bool(rows.at[r, "click_positive"]),
+            )
+
 
 def test_unknown_protocol_in_the_evaluation_config_is_a_clear_error() -> None:
     from gdgp.evaluation.evaluate import EvalConfig

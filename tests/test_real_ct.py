@@ -12,12 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gdgp.data.extract import ExtractConfig, extract_slices
 from gdgp.clicks.robot import Robot, error_distance
+from gdgp.data.extract import ExtractConfig, extract_slices
 
 EXAMPLE = Path(__file__).parents[1].parent / "shared" / "data" / "totalseg_example"
-pytestmark = pytest.mark.skipif(not (EXAMPLE / "example_ct_sm.nii.gz").exists(),
-                                reason=f"real CT example not found at {EXAMPLE}")
+pytestmark = pytest.mark.skipif(
+    not (EXAMPLE / "example_ct_sm.nii.gz").exists(), reason=f"real CT example not found at {EXAMPLE}"
+)
 
 
 @pytest.fixture

@@ -23,32 +23,44 @@ import pytest
 from scipy import stats as sps
 
 from gdgp.cli import main
-from gdgp.errors import ConfigError, InputDataError
 from gdgp.data.slice_set import SKIPPED_COLUMNS
+from gdgp.errors import ConfigError, InputDataError
 from gdgp.report import build_report, figures, stats, tables
 from gdgp.report.build import identify, seed_of_path, write_dvc_files
 from tests.test_budgets import bf_value_at  # the row of the last round with n_clicks <= budget, or None
 
 # Hand-chosen Dice, rows = slices (slice_id 10, 11, 12: one patient), columns = rounds 0..3.
-DICE_A = np.array([
-    [0.70, 0.86, 0.91, 0.95],
-    [0.80, 0.84, 0.88, 0.93],
-    [0.50, 0.60, 0.70, 0.80],   # never reaches 0.85
-])
-DICE_B = np.array([
-    [0.60, 0.70, 0.80, 0.90],
-    [0.90, 0.92, 0.93, 0.94],   # reaches both at round 0
-    [0.00, 0.40, 0.50, 0.86],   # empty prediction at round 0
-])
+DICE_A = np.array(
+    [
+        [0.70, 0.86, 0.91, 0.95],
+        [0.80, 0.84, 0.88, 0.93],
+        [0.50, 0.60, 0.70, 0.80],  # never reaches 0.85
+    ]
+)
+DICE_B = np.array(
+    [
+        [0.60, 0.70, 0.80, 0.90],
+        [0.90, 0.92, 0.93, 0.94],  # reaches both at round 0
+        [0.00, 0.40, 0.50, 0.86],  # empty prediction at round 0
+    ]
+)
 SLICES = np.array([10, 11, 12])
 #: Slices of three patients (case = slice_id // 10), for the patient-level statistics.
 THREE_PATIENTS = np.array([10, 11, 20, 30, 31])
 N_BOOT = 500
 
 
-def make_clicks(dataset: str, method: str, dice: np.ndarray, slice_ids=SLICES, n_first: int = 3,
-                automatic: bool = False, seed: int = 0, n_clicks: np.ndarray | None = None,
-                cases=None) -> pd.DataFrame:
+def make_clicks(
+    dataset: str,
+    method: str,
+    dice: np.ndarray,
+    slice_ids=SLICES,
+    n_first: int = 3,
+    automatic: bool = False,
+    seed: int = 0,
+    n_clicks: np.ndarray | None = None,
+    cases=None,
+) -> pd.DataFrame:
     """A clicks.csv table with every column the evaluator writes; ASSD/NSD derived from Dice.
 
     ``n_clicks`` (slices x rounds) overrides the default total clicks ``n_first + round``
@@ -61,18 +73,28 @@ def make_clicks(dataset: str, method: str, dice: np.ndarray, slice_ids=SLICES, n
             d = float(dice[s, r])
             empty = d == 0.0
             n = int(n_clicks[s, r]) if n_clicks is not None else (0 if automatic else n_first + r)
-            rows.append({
-                "dataset": dataset, "method": method, "slice_id": int(sid),
-                "case": cases[s] if cases is not None else f"case_{sid // 10:03d}",
-                "slice_z": int(sid) * 2, "round": r, "n_clicks": n,
-                "click_y": np.nan if r == 0 or automatic else float(rng.integers(0, 64)),
-                "click_x": np.nan if r == 0 or automatic else float(rng.integers(0, 64)),
-                "click_positive": np.nan if r == 0 or automatic else float(rng.integers(0, 2)),
-                "dice": d, "nsd": round(min(1.0, d + 0.05), 4),
-                "assd_px": 90.5 if empty else round(10 * (1 - d) + 0.1 * s, 4),
-                "assd_mm": 60.0 if empty else round(7 * (1 - d) + 0.05 * s, 4),
-                "tp": int(100 * d), "fp": 5, "fn": int(100 * (1 - d)), "empty_pred": empty,
-            })
+            rows.append(
+                {
+                    "dataset": dataset,
+                    "method": method,
+                    "slice_id": int(sid),
+                    "case": cases[s] if cases is not None else f"case_{sid // 10:03d}",
+                    "slice_z": int(sid) * 2,
+                    "round": r,
+                    "n_clicks": n,
+                    "click_y": np.nan if r == 0 or automatic else float(rng.integers(0, 64)),
+                    "click_x": np.nan if r == 0 or automatic else float(rng.integers(0, 64)),
+                    "click_positive": np.nan if r == 0 or automatic else float(rng.integers(0, 2)),
+                    "dice": d,
+                    "nsd": round(min(1.0, d + 0.05), 4),
+                    "assd_px": 90.5 if empty else round(10 * (1 - d) + 0.1 * s, 4),
+                    "assd_mm": 60.0 if empty else round(7 * (1 - d) + 0.05 * s, 4),
+                    "tp": int(100 * d),
+                    "fp": 5,
+                    "fn": int(100 * (1 - d)),
+                    "empty_pred": empty,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -87,13 +109,20 @@ def write_clicks(root: Path, df: pd.DataFrame, shuffle_seed: int | None = None, 
     return path
 
 
-def write_loss(root: Path, dataset: str, method: str, epochs: int = 12, scale: float = 1.0,
-               extra: bool = False) -> Path:
+def write_loss(
+    root: Path, dataset: str, method: str, epochs: int = 12, scale: float = 1.0, extra: bool = False
+) -> Path:
     path = root / dataset / method / "loss.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
     e = np.arange(1, epochs + 1)
-    df = pd.DataFrame({"epoch": e, "loss": scale * 2.0 * np.exp(-0.4 * e) + 0.05, "lr": 1e-4 * 0.5 ** (e // 5),
-                       "seconds": 1.5 + 0.01 * e})
+    df = pd.DataFrame(
+        {
+            "epoch": e,
+            "loss": scale * 2.0 * np.exp(-0.4 * e) + 0.05,
+            "lr": 1e-4 * 0.5 ** (e // 5),
+            "seconds": 1.5 + 0.01 * e,
+        }
+    )
     if extra:
         df["val_dice"] = 1 - np.exp(-0.3 * e)
         df["note"] = "text"
@@ -103,11 +132,12 @@ def write_loss(root: Path, dataset: str, method: str, epochs: int = 12, scale: f
 
 def _disk(h: int, w: int, cy: float, cx: float, r: float) -> np.ndarray:
     yy, xx = np.mgrid[:h, :w]
-    return ((yy - cy) ** 2 + (xx - cx) ** 2 <= r ** 2).astype(np.uint8)
+    return ((yy - cy) ** 2 + (xx - cx) ** 2 <= r**2).astype(np.uint8)
 
 
-def write_overlays(root: Path, dataset: str, method: str, quality: float, k: int = 3, size: int = 64,
-                   rounds=(0, 2), seed: int = 1) -> Path:
+def write_overlays(
+    root: Path, dataset: str, method: str, quality: float, k: int = 3, size: int = 64, rounds=(0, 2), seed: int = 1
+) -> Path:
     """Phantom slices (bright disk on noisy texture), a shifted-disk prediction, a few clicks."""
     rng = np.random.default_rng(seed)
     images, gts, preds, clicks = [], [], [], []
@@ -122,16 +152,29 @@ def write_overlays(root: Path, dataset: str, method: str, quality: float, k: int
         images.append(img)
         gts.append(gt)
         preds.append(np.stack(per_round))
-        clicks += [(i, cy, cx, True, 0), (i, cy - r + 1, cx, True, 0), (i, cy + r + 3, cx, False, 1),
-                   (i, cy, cx + r - 1, True, 2), (i, cy - r - 3, cx - r, False, 3)]
+        clicks += [
+            (i, cy, cx, True, 0),
+            (i, cy - r + 1, cx, True, 0),
+            (i, cy + r + 3, cx, False, 1),
+            (i, cy, cx + r - 1, True, 2),
+            (i, cy - r - 3, cx - r, False, 3),
+        ]
     c = np.array(clicks, dtype=np.int64)
     path = root / dataset / method / "overlays.npz"
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(
-        path, image=np.stack(images), gt=np.stack(gts), pred=np.stack(preds).astype(np.uint8),
-        rounds=np.array(rounds, dtype=np.int64), slice_id=SLICES[:k].astype(np.int64),
-        click_slice=c[:, 0], click_y=c[:, 1], click_x=c[:, 2], click_positive=c[:, 3].astype(bool),
-        click_round=c[:, 4])
+        path,
+        image=np.stack(images),
+        gt=np.stack(gts),
+        pred=np.stack(preds).astype(np.uint8),
+        rounds=np.array(rounds, dtype=np.int64),
+        slice_id=SLICES[:k].astype(np.int64),
+        click_slice=c[:, 0],
+        click_y=c[:, 1],
+        click_x=c[:, 2],
+        click_positive=c[:, 3].astype(bool),
+        click_round=c[:, 4],
+    )
     return path
 
 
@@ -139,8 +182,10 @@ def write_overlays(root: Path, dataset: str, method: str, quality: float, k: int
 def two_methods(tmp_path: Path) -> list[Path]:
     """gdgp (first interaction 7 clicks) and dextr (4 clicks), rounds 0..3, one patient."""
     root = tmp_path / "results"
-    return [write_clicks(root, make_clicks("spleen", "gdgp", DICE_A, n_first=7), shuffle_seed=3),
-            write_clicks(root, make_clicks("spleen", "dextr", DICE_B, n_first=4))]
+    return [
+        write_clicks(root, make_clicks("spleen", "gdgp", DICE_A, n_first=7), shuffle_seed=3),
+        write_clicks(root, make_clicks("spleen", "dextr", DICE_B, n_first=4)),
+    ]
 
 
 def _at(df: pd.DataFrame, method: str, budget: int | None = None) -> pd.Series:
@@ -164,10 +209,16 @@ def bf_runs(paths: list[Path]) -> dict[tuple[str, str], dict[int, dict[int, list
         with open(path, newline="") as f:
             for row in csv.DictReader(f):
                 seed = int(row["seed"]) if "seed" in row else int(folder.group(1)) if folder else 0
-                rec = {"round": int(row["round"]), "n_clicks": int(row["n_clicks"]), "dice": float(row["dice"]),
-                       "empty": row["empty_pred"] == "True", "case": row["case"]}
-                out.setdefault((row["dataset"], row["method"]), {}).setdefault(int(row["slice_id"]), {}) \
-                    .setdefault(seed, []).append(rec)
+                rec = {
+                    "round": int(row["round"]),
+                    "n_clicks": int(row["n_clicks"]),
+                    "dice": float(row["dice"]),
+                    "empty": row["empty_pred"] == "True",
+                    "case": row["case"],
+                }
+                out.setdefault((row["dataset"], row["method"]), {}).setdefault(int(row["slice_id"]), {}).setdefault(
+                    seed, []
+                ).append(rec)
     for slices in out.values():
         for by_seed in slices.values():
             for rows in by_seed.values():
@@ -225,8 +276,9 @@ def bf_noc_auc(slices: dict, budget: int, t: float) -> tuple[float, float, float
 COSTS = {"nnunet": 0, "click_unet": 1, "dextr": 4, "gdgp": 7, "varying": None}
 
 
-def random_study(root: Path, rng_seed: int, seeds=(0, 3), n_patients: int = 7, n_rounds: int = 5,
-                 dataset: str = "Heart") -> list[Path]:
+def random_study(
+    root: Path, rng_seed: int, seeds=(0, 3), n_patients: int = 7, n_rounds: int = 5, dataset: str = "Heart"
+) -> list[Path]:
     """Every method of COSTS on 1-3 slices per patient, two training seeds (the second in a
     seed<k> folder), rounds that sometimes add no click, Dice in multiples of 1/64 (some 0: empty)."""
     rng = np.random.default_rng(rng_seed)
@@ -259,8 +311,9 @@ def random_study(root: Path, rng_seed: int, seeds=(0, 3), n_patients: int = 7, n
 def test_table4_curve_noc_equal_brute_force(tmp_path: Path, rng_seed: int) -> None:
     paths = random_study(tmp_path / "runs", rng_seed)
     budget_list, noc_budget = [0, 1, 4, 6, 8, 12], 12
-    metrics = build_report(paths, [], [], tmp_path / "out", budgets=budget_list, noc_budget=noc_budget,
-                           n_boot=N_BOOT, seed=4)
+    metrics = build_report(
+        paths, [], [], tmp_path / "out", budgets=budget_list, noc_budget=noc_budget, n_boot=N_BOOT, seed=4
+    )
     t4 = pd.read_csv(tmp_path / "out" / "table4.csv")
     runs = bf_runs(paths)
     assert len(t4) == len(COSTS) * len(budget_list)
@@ -288,8 +341,16 @@ def test_table4_curve_noc_equal_brute_force(tmp_path: Path, rng_seed: int) -> No
     assert not t4.set_index(["method", "budget"]).loc[("varying", 6), "reachable"]  # some slices cost 7
 
     curve = pd.read_csv(tmp_path / "out" / "dice_per_click.csv")
-    assert list(curve.columns) == ["dataset", "method", "clicks", "reachable", "n_slices", "dice_mean", "dice_std",
-                                   "dice_sem"]
+    assert list(curve.columns) == [
+        "dataset",
+        "method",
+        "clicks",
+        "reachable",
+        "n_slices",
+        "dice_mean",
+        "dice_std",
+        "dice_sem",
+    ]
     assert len(curve) == len(COSTS) * (noc_budget + 1)
     for row in curve.to_dict("records"):
         want = bf_cell(runs[(row["dataset"], row["method"])], row["clicks"])
@@ -299,8 +360,20 @@ def test_table4_curve_noc_equal_brute_force(tmp_path: Path, rng_seed: int) -> No
             assert math.isnan(row["dice_mean"])
 
     noc = pd.read_csv(tmp_path / "out" / "noc.csv")
-    assert list(noc.columns) == ["dataset", "method", "budget", "reachable", "n_slices", "n_seeds", "noc_85", "nof_85",
-                                 "noc_90", "nof_90", "dice_auc", "dice_auc_std"]
+    assert list(noc.columns) == [
+        "dataset",
+        "method",
+        "budget",
+        "reachable",
+        "n_slices",
+        "n_seeds",
+        "noc_85",
+        "nof_85",
+        "noc_90",
+        "nof_90",
+        "dice_auc",
+        "dice_auc_std",
+    ]
     for row in noc.to_dict("records"):
         for t in (0.85, 0.90):
             want_noc, want_nof, want_auc = bf_noc_auc(runs[(row["dataset"], row["method"])], noc_budget, t)
@@ -315,10 +388,30 @@ def test_table4_curve_noc_equal_brute_force(tmp_path: Path, rng_seed: int) -> No
 def test_table4_columns_and_unreachable_budget_shows_dash(two_methods: list[Path], tmp_path: Path) -> None:
     metrics = build_report(two_methods, [], [], tmp_path / "out", budgets=(4, 8), noc_budget=10, n_boot=N_BOOT)
     t4 = pd.read_csv(tmp_path / "out" / "table4.csv")
-    assert list(t4.columns) == ["dataset", "method", "budget", "dice_mean", "dice_std", "dice_ci_low", "dice_ci_high",
-                                "dice_patient_mean", "dice_seed_std", "nsd_mean", "nsd_ci_low", "nsd_ci_high",
-                                "assd_px_mean", "assd_px_median", "assd_mm_mean", "assd_mm_median", "n_empty",
-                                "n_run_ended", "n_slices", "n_patients", "n_seeds", "reachable"]
+    assert list(t4.columns) == [
+        "dataset",
+        "method",
+        "budget",
+        "dice_mean",
+        "dice_std",
+        "dice_ci_low",
+        "dice_ci_high",
+        "dice_patient_mean",
+        "dice_seed_std",
+        "nsd_mean",
+        "nsd_ci_low",
+        "nsd_ci_high",
+        "assd_px_mean",
+        "assd_px_median",
+        "assd_mm_mean",
+        "assd_mm_median",
+        "n_empty",
+        "n_run_ended",
+        "n_slices",
+        "n_patients",
+        "n_seeds",
+        "reachable",
+    ]
     gdgp4 = _at(t4, "gdgp", 4)  # first interaction 7 clicks > 4
     assert not gdgp4["reachable"] and gdgp4[["dice_mean", "assd_px_median", "n_empty"]].isna().all()
     assert metrics["spleen"]["gdgp"]["dice@4"] is None
@@ -340,8 +433,17 @@ def test_table4_columns_and_unreachable_budget_shows_dash(two_methods: list[Path
     assert gdgp_tex.split(" & ")[1] == "--"
     assert "mean over test slices" in md and "mean over test slices" in tex
     # the validation report names its slices so
-    build_report(two_methods, [], [], tmp_path / "val", budgets=(4, 8), noc_budget=10, n_boot=N_BOOT,
-                 with_figures=False, split="validation")
+    build_report(
+        two_methods,
+        [],
+        [],
+        tmp_path / "val",
+        budgets=(4, 8),
+        noc_budget=10,
+        n_boot=N_BOOT,
+        with_figures=False,
+        split="validation",
+    )
     for name in ("table4.md", "table4.tex"):
         text = (tmp_path / "val" / name).read_text()
         assert "mean over validation slices" in text and "test slices" not in text, name
@@ -352,10 +454,21 @@ def test_table4_best_in_bold_with_patient_ci(tmp_path: Path) -> None:
     rng = np.random.default_rng(5)
     a = rng.integers(20, 64, size=(5, 4)) / 64
     b = np.clip(a - 0.1, 0, 1)
-    paths = [write_clicks(root, make_clicks("my_data", "gdgp", a, slice_ids=THREE_PATIENTS, n_first=1)),
-             write_clicks(root, make_clicks("my_data", "fg_bg", b, slice_ids=THREE_PATIENTS, n_first=1))]
-    build_report(paths, [], [], tmp_path / "out", budgets=(2,), noc_budget=4, method_order=["fg_bg", "nonexistent"],
-                 n_boot=N_BOOT, seed=1)
+    paths = [
+        write_clicks(root, make_clicks("my_data", "gdgp", a, slice_ids=THREE_PATIENTS, n_first=1)),
+        write_clicks(root, make_clicks("my_data", "fg_bg", b, slice_ids=THREE_PATIENTS, n_first=1)),
+    ]
+    build_report(
+        paths,
+        [],
+        [],
+        tmp_path / "out",
+        budgets=(2,),
+        noc_budget=4,
+        method_order=["fg_bg", "nonexistent"],
+        n_boot=N_BOOT,
+        seed=1,
+    )
     md = (tmp_path / "out" / "table4.md").read_text()
     patients = {}
     for sid, v in zip(THREE_PATIENTS, a[:, 1], strict=True):
@@ -385,17 +498,33 @@ def test_format_helpers() -> None:
 
 
 def test_noc_custom_thresholds_and_bad_options(two_methods: list[Path], tmp_path: Path) -> None:
-    metrics = build_report(two_methods, [], [], tmp_path / "out", budgets=(8,), noc_budget=9, noc_thresholds=(0.8,),
-                           n_boot=N_BOOT)
+    metrics = build_report(
+        two_methods, [], [], tmp_path / "out", budgets=(8,), noc_budget=9, noc_thresholds=(0.8,), n_boot=N_BOOT
+    )
     noc = pd.read_csv(tmp_path / "out" / "noc.csv")
-    assert list(noc.columns) == ["dataset", "method", "budget", "reachable", "n_slices", "n_seeds", "noc_80", "nof_80",
-                                 "dice_auc", "dice_auc_std"]
+    assert list(noc.columns) == [
+        "dataset",
+        "method",
+        "budget",
+        "reachable",
+        "n_slices",
+        "n_seeds",
+        "noc_80",
+        "nof_80",
+        "dice_auc",
+        "dice_auc_std",
+    ]
     assert set(metrics["spleen"]["gdgp"]) == {"dice@8", "noc80", "auc"}
     # gdgp within 9 clicks (rounds 0..2): slice 10 reaches 0.80 at 8 clicks, 11 at 7, 12 never (counts 9)
     assert _at(noc, "gdgp")["noc_80"] == pytest.approx((8 + 7 + 9) / 3) and _at(noc, "gdgp")["nof_80"] == 1
     assert "NoC@80" in (tmp_path / "out" / "noc.md").read_text()
-    for kwargs in ({"noc_thresholds": (0.9, 0.901)}, {"budgets": ()}, {"budgets": (4, 4)}, {"budgets": (-1,)},
-                   {"noc_budget": 0}):
+    for kwargs in (
+        {"noc_thresholds": (0.9, 0.901)},
+        {"budgets": ()},
+        {"budgets": (4, 4)},
+        {"budgets": (-1,)},
+        {"noc_budget": 0},
+    ):
         with pytest.raises(ConfigError):
             build_report(two_methods, [], [], tmp_path / "bad", **{"budgets": (8,), "noc_budget": 9, **kwargs})
 
@@ -418,8 +547,9 @@ def hand_patient_means(paths: list[Path], method: str, budget: int) -> dict[str,
 
 def test_significance_equals_scipy_on_patient_means(tmp_path: Path) -> None:
     paths = random_study(tmp_path / "runs", 11, n_patients=9)
-    build_report(paths, [], [], tmp_path / "out", budgets=(4, 8), noc_budget=10, reference_method="gdgp",
-                 n_boot=N_BOOT, seed=2)
+    build_report(
+        paths, [], [], tmp_path / "out", budgets=(4, 8), noc_budget=10, reference_method="gdgp", n_boot=N_BOOT, seed=2
+    )
     sig = pd.read_csv(tmp_path / "out" / "significance.csv")
     assert list(sig.columns) == list(stats.PATIENT_TEST_COLUMNS)
     assert set(sig["unit"]) == {"patient"} and set(sig["reference"]) == {"gdgp"}
@@ -446,16 +576,19 @@ def test_significance_equals_scipy_on_patient_means(tmp_path: Path) -> None:
 
 
 def test_significance_too_few_patients_is_nan_and_header_only_without_reference(
-        two_methods: list[Path], tmp_path: Path) -> None:
-    build_report(two_methods, [], [], tmp_path / "out", budgets=(8,), noc_budget=9, reference_method="gdgp",
-                 n_boot=N_BOOT)
+    two_methods: list[Path], tmp_path: Path
+) -> None:
+    build_report(
+        two_methods, [], [], tmp_path / "out", budgets=(8,), noc_budget=9, reference_method="gdgp", n_boot=N_BOOT
+    )
     sig = pd.read_csv(tmp_path / "out" / "significance.csv")  # one patient: no p-value, no error
     assert len(sig) == 2 and (sig["n_units"] == 1).all() and sig["p"].isna().all() and sig["mean_diff"].notna().all()
     build_report(two_methods, [], [], tmp_path / "out2", budgets=(8,), noc_budget=9, n_boot=N_BOOT)
     empty = pd.read_csv(tmp_path / "out2" / "significance.csv")
     assert empty.empty and "p_holm" in empty.columns and "unit" in empty.columns
-    build_report(two_methods, [], [], tmp_path / "out3", budgets=(8,), noc_budget=9, reference_method="absent",
-                 n_boot=N_BOOT)
+    build_report(
+        two_methods, [], [], tmp_path / "out3", budgets=(8,), noc_budget=9, reference_method="absent", n_boot=N_BOOT
+    )
     assert pd.read_csv(tmp_path / "out3" / "significance.csv").empty
 
 
@@ -493,9 +626,11 @@ def test_metrics_json_round_trips(two_methods: list[Path], tmp_path: Path) -> No
 def test_multiple_datasets_and_automatic_method(tmp_path: Path) -> None:
     root = tmp_path / "r"
     flat = np.repeat(DICE_B[:, :1], 4, axis=1)
-    paths = [write_clicks(root, make_clicks("spleen", "gdgp", DICE_A, n_first=7)),
-             write_clicks(root, make_clicks("colon", "gdgp", DICE_B, n_first=7)),
-             write_clicks(root, make_clicks("colon", "unet", flat, automatic=True))]
+    paths = [
+        write_clicks(root, make_clicks("spleen", "gdgp", DICE_A, n_first=7)),
+        write_clicks(root, make_clicks("colon", "gdgp", DICE_B, n_first=7)),
+        write_clicks(root, make_clicks("colon", "unet", flat, automatic=True)),
+    ]
     m = build_report(paths, [], [], tmp_path / "out", budgets=(0, 8), noc_budget=9, n_boot=N_BOOT)
     assert set(m) == {"spleen", "colon"} and set(m["colon"]) == {"gdgp", "unet"}
     noc = pd.read_csv(tmp_path / "out" / "noc.csv")
@@ -541,15 +676,15 @@ def test_seed_folders_column_and_duplicates(tmp_path: Path) -> None:
     with pytest.raises(InputDataError, match="appears in both"):
         build_report([main_run, seed0], [], [], tmp_path / "bad", budgets=(8,), noc_budget=9)
     # ... unless the main run is declared to be another seed (train.seed)
-    build_report([main_run, seed0], [], [], tmp_path / "ok", budgets=(8,), noc_budget=9, default_seed=1,
-                 n_boot=N_BOOT)
+    build_report([main_run, seed0], [], [], tmp_path / "ok", budgets=(8,), noc_budget=9, default_seed=1, n_boot=N_BOOT)
     assert pd.read_csv(tmp_path / "ok" / "table4.csv").iloc[0]["n_seeds"] == 2
     bad_seed = write_clicks(tmp_path / "b", make_clicks("spleen", "dextr", DICE_B).assign(seed="x"))
     with pytest.raises(InputDataError, match="seed") as err:
         build_report([bad_seed], [], [], tmp_path / "bad", budgets=(8,), noc_budget=9)
     assert str(bad_seed) in str(err.value)
-    other_slices = write_clicks(root, make_clicks("spleen", "gdgp", DICE_B, slice_ids=[10, 11, 13], n_first=7),
-                                seed_folder=7)
+    other_slices = write_clicks(
+        root, make_clicks("spleen", "gdgp", DICE_B, slice_ids=[10, 11, 13], n_first=7), seed_folder=7
+    )
     with pytest.raises(InputDataError, match="other slices or rounds") as err:
         build_report([main_run, other_slices], [], [], tmp_path / "bad", budgets=(8,), noc_budget=9)
     assert str(other_slices) in str(err.value)
@@ -628,11 +763,26 @@ def test_identify_by_path() -> None:
 # --------------------------------------------------------------------------- CLI
 
 
-def test_cli_budgets_and_deprecated_table_round(two_methods: list[Path], tmp_path: Path,
-                                                caplog: pytest.LogCaptureFixture) -> None:
+def test_cli_budgets_and_deprecated_table_round(
+    two_methods: list[Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     out = tmp_path / "out"
-    argv = ["report", "--clicks", *map(str, two_methods), "--out-dir", str(out), "--budgets", "8", "4",
-            "--noc-budget", "9", "--n-boot", "100", "--curves", str(tmp_path / "curve.csv")]
+    argv = [
+        "report",
+        "--clicks",
+        *map(str, two_methods),
+        "--out-dir",
+        str(out),
+        "--budgets",
+        "8",
+        "4",
+        "--noc-budget",
+        "9",
+        "--n-boot",
+        "100",
+        "--curves",
+        str(tmp_path / "curve.csv"),
+    ]
     with caplog.at_level(logging.WARNING, logger="gdgp"):
         assert main([*argv, "--table-round", "5"]) == 0
     assert any("deprecated" in r.getMessage() and "ignored" in r.getMessage() for r in caplog.records)
@@ -667,11 +817,14 @@ def _assert_png(path: Path) -> None:
 def test_figures_written_and_non_trivial(two_methods: list[Path], tmp_path: Path) -> None:
     root = tmp_path / "results"
     losses = [write_loss(root, "spleen", "gdgp", extra=True), write_loss(root, "spleen", "dextr", scale=3.0)]
-    overlays = [write_overlays(root, "spleen", "gdgp", 0.9, rounds=(0, 1, 2, 3)),
-                write_overlays(root, "spleen", "dextr", 0.5)]
+    overlays = [
+        write_overlays(root, "spleen", "gdgp", 0.9, rounds=(0, 1, 2, 3)),
+        write_overlays(root, "spleen", "dextr", 0.5),
+    ]
     out = tmp_path / "out"
-    build_report(two_methods, losses, overlays, out, budgets=(4, 8), noc_budget=9, reference_method="gdgp",
-                 n_boot=N_BOOT)
+    build_report(
+        two_methods, losses, overlays, out, budgets=(4, 8), noc_budget=9, reference_method="gdgp", n_boot=N_BOOT
+    )
     for name in ("dice_per_click_spleen.png", "loss_curves.png", "overlays_spleen.png"):
         _assert_png(out / name)
     lc = pd.read_csv(out / "loss_curves.csv")
@@ -681,10 +834,18 @@ def test_figures_written_and_non_trivial(two_methods: list[Path], tmp_path: Path
 
 
 def test_panel_round_at_the_largest_budget() -> None:
-    ov = figures.Overlay(image=np.zeros((1, 4, 4)), gt=np.zeros((1, 4, 4)), pred=np.zeros((1, 3, 4, 4)),
-                         rounds=np.array([0, 2, 3]), slice_id=np.array([10]), click_slice=np.zeros(0, int),
-                         click_y=np.zeros(0), click_x=np.zeros(0), click_positive=np.zeros(0, bool),
-                         click_round=np.zeros(0, int))
+    ov = figures.Overlay(
+        image=np.zeros((1, 4, 4)),
+        gt=np.zeros((1, 4, 4)),
+        pred=np.zeros((1, 3, 4, 4)),
+        rounds=np.array([0, 2, 3]),
+        slice_id=np.array([10]),
+        click_slice=np.zeros(0, int),
+        click_y=np.zeros(0),
+        click_x=np.zeros(0),
+        click_positive=np.zeros(0, bool),
+        click_round=np.zeros(0, int),
+    )
     n_clicks = {0: 7, 1: 8, 2: 8, 3: 9}
     assert figures.panel_round(ov, n_clicks, 8) == figures.PanelRound(1, 2, 8, False)  # last round within 8
     assert figures.panel_round(ov, n_clicks, 20) == figures.PanelRound(2, 3, 9, False)
@@ -699,8 +860,18 @@ def test_missing_loss_and_overlays_skip_only_those_figures(two_methods: list[Pat
     out = tmp_path / "out"
     build_report(two_methods, [], [], out, budgets=(8,), noc_budget=9, n_boot=N_BOOT)
     assert not (out / "loss_curves.png").exists() and not list(out.glob("overlays_*.png"))
-    for name in ("table4.csv", "table4.md", "table4.tex", "noc.csv", "noc.md", "dice_per_click.csv",
-                 "dice_per_click_spleen.png", "significance.csv", "empty_predictions.csv", "metrics.json"):
+    for name in (
+        "table4.csv",
+        "table4.md",
+        "table4.tex",
+        "noc.csv",
+        "noc.md",
+        "dice_per_click.csv",
+        "dice_per_click_spleen.png",
+        "significance.csv",
+        "empty_predictions.csv",
+        "metrics.json",
+    ):
         assert (out / name).is_file(), name
 
 
@@ -723,8 +894,13 @@ def _skipped_csv(path: Path, rows: list[dict]) -> Path:
 
 
 def test_skipped_cases_are_listed_once_in_csv_and_under_table4(two_methods: list[Path], tmp_path: Path) -> None:
-    bad = {"task": "Task09_Spleen", "case": "spleen_7", "image": "i.nii.gz", "label": "l.nii.gz",
-           "reason": "l.nii.gz: cannot read NIfTI (EOFError)"}
+    bad = {
+        "task": "Task09_Spleen",
+        "case": "spleen_7",
+        "image": "i.nii.gz",
+        "label": "l.nii.gz",
+        "reason": "l.nii.gz: cannot read NIfTI (EOFError)",
+    }
     # two datasets of the same task list the same case: reported once
     paths = [_skipped_csv(tmp_path / "s" / name / "skipped.csv", [bad]) for name in ("a", "b")]
     paths.append(_skipped_csv(tmp_path / "s" / "c" / "skipped.csv", []))
@@ -736,11 +912,20 @@ def test_skipped_cases_are_listed_once_in_csv_and_under_table4(two_methods: list
 
 
 def test_no_skipped_case_gives_header_only_csv_and_no_note(two_methods: list[Path], tmp_path: Path) -> None:
-    build_report(two_methods, [], [], tmp_path / "out", budgets=(8,), noc_budget=9,
-                 skipped_csvs=[_skipped_csv(tmp_path / "s.csv", [])], n_boot=N_BOOT)
+    build_report(
+        two_methods,
+        [],
+        [],
+        tmp_path / "out",
+        budgets=(8,),
+        noc_budget=9,
+        skipped_csvs=[_skipped_csv(tmp_path / "s.csv", [])],
+        n_boot=N_BOOT,
+    )
     assert pd.read_csv(tmp_path / "out" / "skipped.csv").empty
     assert "skipped" not in (tmp_path / "out" / "table4.md").read_text()
     with pytest.raises(InputDataError, match="s2.csv"):
         (tmp_path / "s2.csv").write_text("task,case\nT,c\n")  # reason etc. missing
-        build_report(two_methods, [], [], tmp_path / "out2", budgets=(8,), noc_budget=9,
-                     skipped_csvs=[tmp_path / "s2.csv"])
+        build_report(
+            two_methods, [], [], tmp_path / "out2", budgets=(8,), noc_budget=9, skipped_csvs=[tmp_path / "s2.csv"]
+        )

@@ -105,8 +105,14 @@ def test_noisy_ritm_clicks_are_those_of_the_robot_before_protocols_were_pluggabl
     pred[4:11, 1:6] = True
     robot = Robot(gt, noise_px=2.0, rng=np.random.default_rng(5), protocol="ritm")
     clicks = [robot.next_click(pred) for _ in range(6)]
-    assert clicks == [Click(2, 4, True, 0), Click(3, 8, True, 1), Click(5, 7, True, 2),
-                      Click(2, 5, True, 3), Click(4, 8, True, 4), Click(3, 5, True, 5)]
+    assert clicks == [
+        Click(2, 4, True, 0),
+        Click(3, 8, True, 1),
+        Click(5, 7, True, 2),
+        Click(2, 5, True, 3),
+        Click(4, 8, True, 4),
+        Click(3, 5, True, 5),
+    ]
 
 
 def test_robot_delegates_to_the_named_protocol() -> None:
@@ -116,15 +122,13 @@ def test_robot_delegates_to_the_named_protocol() -> None:
     pred[1:4, 1:10] = True  # spurious 3x9 bar: 27 FP px, first deepest (2, 2) at distance 2
     assert Robot(gt, protocol="ritm").next_click(pred) == Click(8, 4, True, 0)
     assert Robot(gt, protocol="largest_component_centre").next_click(pred) == Click(2, 2, False, 0)
-    clicks = [Robot(gt, rng=np.random.default_rng(s), protocol="weighted_random").next_click(pred)
-              for s in range(50)]
+    clicks = [Robot(gt, rng=np.random.default_rng(s), protocol="weighted_random").next_click(pred) for s in range(50)]
     assert all(not c.positive and pred[c.y, c.x] for c in clicks)  # FP area 27 > FN area 25
 
 
 @pytest.mark.parametrize("noise_px", [0.0, 2.0])
 @pytest.mark.parametrize("protocol", ["ritm", "largest_component_centre", "weighted_random"])
-def test_every_protocol_clicks_each_error_pixel_once_then_returns_none(protocol: str,
-                                                                       noise_px: float) -> None:
+def test_every_protocol_clicks_each_error_pixel_once_then_returns_none(protocol: str, noise_px: float) -> None:
     rng = np.random.default_rng(11)
     gt = rng.random((10, 12)) < 0.5
     pred = rng.random((10, 12)) < 0.5

@@ -24,8 +24,9 @@ BIN = Path(sys.executable).parent
 pytestmark = pytest.mark.slow
 
 
-def _run(args: list[str], env: dict[str, str] | None = None, cwd: Path | None = None,
-         timeout: float = 900) -> subprocess.CompletedProcess:
+def _run(
+    args: list[str], env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 900
+) -> subprocess.CompletedProcess:
     return subprocess.run(args, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False)
 
 
@@ -49,8 +50,11 @@ def slurm_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, st
     proc = _run(["bash", str(SCRIPT), "start", str(state)])
     assert proc.returncode == 0, f"local Slurm did not start:\n{proc.stdout}\n{proc.stderr}"
     print(f"local Slurm started in {time.monotonic() - t0:.1f} s")
-    env = {**os.environ, "SLURM_CONF": str(state / "slurm.conf"),
-           "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    env = {
+        **os.environ,
+        "SLURM_CONF": str(state / "slurm.conf"),
+        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
     try:
         yield env
     finally:
@@ -68,11 +72,15 @@ def jobs(env: dict[str, str]) -> list[dict[str, str]]:
 
 
 def test_local_cluster_schedules_gpu_requests(slurm_env: dict[str, str], tmp_path: Path) -> None:
-    ok = _run(["sbatch", "--parsable", "--gpus=1", "-p", "gpu", "--mem", "100", "-t", "1", "--wrap", "true"],
-              env=slurm_env, cwd=tmp_path)
+    ok = _run(
+        ["sbatch", "--parsable", "--gpus=1", "-p", "gpu", "--mem", "100", "-t", "1", "--wrap", "true"],
+        env=slurm_env,
+        cwd=tmp_path,
+    )
     assert ok.returncode == 0, ok.stderr
-    too_many = _run(["sbatch", "--parsable", "--gpus=3", "--mem", "100", "-t", "1", "--wrap", "true"],
-                    env=slurm_env, cwd=tmp_path)
+    too_many = _run(
+        ["sbatch", "--parsable", "--gpus=3", "--mem", "100", "-t", "1", "--wrap", "true"], env=slurm_env, cwd=tmp_path
+    )
     assert too_many.returncode != 0 and "not available" in too_many.stderr  # the node has 2 (fake) GPUs
 
 
@@ -87,9 +95,21 @@ def test_tiny_workflow_runs_through_slurm_with_the_profile(slurm_env: dict[str, 
     (work / "config" / "config.yaml").write_text(yaml.safe_dump(cfg))
     before = {row["JobId"] for row in jobs(slurm_env)}
     t0 = time.monotonic()
-    proc = _run([str(BIN / "snakemake"), "--profile", "workflow/profiles/slurm", "--jobs", "4",
-                 "--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "1"],
-                env=slurm_env, cwd=work)
+    proc = _run(
+        [
+            str(BIN / "snakemake"),
+            "--profile",
+            "workflow/profiles/slurm",
+            "--jobs",
+            "4",
+            "--slurm-status-command",
+            "squeue",
+            "--slurm-init-seconds-before-status-checks",
+            "1",
+        ],
+        env=slurm_env,
+        cwd=work,
+    )
     wall = time.monotonic() - t0
     assert proc.returncode == 0, f"snakemake through Slurm failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
     print(f"tiny workflow through Slurm: {wall:.1f} s")
@@ -110,8 +130,14 @@ def test_tiny_workflow_runs_through_slurm_with_the_profile(slurm_env: dict[str, 
     # two models (one seed), each evaluated by one job on the test split, the validation split
     # and under the tiny config's second click protocol
     assert sorted((rule, len(rows)) for rule, rows in by_rule.items()) == [
-        ("demo_data", 1), ("evaluate", 2), ("extract", 1),
-        ("protocol_sensitivity", 1), ("report", 1), ("report_val", 1), ("train", 2)]
+        ("demo_data", 1),
+        ("evaluate", 2),
+        ("extract", 1),
+        ("protocol_sensitivity", 1),
+        ("report", 1),
+        ("report_val", 1),
+        ("train", 2),
+    ]
     for rule in ("train", "evaluate"):
         for row in by_rule[rule]:
             assert row["Partition"] == "gpu" and "gpu:1" in row["TresPerJob"], row

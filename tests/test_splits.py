@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gdgp.errors import InputDataError
 from gdgp.data.splits import split_slices
+from gdgp.errors import InputDataError
 
 
 def cases(n_patients: int = 7, seed: int = 0) -> pd.Series:

@@ -69,8 +69,9 @@ def test_bootstrap_ci_chunking_equals_one_draw(monkeypatch):
 # --------------------------------------------------------------------------- patient means and Wilcoxon
 
 
-def per_slice_frame(seed: int = 0, n_patients: int = 8, methods=("gdgp", "dextr", "unet"),
-                    budget_list=(7, 10), dataset: str = "Heart") -> pd.DataFrame:
+def per_slice_frame(
+    seed: int = 0, n_patients: int = 8, methods=("gdgp", "dextr", "unet"), budget_list=(7, 10), dataset: str = "Heart"
+) -> pd.DataFrame:
     """Per (method, budget, seed, slice) rows like at_budgets' output; gdgp better on average."""
     rng = np.random.default_rng(seed)
     slices = [(100 * p + j, f"p{p:02d}") for p in range(n_patients) for j in range(int(rng.integers(1, 4)))]
@@ -80,8 +81,17 @@ def per_slice_frame(seed: int = 0, n_patients: int = 8, methods=("gdgp", "dextr"
         for b in budget_list:
             for s in (0, 1):
                 for sid, case in slices:
-                    rows.append({"dataset": dataset, "method": method, "budget": b, "seed": s, "slice_id": sid,
-                                 "case": case, "dice": min(1.0, int(rng.integers(30, 60)) / 64 + shift)})
+                    rows.append(
+                        {
+                            "dataset": dataset,
+                            "method": method,
+                            "budget": b,
+                            "seed": s,
+                            "slice_id": sid,
+                            "case": case,
+                            "dice": min(1.0, int(rng.integers(30, 60)) / 64 + shift),
+                        }
+                    )
     return pd.DataFrame(rows)
 
 
@@ -140,8 +150,12 @@ def test_paired_patient_tests_equal_scipy_on_hand_means(seed):
 
 
 def test_holm_is_across_methods_within_dataset_and_budget():
-    df = pd.concat([per_slice_frame(3, methods=("gdgp", "a", "b", "c")),
-                    per_slice_frame(4, methods=("gdgp", "a", "b"), dataset="Spleen", budget_list=(7,))])
+    df = pd.concat(
+        [
+            per_slice_frame(3, methods=("gdgp", "a", "b", "c")),
+            per_slice_frame(4, methods=("gdgp", "a", "b"), dataset="Spleen", budget_list=(7,)),
+        ]
+    )
     res = stats.paired_patient_tests(df, "gdgp", n_boot=200)
     assert len(res) == 3 * 2 + 2
     for _, block in res.groupby(["dataset", "budget"]):
@@ -168,8 +182,8 @@ def test_too_few_patients_gives_nan_without_error():
 
 def test_skips_budgets_missing_a_method():
     df = per_slice_frame(0)
-    df = df.loc[~((df["method"] == "unet") & (df["budget"] == 7))]     # unet absent at 7
-    df = df.loc[~((df["method"] == "gdgp") & (df["budget"] == 10))]    # reference absent at 10
+    df = df.loc[~((df["method"] == "unet") & (df["budget"] == 7))]  # unet absent at 7
+    df = df.loc[~((df["method"] == "gdgp") & (df["budget"] == 10))]  # reference absent at 10
     res = stats.paired_patient_tests(df, "gdgp", n_boot=100)
     assert res[["method", "budget"]].values.tolist() == [["dextr", 7]]
     assert stats.paired_patient_tests(df, "absent", n_boot=100).empty
@@ -184,9 +198,18 @@ def test_from_clicks_through_at_budgets():
             for p in range(5):
                 for j in range(2):
                     for r in range(4):
-                        rows.append({"dataset": "D", "method": method, "seed": s, "slice_id": 10 * p + j,
-                                     "case": f"p{p}", "round": r, "n_clicks": cost + r,
-                                     "dice": int(rng.integers(0, 65)) / 64})
+                        rows.append(
+                            {
+                                "dataset": "D",
+                                "method": method,
+                                "seed": s,
+                                "slice_id": 10 * p + j,
+                                "case": f"p{p}",
+                                "round": r,
+                                "n_clicks": cost + r,
+                                "dice": int(rng.integers(0, 65)) / 64,
+                            }
+                        )
     per_slice = budgets.at_budgets(pd.DataFrame(rows), [3, 8])
     res = stats.paired_patient_tests(per_slice, "gdgp", n_boot=100)
     assert res["budget"].tolist() == [8] and res["n_units"].tolist() == [5]
@@ -199,8 +222,15 @@ def test_patient_ci_table_is_bootstrap_of_hand_patient_means():
     df = per_slice_frame(6, n_patients=7)
     df = pd.concat([df, per_slice_frame(7, n_patients=1, dataset="Lone")])
     got = stats.patient_ci_table(df, "dice", n_boot=400, seed=3)
-    assert list(got.columns) == ["dataset", "method", "budget", "n_patients", "dice_patient_mean", "dice_ci_low",
-                                 "dice_ci_high"]
+    assert list(got.columns) == [
+        "dataset",
+        "method",
+        "budget",
+        "n_patients",
+        "dice_patient_mean",
+        "dice_ci_low",
+        "dice_ci_high",
+    ]
     assert len(got) == 2 * 3 * 2
     for row in got.to_dict("records"):
         hand = hand_patient_means(df, row["dataset"], row["method"], row["budget"])

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from gdgp.errors import ConfigError
 from gdgp.clicks.robot import Click, Robot
+from gdgp.errors import ConfigError
 from gdgp.methods.tis import TIS, assign_labels
 from tests.phantoms import disc as _disc
 from tests.phantoms import image_of
@@ -38,8 +38,9 @@ def test_one_click_and_identical_features_send_every_pixel_to_that_click(positiv
     pixels = feat.expand(1, 50, 4)
     tokens = (3.0 * feat)[None, None]  # the click's token points the same way
     auto = torch.linspace(0, 1, 50)[None]
-    prob, assign = assign_labels(pixels, tokens, torch.tensor([[positive]]), torch.tensor([[True]]), auto,
-                                 torch.tensor(0.0), temperature=0.1)
+    prob, assign = assign_labels(
+        pixels, tokens, torch.tensor([[positive]]), torch.tensor([[True]]), auto, torch.tensor(0.0), temperature=0.1
+    )
     assert (assign.argmax(-1) == 0).all()  # slot 0 = the click, slot 1 = the automatic prediction
     assert torch.allclose(assign[..., 0], torch.full((1, 50), 1 / (1 + np.exp(-10.0))))
     expected = assign[..., 0] + assign[..., 1] * auto if positive else assign[..., 1] * auto
@@ -52,12 +53,26 @@ def test_pixels_group_with_the_most_similar_click_and_no_click_keeps_the_automat
     pixels = torch.stack([fg, 0.9 * fg + 0.1 * bg, bg, 0.2 * fg + 0.8 * bg])[None]
     tokens = torch.stack([bg, fg])[None]
     auto = torch.full((1, 4), 0.5)
-    prob, assign = assign_labels(pixels, tokens, torch.tensor([[False, True]]), torch.tensor([[True, True]]),
-                                 auto, torch.tensor(-100.0), temperature=0.1)
+    prob, assign = assign_labels(
+        pixels,
+        tokens,
+        torch.tensor([[False, True]]),
+        torch.tensor([[True, True]]),
+        auto,
+        torch.tensor(-100.0),
+        temperature=0.1,
+    )
     assert assign[0].argmax(-1).tolist() == [1, 1, 0, 0]
     assert (prob[0, :2] > 0.99).all() and (prob[0, 2:] < 0.01).all()
-    padded, _ = assign_labels(pixels, tokens, torch.tensor([[False, True]]), torch.tensor([[False, False]]),
-                              auto, torch.tensor(0.0), temperature=0.1)
+    padded, _ = assign_labels(
+        pixels,
+        tokens,
+        torch.tensor([[False, True]]),
+        torch.tensor([[False, False]]),
+        auto,
+        torch.tensor(0.0),
+        temperature=0.1,
+    )
     assert torch.equal(padded, auto)
 
 
@@ -116,9 +131,19 @@ def test_same_seed_same_step() -> None:
     assert all(torch.equal(a, b) for a, b in zip(results[0][1], results[1][1], strict=True))
 
 
-@pytest.mark.parametrize("bad", [{"temperature": 0.0}, {"heads": 3}, {"feature_channels": 0}, {"decoder_layers": 0},
-                                 {"channels": [8]}, {"auto_loss_weight": -1.0}, {"memory_stride": 0},
-                                 {"nonsense": 1}])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"temperature": 0.0},
+        {"heads": 3},
+        {"feature_channels": 0},
+        {"decoder_layers": 0},
+        {"channels": [8]},
+        {"auto_loss_weight": -1.0},
+        {"memory_stride": 0},
+        {"nonsense": 1},
+    ],
+)
 def test_bad_hyperparameter_is_a_config_error(bad: dict) -> None:
     with pytest.raises(ConfigError):
         TIS(**{**TINY, **bad})

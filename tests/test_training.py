@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 import torch
 
+from gdgp.data.slice_set import SliceSet
 from gdgp.errors import ConfigError
 from gdgp.evaluation.evaluate import EvalConfig, evaluate_method
-from gdgp.data.slice_set import SliceSet
 from gdgp.methods import METHODS, build_method
 from gdgp.training.checkpoint import load_method, read_checkpoint
 from gdgp.training.trainer import TrainConfig, train_method
@@ -23,12 +23,17 @@ def _weights(path: Path) -> dict[str, torch.Tensor]:
     return read_checkpoint(path)["network_weights"]
 
 
-SMALL = {"auto_unet": {"channels": [4, 8, 16]}, "click_unet": {"channels": [4, 8, 16]},
-         "gdgp": {"crop_size": 16, "filters": [4, 8, 16], "feature_channels": 4},
-         "bs_iris": {"channels": [4, 8]}, "tis": {"channels": [4, 8], "feature_channels": 4},
-         "dextr": {"crop_size": 16, "channels": [4, 8], "crop_margin": 2},
-         "mideepseg": {"crop_size": 16, "channels": [4, 8], "crop_margin": 2, "seed_radius": 0.0},
-         "intercnn": {"channels": [4, 8], "train_rounds": 2}, "deepigeos": {"channels": [4, 4, 4]}}
+SMALL = {
+    "auto_unet": {"channels": [4, 8, 16]},
+    "click_unet": {"channels": [4, 8, 16]},
+    "gdgp": {"crop_size": 16, "filters": [4, 8, 16], "feature_channels": 4},
+    "bs_iris": {"channels": [4, 8]},
+    "tis": {"channels": [4, 8], "feature_channels": 4},
+    "dextr": {"crop_size": 16, "channels": [4, 8], "crop_margin": 2},
+    "mideepseg": {"crop_size": 16, "channels": [4, 8], "crop_margin": 2, "seed_radius": 0.0},
+    "intercnn": {"channels": [4, 8], "train_rounds": 2},
+    "deepigeos": {"channels": [4, 4, 4]},
+}
 
 
 def test_every_base_method_is_covered() -> None:
@@ -65,8 +70,14 @@ def test_resume_after_kill_gives_identical_weights(name: str, slice_set: SliceSe
 
 def test_training_reduces_loss_and_beats_chance(slice_set: SliceSet, tmp_path: Path) -> None:
     cfg = TrainConfig(epochs=12, batch_size=4, lr=5e-3, seed=0)
-    hist = train_method("auto_unet", {"channels": [8, 16, 32]}, slice_set.subset("train"), tmp_path / "final.pt",
-                        tmp_path / "loss.csv", cfg)
+    hist = train_method(
+        "auto_unet",
+        {"channels": [8, 16, 32]},
+        slice_set.subset("train"),
+        tmp_path / "final.pt",
+        tmp_path / "loss.csv",
+        cfg,
+    )
     assert hist["loss"].iloc[-1] < 0.7 * hist["loss"].iloc[0]
     method = load_method(tmp_path / "final.pt")
     records = evaluate_method(method, slice_set.subset("test"), "toy", EvalConfig(rounds=1)).records
@@ -74,8 +85,14 @@ def test_training_reduces_loss_and_beats_chance(slice_set: SliceSet, tmp_path: P
 
 
 def test_checkpoint_rebuilds_method_with_same_predictions(slice_set: SliceSet, tmp_path: Path) -> None:
-    train_method("click_unet", {"channels": [4, 8]}, slice_set.subset("train"), tmp_path / "final.pt",
-                 tmp_path / "loss.csv", TrainConfig(epochs=1, batch_size=8))
+    train_method(
+        "click_unet",
+        {"channels": [4, 8]},
+        slice_set.subset("train"),
+        tmp_path / "final.pt",
+        tmp_path / "loss.csv",
+        TrainConfig(epochs=1, batch_size=8),
+    )
     state = read_checkpoint(tmp_path / "final.pt")
     assert state["method"] == "click_unet" and state["init_kwargs"]["channels"] == [4, 8]
     assert {"optimizer_state", "scheduler_state", "epoch", "gdgp_version"} <= state.keys()

@@ -70,8 +70,15 @@ def validated(cfg: dict) -> dict:
 
 def test_a_good_plan() -> None:
     dataset = next(iter(tiny_config()["datasets"]))
-    plan = check_tuning(validated(tiny_config(datasets=[dataset], grids={
-        "gdgp": {"hyper_lr_scale": [1, 10.0, 50]}, "click_unet": {"lr": [0.0003, 0.001]}})), SCHEMA)
+    plan = check_tuning(
+        validated(
+            tiny_config(
+                datasets=[dataset],
+                grids={"gdgp": {"hyper_lr_scale": [1, 10.0, 50]}, "click_unet": {"lr": [0.0003, 0.001]}},
+            )
+        ),
+        SCHEMA,
+    )
     assert plan.active and plan.datasets == (dataset,)
     assert plan.grids["gdgp"].settings == ("hyper_lr_scale=1.0", "hyper_lr_scale=10.0", "hyper_lr_scale=50.0")
     assert plan.grids["gdgp"].values == (1.0, 10.0, 50.0)  # a number-typed key trains with floats
@@ -82,20 +89,27 @@ def test_a_good_plan() -> None:
     assert not check_tuning(validated(tiny_config(datasets=[], grids={"gdgp": {"sigma": [1, 2]}})), SCHEMA).active
 
 
-@pytest.mark.parametrize(("tuning", "named", "why"), [
-    ({"grids": {"gdgp": {"sigma": [1.0, 2.0], "tau": [1.0, 2.0]}}}, "tuning.grids.gdgp", "exactly one"),
-    ({"grids": {"gdgp": {}}}, "tuning.grids.gdgp", "exactly one"),
-    ({"grids": {"gdgp": {"sigma": [1.0]}}}, "tuning.grids.gdgp.sigma", "at least 2 distinct"),
-    ({"grids": {"gdgp": {"sigma": [1, 1.0, 2.0]}}}, "tuning.grids.gdgp.sigma", "twice"),
-    ({"grids": {"dextr": {"lr": [0.001, 0.003]}}}, "tuning.grids.dextr", "not in methods"),
-    ({"grids": {"gdgp": {"sigmaa": [1.0, 2.0]}}}, "tuning.grids.gdgp.sigmaa", "neither lr nor"),
-    ({"grids": {"click_unet": {"lr": [0.001, -1.0]}}}, "tuning.grids.click_unet.lr", "train.lr"),
-    ({"grids": {"gdgp": {"encoding": ["gaussian_geodesic", "sobel"]}}}, "tuning.grids.gdgp.encoding", "sobel"),
-    ({"grids": {"gdgp": {"sigma": [1.0, "wide"]}}}, "tuning.grids.gdgp.sigma", "sigma must be a number"),
-    ({"grids": {"gdgp": {"crop_size": [32, 8]}}}, "tuning.grids.gdgp.crop_size", "crop_size must be an integer >= 16"),
-    ({"datasets": ["nowhere"], "grids": {"gdgp": {"sigma": [1.0, 2.0]}}}, "tuning.datasets", "not in datasets"),
-    ({"datasets": ["DATASET"], "grids": {}}, "tuning.grids", "nothing to tune"),
-])
+@pytest.mark.parametrize(
+    ("tuning", "named", "why"),
+    [
+        ({"grids": {"gdgp": {"sigma": [1.0, 2.0], "tau": [1.0, 2.0]}}}, "tuning.grids.gdgp", "exactly one"),
+        ({"grids": {"gdgp": {}}}, "tuning.grids.gdgp", "exactly one"),
+        ({"grids": {"gdgp": {"sigma": [1.0]}}}, "tuning.grids.gdgp.sigma", "at least 2 distinct"),
+        ({"grids": {"gdgp": {"sigma": [1, 1.0, 2.0]}}}, "tuning.grids.gdgp.sigma", "twice"),
+        ({"grids": {"dextr": {"lr": [0.001, 0.003]}}}, "tuning.grids.dextr", "not in methods"),
+        ({"grids": {"gdgp": {"sigmaa": [1.0, 2.0]}}}, "tuning.grids.gdgp.sigmaa", "neither lr nor"),
+        ({"grids": {"click_unet": {"lr": [0.001, -1.0]}}}, "tuning.grids.click_unet.lr", "train.lr"),
+        ({"grids": {"gdgp": {"encoding": ["gaussian_geodesic", "sobel"]}}}, "tuning.grids.gdgp.encoding", "sobel"),
+        ({"grids": {"gdgp": {"sigma": [1.0, "wide"]}}}, "tuning.grids.gdgp.sigma", "sigma must be a number"),
+        (
+            {"grids": {"gdgp": {"crop_size": [32, 8]}}},
+            "tuning.grids.gdgp.crop_size",
+            "crop_size must be an integer >= 16",
+        ),
+        ({"datasets": ["nowhere"], "grids": {"gdgp": {"sigma": [1.0, 2.0]}}}, "tuning.datasets", "not in datasets"),
+        ({"datasets": ["DATASET"], "grids": {}}, "tuning.grids", "nothing to tune"),
+    ],
+)
 def test_bad_tuning_config_names_the_key(tuning: dict, named: str, why: str) -> None:
     cfg = tiny_config(**tuning)
     dataset = next(iter(cfg["datasets"]))
@@ -126,8 +140,9 @@ def test_nnunet_cannot_tune_the_shared_learning_rate() -> None:
 
 def snakemake(args: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
-    proc = subprocess.run([str(BIN / "snakemake"), *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          check=False)
+    proc = subprocess.run(
+        [str(BIN / "snakemake"), *args], cwd=cwd, env=env, capture_output=True, text=True, check=False
+    )
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
     return proc
@@ -159,8 +174,10 @@ def test_tune_all_trains_every_value_and_seed_and_scores_validation(tmp_path: Pa
     cfg = tiny_config()
     dataset = next(iter(cfg["datasets"]))
     cfg["train"]["seeds"] = [0, 3]
-    cfg["tuning"] = {"datasets": [dataset], "grids": {"gdgp": {"hyper_lr_scale": [1, 50.0]},
-                                                      "click_unet": {"lr": [0.001, 0.01]}}}
+    cfg["tuning"] = {
+        "datasets": [dataset],
+        "grids": {"gdgp": {"hyper_lr_scale": [1, 50.0]}, "click_unet": {"lr": [0.001, 0.01]}},
+    }
     work = project(tmp_path, cfg)
     out = snakemake(["-n", "-p", "tune_all"], work).stdout
     base_lr = str(float(cfg["train"]["lr"]))
@@ -176,9 +193,15 @@ def test_tune_all_trains_every_value_and_seed_and_scores_validation(tmp_path: Pa
         assert option(line, "--out-loss") == checkpoint.replace("final.pt", "loss.csv")
         assert f"results/logs/tuning/train/{dataset}/{method}/{setting}/seed{seed}.log" in line
         got[method, setting, seed] = (option(line, "--lr"), sets(line))
-    assert sorted(got) == sorted((m, s, k) for m, values in (("gdgp", ("hyper_lr_scale=1.0", "hyper_lr_scale=50.0")),
-                                                              ("click_unet", ("lr=0.001", "lr=0.01")))
-                                 for s in values for k in ("0", "3"))
+    assert sorted(got) == sorted(
+        (m, s, k)
+        for m, values in (
+            ("gdgp", ("hyper_lr_scale=1.0", "hyper_lr_scale=50.0")),
+            ("click_unet", ("lr=0.001", "lr=0.01")),
+        )
+        for s in values
+        for k in ("0", "3")
+    )
     for (method, setting, _), (lr, options) in got.items():
         key, value = setting.split("=")
         if key == "lr":  # --lr replaced, hyperparameters as configured
@@ -192,9 +215,11 @@ def test_tune_all_trains_every_value_and_seed_and_scores_validation(tmp_path: Pa
         clicks = option(line, "--out-clicks")
         assert clicks.startswith(f"results/tuning/val/{dataset}/")
         assert option(line, "--checkpoint") == clicks.replace("/tuning/val/", "/tuning/models/").replace(
-            "clicks.csv", "final.pt")
-        assert option(line, "--split") == "val" and option(line, "--protocol") == cfg["evaluate"].get("protocol",
-                                                                                                          "ritm")
+            "clicks.csv", "final.pt"
+        )
+        assert option(line, "--split") == "val" and option(line, "--protocol") == cfg["evaluate"].get(
+            "protocol", "ritm"
+        )
     (report,) = commands(out, "report-tuning")
     assert option(report, "--budget") == str(max(cfg["report"]["budgets"]))
     assert "--configured gdgp hyper_lr_scale=1.0" in report  # the schema default
@@ -222,21 +247,23 @@ def test_method_lr_sets_one_methods_learning_rate_and_is_what_the_sweep_compares
     cfg = tiny_config()
     dataset = next(iter(cfg["datasets"]))
     cfg["train"]["method_lr"] = {"click_unet": 0.02, "gdgp": 0.005}
-    cfg["tuning"] = {"datasets": [dataset], "grids": {"click_unet": {"lr": [0.001, 0.02]},
-                                                      "gdgp": {"hyper_lr_scale": [1.0, 50.0]}}}
+    cfg["tuning"] = {
+        "datasets": [dataset],
+        "grids": {"click_unet": {"lr": [0.001, 0.02]}, "gdgp": {"hyper_lr_scale": [1.0, 50.0]}},
+    }
     work = project(tmp_path, cfg)
     default = snakemake(["-n", "-p", "--forceall"], work).stdout
     rates = {option(line, "--method"): float(option(line, "--lr")) for line in commands(default, "train")}
     base = float(cfg["train"]["lr"])
-    assert rates == {"auto_unet": base, "click_unet": 0.02, "gdgp": 0.005, "gdgp_fixed": 0.005,
-                     "gdgp_abl_cnn": 0.005}
+    assert rates == {"auto_unet": base, "click_unet": 0.02, "gdgp": 0.005, "gdgp_fixed": 0.005, "gdgp_abl_cnn": 0.005}
     sweep = snakemake(["-n", "-p", "tune_all"], work).stdout
     (report,) = commands(sweep, "report-tuning")
     assert "--configured click_unet lr=0.02" in report
     assert {float(option(line, "--lr")) for line in commands(sweep, "train") if "--method gdgp" in line} == {0.005}
     # a method that is not configured, or nnunet (its own schedule), is refused naming the key
-    for i, (rates, named) in enumerate((({"nope": 0.1}, "train.method_lr names ['nope']"),
-                                        ({"nnunet": 0.1}, "method_lr.nnunet"))):
+    for i, (rates, named) in enumerate(
+        (({"nope": 0.1}, "train.method_lr names ['nope']"), ({"nnunet": 0.1}, "method_lr.nnunet"))
+    ):
         bad = tiny_config()
         bad["train"]["method_lr"] = rates
         if "nnunet" in rates:
@@ -252,9 +279,9 @@ BUDGET = 6
 #: method -> its values (in grid order), each value's first-interaction cost and Dice offset
 PLAN = {
     "alpha": [("1.0", 1, 0.0), ("10.0", 1, 0.1), ("50.0", 1, -0.2)],
-    "tied": [("0.001", 4, 0.05), ("0.003", 4, 0.05)],        # identical runs: the first value wins
-    "late": [("0.5", 7, 0.0), ("2.0", 7, 0.1)],              # first interaction above the budget: NaN
-    "mixed": [("1.0", 9, 0.3), ("3.0", 2, 0.0)],             # only the second value has a Dice at 6
+    "tied": [("0.001", 4, 0.05), ("0.003", 4, 0.05)],  # identical runs: the first value wins
+    "late": [("0.5", 7, 0.0), ("2.0", 7, 0.1)],  # first interaction above the budget: NaN
+    "mixed": [("1.0", 9, 0.3), ("3.0", 2, 0.0)],  # only the second value has a Dice at 6
 }
 KEYS = {"alpha": "hyper_lr_scale", "tied": "lr", "late": "gc_lambda", "mixed": "n_points"}
 DATASETS = {"ds_a": {"s0": "p0", "s1": "p0", "s2": "p1", "s3": "p2", "s4": "p2"}, "ds_b": {"s0": "q0", "s1": "q1"}}
@@ -273,12 +300,28 @@ def synthetic_runs(method: str, cost: int, offset: float, tied_seed: int) -> pd.
                 for r in range(6):
                     if r and rng.random() < 0.8:
                         n += 1
-                    rows.append({"dataset": dataset, "method": method, "slice_id": 10 * sid + len(dataset),
-                                 "case": case, "slice_z": sid, "round": r, "n_clicks": n, "click_y": 1.0,
-                                 "click_x": 2.0, "click_positive": 1.0,
-                                 "dice": float(np.clip(rng.uniform(0.2, 0.7) + offset, 0, 1)),
-                                 "assd_px": 1.0, "assd_mm": 1.0, "tp": 5, "fp": 1, "fn": 1, "empty_pred": False,
-                                 "seed": seed})
+                    rows.append(
+                        {
+                            "dataset": dataset,
+                            "method": method,
+                            "slice_id": 10 * sid + len(dataset),
+                            "case": case,
+                            "slice_z": sid,
+                            "round": r,
+                            "n_clicks": n,
+                            "click_y": 1.0,
+                            "click_x": 2.0,
+                            "click_positive": 1.0,
+                            "dice": float(np.clip(rng.uniform(0.2, 0.7) + offset, 0, 1)),
+                            "assd_px": 1.0,
+                            "assd_mm": 1.0,
+                            "tp": 5,
+                            "fp": 1,
+                            "fn": 1,
+                            "empty_pred": False,
+                            "seed": seed,
+                        }
+                    )
     return pd.DataFrame(rows)
 
 
@@ -292,8 +335,11 @@ def brute_force(groups: dict[tuple[str, str], pd.DataFrame], budget: int) -> dic
             for sid in sorted(set(df.loc[df["dataset"] == dataset, "slice_id"])):
                 vals = []
                 for seed in SEEDS:
-                    run = [r for r in df.to_dict("records")
-                           if (r["dataset"], r["slice_id"], r["seed"]) == (dataset, sid, seed)]
+                    run = [
+                        r
+                        for r in df.to_dict("records")
+                        if (r["dataset"], r["slice_id"], r["seed"]) == (dataset, sid, seed)
+                    ]
                     within = [r for r in run if r["n_clicks"] <= budget]
                     if not within:
                         reachable = False
@@ -308,9 +354,14 @@ def brute_force(groups: dict[tuple[str, str], pd.DataFrame], budget: int) -> dic
             for sid, x in per_slice.items():
                 by_case.setdefault(cases.get(sid, "?"), []).append(x)
             patient = (sum(sum(v) / len(v) for v in by_case.values()) / len(by_case)) if reachable else math.nan
-            out[method, value, dataset] = {"dice_mean": mean, "dice_std": std, "dice_patient_mean": patient,
-                                           "n_slices": len(per_slice), "reachable": reachable,
-                                           "n_patients": len(set(patients.values()))}
+            out[method, value, dataset] = {
+                "dice_mean": mean,
+                "dice_std": std,
+                "dice_patient_mean": patient,
+                "n_slices": len(per_slice),
+                "reachable": reachable,
+                "n_patients": len(set(patients.values())),
+            }
     scores, chosen = {}, {}
     for method, values in PLAN.items():
         best, best_score = None, -math.inf
@@ -343,8 +394,9 @@ def check_against_brute_force(table: pd.DataFrame, expected: dict, configured: d
         assert (r["n_slices"], r["n_patients"]) == (want["n_slices"], want["n_patients"])
         for col in ("dice_mean", "dice_std", "dice_patient_mean"):
             assert r[col] == pytest.approx(want[col], abs=1e-12, nan_ok=True), col
-        assert r["dice_over_datasets"] == pytest.approx(expected["scores"][r["method"], r["value"]], abs=1e-12,
-                                                        nan_ok=True)
+        assert r["dice_over_datasets"] == pytest.approx(
+            expected["scores"][r["method"], r["value"]], abs=1e-12, nan_ok=True
+        )
         assert bool(r["chosen"]) == (expected["chosen"][r["method"]] == r["value"])
         assert bool(r["configured"]) == (configured.get(r["method"]) == r["value"])
 
@@ -357,10 +409,10 @@ def test_tuning_table_equals_brute_force_with_ties_and_nan(synthetic: dict) -> N
     assert expected["chosen"]["late"] is None and math.isnan(expected["scores"]["late", "0.5"])
     assert expected["chosen"]["mixed"] == "3.0" and math.isnan(expected["scores"]["mixed", "1.0"])
     configured = {"alpha": "50.0", "tied": "0.001", "late": "0.5", "mixed": "3.0"}
-    groups = [SettingRuns(m, KEYS[m], v, synthetic[m, v]) for m, vs in PLAN.items()
-              for v, _, _ in vs]
-    table = tuning_table(groups, BUDGET, {m: (KEYS[m], v) for m, v in configured.items()},
-                         method_order=["mixed", "alpha"])
+    groups = [SettingRuns(m, KEYS[m], v, synthetic[m, v]) for m, vs in PLAN.items() for v, _, _ in vs]
+    table = tuning_table(
+        groups, BUDGET, {m: (KEYS[m], v) for m, v in configured.items()}, method_order=["mixed", "alpha"]
+    )
     check_against_brute_force(table, expected, configured)
     assert list(dict.fromkeys(table["method"])) == ["mixed", "alpha", "late", "tied"]
     # ties go to the value listed first, whichever it is
@@ -368,8 +420,9 @@ def test_tuning_table_equals_brute_force_with_ties_and_nan(synthetic: dict) -> N
     assert flipped.loc[flipped["chosen"], "value"].unique().tolist() == ["0.003"]
 
 
-def test_report_tuning_cli_writes_csv_and_markdown(synthetic: dict, tmp_path: Path,
-                                                   caplog: pytest.LogCaptureFixture) -> None:
+def test_report_tuning_cli_writes_csv_and_markdown(
+    synthetic: dict, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     expected = brute_force(synthetic, BUDGET)
     argv = ["report-tuning", "--budget", str(BUDGET)]
     for method, values in PLAN.items():

@@ -50,8 +50,11 @@ def test_lint_clean() -> None:
 
 def rule_counts(out: str) -> dict[str, int]:
     """Job counts per rule from the table `snakemake -n --quiet rules` prints."""
-    return {line.split()[0]: int(line.split()[1]) for line in out.splitlines()
-            if len(line.split()) == 2 and line.split()[1].isdigit()}
+    return {
+        line.split()[0]: int(line.split()[1])
+        for line in out.splitlines()
+        if len(line.split()) == 2 and line.split()[1].isdigit()
+    }
 
 
 def shell_lines(out: str, verb: str) -> list[str]:
@@ -72,8 +75,14 @@ def evaluation_runs(line: str) -> list[tuple[str, str, str]]:
 
 def evaluation_runs_with_rounds(line: str) -> list[tuple[str, str, str, int]]:
     """(split, protocol, clicks.csv, corrective rounds) of every run of one `gdgp evaluate` command."""
-    runs = [(option(line, "--split"), option(line, "--protocol"), option(line, "--out-clicks"),
-             int(option(line, "--rounds")))]
+    runs = [
+        (
+            option(line, "--split"),
+            option(line, "--protocol"),
+            option(line, "--out-clicks"),
+            int(option(line, "--rounds")),
+        )
+    ]
     for part in line.split("--also ")[1:]:
         split, protocol, rounds, clicks = part.split()[:4]
         runs.append((split, protocol, clicks, int(rounds)))
@@ -114,8 +123,9 @@ def test_dry_run_of_demo_config_shows_full_dag() -> None:
 
 def test_demo_config_runs_the_variant_tables_one_option_away() -> None:
     """The default run leaves out the 8 variants; the documented --config adds them on one target."""
-    out = snakemake(["-n", "--forceall", "--quiet", "rules", "--config", "experiments={datasets: [demo_spleen]}"],
-                    REPO).stdout
+    out = snakemake(
+        ["-n", "--forceall", "--quiet", "rules", "--config", "experiments={datasets: [demo_spleen]}"], REPO
+    ).stdout
     counts = rule_counts(out)
     assert counts.get("evaluate_variant") == len(VARIANT_SETTINGS) and counts.get("variant_table") == 3
 
@@ -126,10 +136,10 @@ def test_every_model_trains_and_is_evaluated_with_each_seed_in_its_folder(tmp_pa
     out = snakemake(["-n", "-p", "--forceall"], project(tmp_path, cfg)).stdout
     models = ["auto_unet", "click_unet", "gdgp", "gdgp_fixed", "gdgp_abl_cnn"]
     train = shell_lines(out, "train")
-    got = sorted((option(line, "--method"), option(line, "--seed"), option(line, "--out-checkpoint"))
-                 for line in train)
-    assert got == sorted((m, str(k), f"results/models/tiny_spleen/{m}/seed{k}/final.pt")
-                         for m in models for k in (0, 7))
+    got = sorted((option(line, "--method"), option(line, "--seed"), option(line, "--out-checkpoint")) for line in train)
+    assert got == sorted(
+        (m, str(k), f"results/models/tiny_spleen/{m}/seed{k}/final.pt") for m in models for k in (0, 7)
+    )
     evaluate = shell_lines(out, "evaluate")
     by_split = {}
     for line in evaluate:
@@ -137,20 +147,25 @@ def test_every_model_trains_and_is_evaluated_with_each_seed_in_its_folder(tmp_pa
             by_split.setdefault((split, protocol), []).append(clicks)
             seed_folder = clicks.split("/")[-2]
             assert option(line, "--checkpoint").endswith(f"/{seed_folder}/final.pt")
-    assert sorted(by_split["test", "ritm"]) == sorted(f"results/runs/tiny_spleen/{m}/seed{k}/clicks.csv"
-                                                      for m in models for k in (0, 7))
-    assert sorted(by_split["val", "ritm"]) == sorted(f"results/val/tiny_spleen/{m}/seed{k}/clicks.csv"
-                                                     for m in ("auto_unet", "click_unet", "gdgp") for k in (0, 7))
+    assert sorted(by_split["test", "ritm"]) == sorted(
+        f"results/runs/tiny_spleen/{m}/seed{k}/clicks.csv" for m in models for k in (0, 7)
+    )
+    assert sorted(by_split["val", "ritm"]) == sorted(
+        f"results/val/tiny_spleen/{m}/seed{k}/clicks.csv" for m in ("auto_unet", "click_unet", "gdgp") for k in (0, 7)
+    )
     # the protocol comparison ranks the configured methods; the experiment variants stay out
     assert sorted(by_split["test", "largest_component_centre"]) == sorted(
         f"results/protocols/largest_component_centre/tiny_spleen/{m}/seed{k}/clicks.csv"
-        for m in ("auto_unet", "click_unet", "gdgp") for k in (0, 7))
+        for m in ("auto_unet", "click_unet", "gdgp")
+        for k in (0, 7)
+    )
     assert len(by_split) == 3
     # Table 4 uses every seed's runs; its loss curves and overlays the first seed's
     report = next(line for line in shell_lines(out, "report") if "--out-dir results/report " in line)
     clicks = report.split("--clicks ")[1].split(" --")[0].split()
-    assert sorted(clicks) == sorted(f"results/runs/tiny_spleen/{m}/seed{k}/clicks.csv"
-                                    for m in ("auto_unet", "click_unet", "gdgp") for k in (0, 7))
+    assert sorted(clicks) == sorted(
+        f"results/runs/tiny_spleen/{m}/seed{k}/clicks.csv" for m in ("auto_unet", "click_unet", "gdgp") for k in (0, 7)
+    )
     for key, name in (("--losses", "loss.csv"), ("--overlays", "overlays.npz")):
         files = report.split(f"{key} ")[1].split(" --")[0].split()
         assert len(files) == 3 and all(f.endswith(f"/seed0/{name}") for f in files)
@@ -184,7 +199,8 @@ def test_old_seed_keys_still_validate_warn_and_train_every_method_with_their_see
     assert "every method" in proc.stderr
     train = shell_lines(proc.stdout, "train")
     assert sorted((option(line, "--method"), option(line, "--seed")) for line in train) == sorted(
-        (m, k) for m in ("auto_unet", "click_unet", "gdgp", "gdgp_fixed", "gdgp_abl_cnn") for k in ("3", "4"))
+        (m, k) for m in ("auto_unet", "click_unet", "gdgp", "gdgp_fixed", "gdgp_abl_cnn") for k in ("3", "4")
+    )
     assert all(f"/seed{option(line, '--seed')}/final.pt" in line for line in train)
     # with train.seeds as well, the new key wins (and says so)
     cfg["train"]["seeds"] = [5]
@@ -206,7 +222,9 @@ def test_validation_runs_exist_only_for_datasets_with_validation_slices(tmp_path
     runs = [r for line in shell_lines(snakemake(["-n", "-p"], work).stdout, "evaluate") for r in evaluation_runs(line)]
     assert sorted(c for split, _, c in runs if split == "val") == (
         sorted(f"results/val/tiny_spleen/{m}/seed0/clicks.csv" for m in ("auto_unet", "click_unet", "gdgp"))
-        if n_val else [])
+        if n_val
+        else []
+    )
     if n_val:
         out = snakemake(["-n", "-p", "results/report/val/table4.csv"], work).stdout
         report = next(iter(shell_lines(out, "report")))
@@ -220,10 +238,15 @@ def test_validation_runs_exist_only_for_datasets_with_validation_slices(tmp_path
         assert "results/val/" not in main
 
 
-@pytest.mark.parametrize(("protocols", "n_runs"), [
-    ([], 0), (["ritm"], 0), (["ritm", "weighted_random"], 3),  # the 3 methods, not the 2 variants
-    (["largest_component_centre", "ritm", "weighted_random"], 6),
-])
+@pytest.mark.parametrize(
+    ("protocols", "n_runs"),
+    [
+        ([], 0),
+        (["ritm"], 0),
+        (["ritm", "weighted_random"], 3),  # the 3 methods, not the 2 variants
+        (["largest_component_centre", "ritm", "weighted_random"], 6),
+    ],
+)
 def test_protocol_sensitivity_runs(tmp_path: Path, protocols: list[str], n_runs: int) -> None:
     cfg = yaml.safe_load(TINY.read_text())
     cfg["evaluate"]["protocols"] = protocols
@@ -264,21 +287,24 @@ def test_msd_config_replaces_demo_config() -> None:
     assert "Task06_Lung" in text and "demo_lung" not in text
 
 
-@pytest.mark.parametrize(("path", "value", "expected"), [
-    (("train", "epochs"), 0, "epochs"),
-    (("evaluate", "threshold"), 2, "threshold"),
-    (("split", "mode"), "volume", "mode"),
-    (("methods", "sam"), {}, "sam"),
-    (("methods", "click_unet", "edv_scal"), 3, "edv_scal"),
-    (("methods", "gdgp", "encoding"), "sobel", "encoding"),
-    (("methods", "gdgp", "sigma"), "wide", "method 'gdgp': sigma must be a number, got 'wide'"),
-    (("methods", "click_unet", "channels"), [4], "method 'click_unet': channels must be a list of >= 2 positive"),
-    (("experiments", "variants"), ["gdgp_magic"], "gdgp_magic"),
-    (("experiments", "extra_seeds"), [-1], "extra_seeds"),
-    (("train", "seeds"), [1, 1], "seeds"),
-    (("train", "seeds"), [], "seeds"),
-    (("evaluate", "protocols"), ["ritm", "clicky"], "clicky"),
-])
+@pytest.mark.parametrize(
+    ("path", "value", "expected"),
+    [
+        (("train", "epochs"), 0, "epochs"),
+        (("evaluate", "threshold"), 2, "threshold"),
+        (("split", "mode"), "volume", "mode"),
+        (("methods", "sam"), {}, "sam"),
+        (("methods", "click_unet", "edv_scal"), 3, "edv_scal"),
+        (("methods", "gdgp", "encoding"), "sobel", "encoding"),
+        (("methods", "gdgp", "sigma"), "wide", "method 'gdgp': sigma must be a number, got 'wide'"),
+        (("methods", "click_unet", "channels"), [4], "method 'click_unet': channels must be a list of >= 2 positive"),
+        (("experiments", "variants"), ["gdgp_magic"], "gdgp_magic"),
+        (("experiments", "extra_seeds"), [-1], "extra_seeds"),
+        (("train", "seeds"), [1, 1], "seeds"),
+        (("train", "seeds"), [], "seeds"),
+        (("evaluate", "protocols"), ["ritm", "clicky"], "clicky"),
+    ],
+)
 def test_bad_config_value_is_rejected_naming_the_key(tmp_path: Path, path: tuple, value, expected: str) -> None:
     cfg = yaml.safe_load(TINY.read_text())
     node = cfg
@@ -299,8 +325,9 @@ def test_jobs_get_every_method_setting_from_its_settings_dataclass(tmp_path: Pat
     from gdgp.methods import method_settings
 
     cfg = yaml.safe_load(TINY.read_text())
-    out = snakemake(["-n", "-p", "--forceall", "results/models/tiny_spleen/auto_unet/seed0/final.pt"],
-                    project(tmp_path, cfg)).stdout
+    out = snakemake(
+        ["-n", "-p", "--forceall", "results/models/tiny_spleen/auto_unet/seed0/final.pt"], project(tmp_path, cfg)
+    ).stdout
     (line,) = shell_lines(out, "train")
     words = shlex.split(line)
     sets = dict(words[i + 1].split("=", 1) for i, w in enumerate(words) if w == "--set")
@@ -320,12 +347,27 @@ def test_report_holds_the_tables_with_their_captions(tmp_path: Path) -> None:
     work = project(tmp_path)
     res = work / "results"
     csv = "dataset,method,budget,dice_mean\ntiny_spleen,gdgp,8,0.5\n"
-    files = {f"report/{name}": csv for name in ("table4.csv", "noc.csv", "significance.csv", "empty_predictions.csv",
-                                                "skipped.csv", "val/table4.csv", "val/noc.csv", "val/significance.csv",
-                                                "protocol_sensitivity.csv")}
+    files = {
+        f"report/{name}": csv
+        for name in (
+            "table4.csv",
+            "noc.csv",
+            "significance.csv",
+            "empty_predictions.csv",
+            "skipped.csv",
+            "val/table4.csv",
+            "val/noc.csv",
+            "val/significance.csv",
+            "protocol_sensitivity.csv",
+        )
+    }
     files |= {f"report/{name}.md": f"VIEW OF {name}" for name in ("table4", "noc", "val/table4", "val/noc")}
-    files |= {"report/table4.tex": "", "report/val/table4.tex": "", "dice_per_click.csv": "clicks\n0\n",
-              "metrics.json": "{}"}
+    files |= {
+        "report/table4.tex": "",
+        "report/val/table4.tex": "",
+        "dice_per_click.csv": "clicks\n0\n",
+        "metrics.json": "{}",
+    }
     for name, text in files.items():
         (res / name).parent.mkdir(parents=True, exist_ok=True)
         (res / name).write_text(text)
@@ -341,8 +383,14 @@ def test_report_holds_the_tables_with_their_captions(tmp_path: Path) -> None:
     assert "(validation split)" in val and "VIEW OF val/table4" in val
     significance = results["results/report/significance.csv"]["caption"]
     assert "<strong>patient</strong>" in significance and "<td>tiny_spleen</td>" in significance  # rendered CSV
-    for path in ("noc.csv", "val/noc.csv", "val/significance.csv", "protocol_sensitivity.csv",
-                 "empty_predictions.csv", "skipped.csv"):
+    for path in (
+        "noc.csv",
+        "val/noc.csv",
+        "val/significance.csv",
+        "protocol_sensitivity.csv",
+        "empty_predictions.csv",
+        "skipped.csv",
+    ):
         assert results[f"results/report/{path}"]["caption"], path
     assert "System Message" not in json.dumps(results)  # no docutils error in a caption
 
@@ -418,9 +466,16 @@ def test_tiny_end_to_end_run(tmp_path: Path) -> None:
     assert "dice_per_click_tiny_spleen.png" in html and "loss_curves.png" in html
     # every table with its caption; Table 4's caption shows its Markdown view
     results = report_results(html)
-    tables = {"results/report/table4.csv", "results/report/noc.csv", "results/report/significance.csv",
-              "results/report/val/table4.csv", "results/report/protocol_sensitivity.csv",
-              "results/experiments/table2.csv", "results/experiments/table3.csv", "results/experiments/table6.csv"}
+    tables = {
+        "results/report/table4.csv",
+        "results/report/noc.csv",
+        "results/report/significance.csv",
+        "results/report/val/table4.csv",
+        "results/report/protocol_sensitivity.csv",
+        "results/experiments/table2.csv",
+        "results/experiments/table3.csv",
+        "results/experiments/table6.csv",
+    }
     assert tables <= set(results) and all(results[t]["caption"] for t in tables)
     table4 = results["results/report/table4.csv"]["caption"]
     assert "<strong>Table 4</strong> (test split)" in table4 and "click_unet" in table4

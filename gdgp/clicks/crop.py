@@ -47,8 +47,9 @@ def _grow_to(lo: int, hi: int, size: int, limit: int) -> tuple[int, int]:
     return lo + shift, hi + shift
 
 
-def click_box(clicks: Sequence[Click], shape: tuple[int, int], margin: int, min_size: int = 16,
-              square: bool = True) -> Box:
+def click_box(
+    clicks: Sequence[Click], shape: tuple[int, int], margin: int, min_size: int = 16, square: bool = True
+) -> Box:
     """Bounding box of the clicks grown by ``margin`` px, made square and at least ``min_size``.
 
     Square boxes keep the aspect ratio when resized to the square working size, so the
@@ -72,11 +73,12 @@ def click_box(clicks: Sequence[Click], shape: tuple[int, int], margin: int, min_
 
 def crop_resize(image: np.ndarray, box: Box, size: int, mode: str = "bilinear") -> torch.Tensor:
     """The box of an (H, W) array resized to (size, size) float32 (antialiased when shrinking)."""
-    patch = torch.from_numpy(np.ascontiguousarray(image[box.y0:box.y1, box.x0:box.x1], dtype=np.float32))
+    patch = torch.from_numpy(np.ascontiguousarray(image[box.y0 : box.y1, box.x0 : box.x1], dtype=np.float32))
     if mode == "nearest":
         return F.interpolate(patch[None, None], size=(size, size), mode="nearest-exact")[0, 0]
-    return F.interpolate(patch[None, None], size=(size, size), mode="bilinear", align_corners=False,
-                         antialias=True)[0, 0]
+    return F.interpolate(patch[None, None], size=(size, size), mode="bilinear", align_corners=False, antialias=True)[
+        0, 0
+    ]
 
 
 def clicks_in_crop(clicks: Sequence[Click], box: Box, size: int) -> list[Click]:
@@ -93,8 +95,9 @@ def clicks_in_crop(clicks: Sequence[Click], box: Box, size: int) -> list[Click]:
 def paste_back(prob: torch.Tensor, box: Box, shape: tuple[int, int]) -> torch.Tensor:
     """A (S, S) crop probability resized to the box and placed into zeros of ``shape``."""
     full = prob.new_zeros(shape)
-    full[box.y0:box.y1, box.x0:box.x1] = F.interpolate(
-        prob[None, None], size=(box.height, box.width), mode="bilinear", align_corners=False)[0, 0]
+    full[box.y0 : box.y1, box.x0 : box.x1] = F.interpolate(
+        prob[None, None], size=(box.height, box.width), mode="bilinear", align_corners=False
+    )[0, 0]
     return full
 
 

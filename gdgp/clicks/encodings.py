@@ -23,8 +23,9 @@ def click_map(clicks: Sequence[Click], shape: tuple[int, int], positive: bool) -
     return out
 
 
-def euclidean_distance_map(clicks: Sequence[Click], shape: tuple[int, int], positive: bool,
-                           scale: float = 255.0) -> np.ndarray:
+def euclidean_distance_map(
+    clicks: Sequence[Click], shape: tuple[int, int], positive: bool, scale: float = 255.0
+) -> np.ndarray:
     """EDV encoding (Xu et al., DIOS): distance to the nearest click of a class, / ``scale``, clipped to 1.
 
     With no click of that class the map is all ones (infinitely far).
@@ -35,8 +36,9 @@ def euclidean_distance_map(clicks: Sequence[Click], shape: tuple[int, int], posi
     return np.minimum(distance_transform_edt(~seeds) / scale, 1.0).astype(np.float32)
 
 
-def gaussian_heatmap(clicks: Sequence[Click], shape: tuple[int, int], positive: bool,
-                     sigma: float = 10.0) -> np.ndarray:
+def gaussian_heatmap(
+    clicks: Sequence[Click], shape: tuple[int, int], positive: bool, sigma: float = 10.0
+) -> np.ndarray:
     """GH encoding: max over clicks of exp(-d^2 / (2 sigma^2)); 1 on each click, 0 if none."""
     seeds = click_map(clicks, shape, positive)
     if not seeds.any():

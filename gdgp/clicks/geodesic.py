@@ -110,7 +110,8 @@ def _window_costs(image: torch.Tensor, lamb: float, direction: int) -> torch.Ten
     rows = (-1, 0) if direction > 0 else (0, 1)
     costs = [
         torch.zeros_like(image) if dy == 0 and dx == 0 else _neighbour_cost(image, lamb, dy, dx)
-        for dy in rows for dx in (-1, 0, 1)
+        for dy in rows
+        for dx in (-1, 0, 1)
     ]
     b, h, w = image.shape
     return torch.stack(costs, dim=2).reshape(b, h, 2, 3, w).contiguous()
@@ -208,14 +209,19 @@ def _row_pass_numba(dist: np.ndarray, cost: np.ndarray, down: bool, new: np.ndar
         c_left, c_right = cost[1, 0, r], cost[1, 2, r]
         c_ol, c_o, c_or = cost[dy + 1, 0, r], cost[dy + 1, 1, r], cost[dy + 1, 2, r]
         for x in range(w):
-            new[x] = min(d_r[x + 1], d_r[x] + c_left[x], d_r[x + 2] + c_right[x],
-                         d_o[x] + c_ol[x], d_o[x + 1] + c_o[x], d_o[x + 2] + c_or[x])
+            new[x] = min(
+                d_r[x + 1],
+                d_r[x] + c_left[x],
+                d_r[x + 2] + c_right[x],
+                d_o[x] + c_ol[x],
+                d_o[x + 1] + c_o[x],
+                d_o[x + 2] + c_or[x],
+            )
         d_r[1 : w + 1] = new[:w]
 
 
 @njit(cache=True)
-def _scan_numba(image: np.ndarray, seeds: np.ndarray, params: np.ndarray, v: np.ndarray,
-                iterations: int) -> np.ndarray:
+def _scan_numba(image: np.ndarray, seeds: np.ndarray, params: np.ndarray, v: np.ndarray, iterations: int) -> np.ndarray:
     """The raster scan of every batch item, one after the other (see the module docstring).
 
     Args:
@@ -250,8 +256,7 @@ def _scan_numba(image: np.ndarray, seeds: np.ndarray, params: np.ndarray, v: np.
     return out
 
 
-def _geodesic_numba(image: torch.Tensor, seeds: torch.Tensor, lamb: float, v: float,
-                    iterations: int) -> torch.Tensor:
+def _geodesic_numba(image: torch.Tensor, seeds: torch.Tensor, lamb: float, v: float, iterations: int) -> torch.Tensor:
     """The numba backend on a (B, H, W) float32/float64 CPU tensor (no gradient, new tensor)."""
     img = np.ascontiguousarray(image.detach().numpy())
     params = np.array([1.0 - lamb, (1.0 - lamb) * 2.0, lamb], dtype=img.dtype)
@@ -260,8 +265,7 @@ def _geodesic_numba(image: torch.Tensor, seeds: torch.Tensor, lamb: float, v: fl
     return torch.from_numpy(dist)
 
 
-def _geodesic_torch(image: torch.Tensor, seeds: torch.Tensor, lamb: float, v: float,
-                    iterations: int) -> torch.Tensor:
+def _geodesic_torch(image: torch.Tensor, seeds: torch.Tensor, lamb: float, v: float, iterations: int) -> torch.Tensor:
     """The torch backend on a (B, H, W) float tensor of any device (no gradient)."""
     img_t = image.transpose(1, 2).contiguous()
     rows = torch.nn.functional.pad(torch.full_like(image, float(v)), (1, 1), value=float("inf"))
@@ -279,9 +283,14 @@ def _geodesic_torch(image: torch.Tensor, seeds: torch.Tensor, lamb: float, v: fl
     return rows[:, :, 1:-1].clamp(max=float(v))
 
 
-def geodesic_distance(image: torch.Tensor, seeds: torch.Tensor, lamb: float = 1.0,
-                      v: float = NO_SEED_DISTANCE, iterations: int = 4,
-                      backend: str = "auto") -> torch.Tensor:
+def geodesic_distance(
+    image: torch.Tensor,
+    seeds: torch.Tensor,
+    lamb: float = 1.0,
+    v: float = NO_SEED_DISTANCE,
+    iterations: int = 4,
+    backend: str = "auto",
+) -> torch.Tensor:
     """Geodesic distance of every pixel to the seed set, per batch item.
 
     Args:
@@ -328,8 +337,7 @@ def _resolve_backend(backend: str, image: torch.Tensor) -> str:
     if backend == "auto":
         return "numba" if numba_ok else "torch"
     if backend == "numba" and not numba_ok:
-        raise ValueError(f"backend 'numba' needs a float32/float64 CPU image, "
-                         f"got {image.dtype} on {image.device}")
+        raise ValueError(f"backend 'numba' needs a float32/float64 CPU image, got {image.dtype} on {image.device}")
     return backend
 
 

@@ -38,11 +38,14 @@ from gdgp.clicks.geodesic import geodesic_distance
 from gdgp.clicks.robot import Click
 
 
-def _normalised_distance_np(image: np.ndarray, seeds: np.ndarray, lamb: float,
-                            iterations: int) -> np.ndarray:
+def _normalised_distance_np(image: np.ndarray, seeds: np.ndarray, lamb: float, iterations: int) -> np.ndarray:
     """D / max(D) as float32 (H, W) for a (H, W) image and a non-empty (H, W) bool seed mask."""
-    dist = geodesic_distance(torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)),
-                             torch.from_numpy(seeds), lamb=lamb, iterations=iterations).numpy()
+    dist = geodesic_distance(
+        torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)),
+        torch.from_numpy(seeds),
+        lamb=lamb,
+        iterations=iterations,
+    ).numpy()
     peak = float(dist.max())
     if peak <= 0.0:
         return np.zeros_like(dist, dtype=np.float32)
@@ -55,8 +58,9 @@ def _check_image(image: np.ndarray) -> None:
         raise ValueError(f"image must be 2D (H, W), got shape {image.shape}")
 
 
-def geodesic_map(image: np.ndarray, clicks: Sequence[Click], positive: bool, lamb: float = 1.0,
-                 iterations: int = 4) -> np.ndarray:
+def geodesic_map(
+    image: np.ndarray, clicks: Sequence[Click], positive: bool, lamb: float = 1.0, iterations: int = 4
+) -> np.ndarray:
     """GEO encoding: geodesic distance to the nearest click of a class, normalised to [0, 1].
 
     Args:
@@ -78,8 +82,9 @@ def geodesic_map(image: np.ndarray, clicks: Sequence[Click], positive: bool, lam
     return _normalised_distance_np(image, seeds, lamb, iterations)
 
 
-def exp_geodesic_map(image: np.ndarray, clicks: Sequence[Click], positive: bool, lamb: float = 1.0,
-                     iterations: int = 4) -> np.ndarray:
+def exp_geodesic_map(
+    image: np.ndarray, clicks: Sequence[Click], positive: bool, lamb: float = 1.0, iterations: int = 4
+) -> np.ndarray:
     """Exponentialised geodesic encoding (MIDeepSeg, Luo et al. 2021): exp(-D_norm).
 
     Args:
@@ -100,8 +105,14 @@ def exp_geodesic_map(image: np.ndarray, clicks: Sequence[Click], positive: bool,
     return np.exp(-_normalised_distance_np(image, seeds, lamb, iterations)).astype(np.float32)
 
 
-def gaussian_geodesic_map(image: np.ndarray, clicks: Sequence[Click], positive: bool,
-                          sigma: float = 1.0, lamb: float = 1.0, iterations: int = 4) -> np.ndarray:
+def gaussian_geodesic_map(
+    image: np.ndarray,
+    clicks: Sequence[Click],
+    positive: bool,
+    sigma: float = 1.0,
+    lamb: float = 1.0,
+    iterations: int = 4,
+) -> np.ndarray:
     """Fixed-sigma Gaussian geodesic map as a plain (image, clicks) -> map function.
 
     Same map as :class:`GaussianGeodesicEncoding` with its default (per-image max)
@@ -167,9 +178,15 @@ class GaussianGeodesicEncoding(torch.nn.Module):
         sigma_bounds: (low, high) clamp of sigma in the forward pass.
     """
 
-    def __init__(self, sigma: float = 1.0, lamb: float = 1.0, learnable: bool = True,
-                 distance_scale: float | None = None, iterations: int = 4,
-                 sigma_bounds: tuple[float, float] = (1e-3, 1e3)) -> None:
+    def __init__(
+        self,
+        sigma: float = 1.0,
+        lamb: float = 1.0,
+        learnable: bool = True,
+        distance_scale: float | None = None,
+        iterations: int = 4,
+        sigma_bounds: tuple[float, float] = (1e-3, 1e3),
+    ) -> None:
         super().__init__()
         if not sigma > 0:
             raise ValueError(f"sigma must be > 0, got {sigma}")
@@ -232,5 +249,7 @@ class GaussianGeodesicEncoding(torch.nn.Module):
 
     def extra_repr(self) -> str:
         """Show sigma, lamb and the distance scaling in ``print(module)``."""
-        return (f"sigma={float(self.sigma):.4g}, lamb={self.lamb}, "
-                f"distance_scale={self.distance_scale}, learnable={isinstance(self.log_sigma, torch.nn.Parameter)}")
+        return (
+            f"sigma={float(self.sigma):.4g}, lamb={self.lamb}, "
+            f"distance_scale={self.distance_scale}, learnable={isinstance(self.log_sigma, torch.nn.Parameter)}"
+        )

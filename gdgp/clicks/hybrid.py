@@ -83,8 +83,9 @@ def _farthest_points(candidates: np.ndarray, first: np.ndarray, n: int) -> np.nd
     return np.array(chosen, dtype=np.int64)
 
 
-def snap_with_noise(points: np.ndarray, candidates: np.ndarray, noise_px: float,
-                    rng: np.random.Generator | None) -> np.ndarray:
+def snap_with_noise(
+    points: np.ndarray, candidates: np.ndarray, noise_px: float, rng: np.random.Generator | None
+) -> np.ndarray:
     """Gaussian position noise (std ``noise_px``) on (n, 2) points, each snapped to the nearest candidate.
 
     Simulated points stay on valid pixels (inside the target, in the edge band...), so their
@@ -126,7 +127,7 @@ def outer_edge_points(gt: np.ndarray, n: int, margin: float) -> tuple[np.ndarray
         return np.zeros((0, 2), dtype=np.int64), candidates
     offsets = candidates - np.argwhere(g).mean(axis=0)
     dirs = edge_directions(n)
-    along = offsets @ dirs.T                                   # (N, n) projection on each direction
+    along = offsets @ dirs.T  # (N, n) projection on each direction
     across = np.abs(offsets @ np.stack([dirs[:, 1], -dirs[:, 0]], axis=1).T)  # distance to the axis
     points: list[np.ndarray] = []
     taken: set[tuple[int, int]] = set()

@@ -20,8 +20,7 @@ from scipy.ndimage import distance_transform_edt, label
 from gdgp.errors import ConfigError
 
 #: ``(fn, fp, not_clicked, rng) -> (y, x, positive)`` or None when nothing is left to click.
-ClickRule = Callable[[np.ndarray, np.ndarray, np.ndarray, np.random.Generator | None],
-                     tuple[int, int, bool] | None]
+ClickRule = Callable[[np.ndarray, np.ndarray, np.ndarray, np.random.Generator | None], tuple[int, int, bool] | None]
 
 #: 8-connectivity in 2D: the analogue of the challenge's 26-connected 3D components.
 EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
@@ -43,8 +42,9 @@ def _first_max(dist: np.ndarray) -> tuple[int, int]:
     return int(y), int(x)
 
 
-def ritm(fn: np.ndarray, fp: np.ndarray, not_clicked: np.ndarray,
-         rng: np.random.Generator | None = None) -> tuple[int, int, bool] | None:
+def ritm(
+    fn: np.ndarray, fp: np.ndarray, not_clicked: np.ndarray, rng: np.random.Generator | None = None
+) -> tuple[int, int, bool] | None:
     """RITM's rule: the point deepest inside the larger error (``isegm/inference/clicker.py``).
 
     Source: Sofiiuk et al. 2022, "Reviving iterative training with mask guidance for
@@ -62,8 +62,9 @@ def ritm(fn: np.ndarray, fp: np.ndarray, not_clicked: np.ndarray,
     return (*_first_max(fn_dist if positive else fp_dist), positive)
 
 
-def largest_component_centre(fn: np.ndarray, fp: np.ndarray, not_clicked: np.ndarray,
-                             rng: np.random.Generator | None = None) -> tuple[int, int, bool] | None:
+def largest_component_centre(
+    fn: np.ndarray, fp: np.ndarray, not_clicked: np.ndarray, rng: np.random.Generator | None = None
+) -> tuple[int, int, bool] | None:
     """Centre of the largest connected error component (CVPR 2025 interactive 3D challenge).
 
     Source: "Foundation Models for Interactive 3D Biomedical Image Segmentation" challenge,
@@ -107,8 +108,9 @@ def exp_distance_weights(mask: np.ndarray) -> np.ndarray:
     return weights / weights.sum()
 
 
-def weighted_random(fn: np.ndarray, fp: np.ndarray, not_clicked: np.ndarray,
-                    rng: np.random.Generator | None = None) -> tuple[int, int, bool] | None:
+def weighted_random(
+    fn: np.ndarray, fp: np.ndarray, not_clicked: np.ndarray, rng: np.random.Generator | None = None
+) -> tuple[int, int, bool] | None:
     """A random error pixel, likelier the deeper it lies (MONAI DeepGrow/DeepEdit).
 
     Source: MONAI ``apps/deepgrow/transforms.py::AddRandomGuidanced`` (``find_guidance``,
@@ -157,9 +159,17 @@ def get_protocol(name: str) -> ClickRule:
     try:
         return PROTOCOLS[name]
     except KeyError:
-        raise ConfigError(f"unknown click protocol {name!r}; known protocols: "
-                          f"{', '.join(sorted(PROTOCOLS))}") from None
+        raise ConfigError(f"unknown click protocol {name!r}; known protocols: {', '.join(sorted(PROTOCOLS))}") from None
 
 
-__all__ = ["NEEDS_RNG", "PROTOCOLS", "ClickRule", "error_distance", "exp_distance_weights",
-           "get_protocol", "largest_component_centre", "ritm", "weighted_random"]
+__all__ = [
+    "NEEDS_RNG",
+    "PROTOCOLS",
+    "ClickRule",
+    "error_distance",
+    "exp_distance_weights",
+    "get_protocol",
+    "largest_component_centre",
+    "ritm",
+    "weighted_random",
+]

@@ -59,9 +59,14 @@ class Robot:
             known names), or a missing ``rng`` where one is needed.
     """
 
-    def __init__(self, gt: np.ndarray, ignore: np.ndarray | None = None,
-                 noise_px: float = 0.0, rng: np.random.Generator | None = None,
-                 protocol: str = "ritm") -> None:
+    def __init__(
+        self,
+        gt: np.ndarray,
+        ignore: np.ndarray | None = None,
+        noise_px: float = 0.0,
+        rng: np.random.Generator | None = None,
+        protocol: str = "ritm",
+    ) -> None:
         if gt.ndim != 2:
             raise ValueError(f"gt must be 2D (H, W), got shape {gt.shape}")
         if noise_px > 0 and rng is None:

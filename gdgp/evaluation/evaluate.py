@@ -27,12 +27,12 @@ import pandas as pd
 from tqdm import tqdm
 
 from gdgp.atomic import atomic_path
-from gdgp.data.slice_set import SliceSet
-from gdgp.evaluation.loop import RoundResult, run_interactions
 from gdgp.clicks.protocols import get_protocol
 from gdgp.clicks.robot import Robot
-from gdgp.methods import Method
+from gdgp.data.slice_set import SliceSet
+from gdgp.evaluation.loop import RoundResult, run_interactions
 from gdgp.evaluation.metrics import score
+from gdgp.methods import Method
 from gdgp.schema_defaults import schema_default
 
 
@@ -59,25 +59,53 @@ class EvalConfig:
         get_protocol(self.protocol)  # unknown names raise listing the known ones
 
 
-def _records(dataset: str, method: str, row: pd.Series, gt: np.ndarray, rounds: list[RoundResult],
-             nsd_tolerance_mm: float) -> list[dict]:
+def _records(
+    dataset: str, method: str, row: pd.Series, gt: np.ndarray, rounds: list[RoundResult], nsd_tolerance_mm: float
+) -> list[dict]:
     spacing = (float(row["spacing_y"]), float(row["spacing_x"]))
     out = []
     for res in rounds:
         click = res.click
-        out.append({
-            "dataset": dataset, "method": method, "slice_id": int(row["slice_id"]), "case": row["case"],
-            "slice_z": int(row["slice_z"]), "round": res.round, "n_clicks": res.n_clicks,
-            "click_y": np.nan if click is None else click.y, "click_x": np.nan if click is None else click.x,
-            "click_positive": np.nan if click is None else float(click.positive),
-            **score(res.pred, gt, spacing, nsd_tolerance_mm),
-        })
+        out.append(
+            {
+                "dataset": dataset,
+                "method": method,
+                "slice_id": int(row["slice_id"]),
+                "case": row["case"],
+                "slice_z": int(row["slice_z"]),
+                "round": res.round,
+                "n_clicks": res.n_clicks,
+                "click_y": np.nan if click is None else click.y,
+                "click_x": np.nan if click is None else click.x,
+                "click_positive": np.nan if click is None else float(click.positive),
+                **score(res.pred, gt, spacing, nsd_tolerance_mm),
+            }
+        )
     return out
 
 
-#: Columns of clicks.csv, one row per slice and round (the metrics as :func:`gdgp.evaluation.metrics.score` returns them).
-CLICKS_COLUMNS = ["dataset", "method", "slice_id", "case", "slice_z", "round", "n_clicks", "click_y", "click_x",
-                  "click_positive", "dice", "assd_px", "assd_mm", "tp", "fp", "fn", "empty_pred", "nsd"]
+#: Columns of clicks.csv, one row per slice and round (the metrics as
+#: :func:`gdgp.evaluation.metrics.score` returns them).
+CLICKS_COLUMNS = [
+    "dataset",
+    "method",
+    "slice_id",
+    "case",
+    "slice_z",
+    "round",
+    "n_clicks",
+    "click_y",
+    "click_x",
+    "click_positive",
+    "dice",
+    "assd_px",
+    "assd_mm",
+    "tp",
+    "fp",
+    "fn",
+    "empty_pred",
+    "nsd",
+]
 #: Columns of first_interaction.csv, one row per first-interaction click.
 FIRST_INTERACTION_COLUMNS = ["dataset", "method", "slice_id", "case", "index", "y", "x", "positive"]
 
@@ -99,14 +127,25 @@ class EvalRun:
 class Evaluation:
     """What one evaluation run writes: the per-round table, the first clicks, the overlays."""
 
-    records: pd.DataFrame            # clicks.csv
+    records: pd.DataFrame  # clicks.csv
     first_interaction: pd.DataFrame  # first_interaction.csv (FIRST_INTERACTION_COLUMNS)
     overlays: dict[str, np.ndarray]  # overlays.npz
 
 
 def _first_clicks(dataset: str, method: str, row: pd.Series, robot: Robot, n_first: int) -> list[dict]:
-    return [{"dataset": dataset, "method": method, "slice_id": int(row["slice_id"]), "case": row["case"],
-             "index": c.index, "y": c.y, "x": c.x, "positive": c.positive} for c in robot.clicks[:n_first]]
+    return [
+        {
+            "dataset": dataset,
+            "method": method,
+            "slice_id": int(row["slice_id"]),
+            "case": row["case"],
+            "index": c.index,
+            "y": c.y,
+            "x": c.x,
+            "positive": c.positive,
+        }
+        for c in robot.clicks[:n_first]
+    ]
 
 
 def evaluate_method(method: Method, test_set: SliceSet, dataset: str, cfg: EvalConfig) -> Evaluation:
@@ -121,8 +160,12 @@ def evaluate_method(method: Method, test_set: SliceSet, dataset: str, cfg: EvalC
     for start in tqdm(range(0, n, cfg.batch_size), desc=f"evaluate {method.name}", unit="batch"):
         idx = range(start, min(n, start + cfg.batch_size))
         robots = [
-            Robot(test_set.labels[i], noise_px=cfg.noise_px, protocol=cfg.protocol,
-                  rng=np.random.default_rng([cfg.seed, int(test_set.manifest.at[i, "slice_id"])]))
+            Robot(
+                test_set.labels[i],
+                noise_px=cfg.noise_px,
+                protocol=cfg.protocol,
+                rng=np.random.default_rng([cfg.seed, int(test_set.manifest.at[i, "slice_id"])]),
+            )
             for i in idx
         ]
         results = run_interactions(test_set.images[idx.start : idx.stop], method, robots, cfg.rounds, cfg.threshold)
@@ -143,15 +186,22 @@ def evaluate_method(method: Method, test_set: SliceSet, dataset: str, cfg: EvalC
         "pred": ov_pred,
         "rounds": np.array(rounds, dtype=np.int64),
         "slice_id": test_set.manifest["slice_id"].to_numpy()[:overlay_k].astype(np.int64),
-        "click_slice": clicks[:, 0], "click_y": clicks[:, 1], "click_x": clicks[:, 2],
-        "click_positive": clicks[:, 3].astype(bool), "click_round": clicks[:, 4],
+        "click_slice": clicks[:, 0],
+        "click_y": clicks[:, 1],
+        "click_x": clicks[:, 2],
+        "click_positive": clicks[:, 3].astype(bool),
+        "click_round": clicks[:, 4],
     }
-    return Evaluation(pd.DataFrame.from_records(records, columns=CLICKS_COLUMNS),
-                      pd.DataFrame.from_records(first, columns=FIRST_INTERACTION_COLUMNS), overlays)
+    return Evaluation(
+        pd.DataFrame.from_records(records, columns=CLICKS_COLUMNS),
+        pd.DataFrame.from_records(first, columns=FIRST_INTERACTION_COLUMNS),
+        overlays,
+    )
 
 
-def save_evaluation(result: Evaluation, clicks_csv: str | Path, first_interaction_csv: str | Path,
-                    overlays_npz: str | Path) -> None:
+def save_evaluation(
+    result: Evaluation, clicks_csv: str | Path, first_interaction_csv: str | Path, overlays_npz: str | Path
+) -> None:
     """Write clicks.csv, first_interaction.csv and overlays.npz, each atomically."""
     with atomic_path(clicks_csv) as tmp:
         result.records.to_csv(tmp, index=False)

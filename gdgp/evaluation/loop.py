@@ -27,8 +27,9 @@ class RoundResult:
     click: Click | None  # the click added in this round (round 0: the single first click, if one)
 
 
-def run_interactions(images: np.ndarray, method: Method, robots: Sequence[Robot], n_rounds: int,
-                     threshold: float = 0.5) -> list[list[RoundResult]]:
+def run_interactions(
+    images: np.ndarray, method: Method, robots: Sequence[Robot], n_rounds: int, threshold: float = 0.5
+) -> list[list[RoundResult]]:
     """Run first interaction + ``n_rounds`` corrective rounds on a batch of slices.
 
     Args:

@@ -102,8 +102,12 @@ def surface_dice(pred: np.ndarray, gt: np.ndarray, spacing: tuple[float, float],
     codes = []
     for m in (p, g):
         m = np.pad(m[box], 1).astype(np.int64)
-        codes.append(kernel[0, 0] * m[:-1, :-1] + kernel[0, 1] * m[:-1, 1:]
-                     + kernel[1, 0] * m[1:, :-1] + kernel[1, 1] * m[1:, 1:])
+        codes.append(
+            kernel[0, 0] * m[:-1, :-1]
+            + kernel[0, 1] * m[:-1, 1:]
+            + kernel[1, 0] * m[1:, :-1]
+            + kernel[1, 1] * m[1:, 1:]
+        )
     code_p, code_g = codes
     all_in = len(table) - 1
     edges_p, edges_g = (code_p != 0) & (code_p != all_in), (code_g != 0) & (code_g != all_in)
@@ -114,8 +118,9 @@ def surface_dice(pred: np.ndarray, gt: np.ndarray, spacing: tuple[float, float],
     return float(within / (length_p.sum() + length_g.sum()))
 
 
-def score(pred: np.ndarray, gt: np.ndarray, spacing: tuple[float, float],
-          nsd_tolerance_mm: float = 2.0) -> dict[str, float | int | bool]:
+def score(
+    pred: np.ndarray, gt: np.ndarray, spacing: tuple[float, float], nsd_tolerance_mm: float = 2.0
+) -> dict[str, float | int | bool]:
     """Dice, ASSD (pixels and mm), NSD and the confusion counts of one binary 2D prediction.
 
     Args:
@@ -142,5 +147,13 @@ def score(pred: np.ndarray, gt: np.ndarray, spacing: tuple[float, float],
         dice = float(dc(p, g))
         assd_px = float(assd(p, g, voxelspacing=None, connectivity=1))
         assd_mm = float(assd(p, g, voxelspacing=spacing, connectivity=1))
-    return {"dice": dice, "assd_px": assd_px, "assd_mm": assd_mm, "tp": tp, "fp": fp, "fn": fn,
-            "empty_pred": bool(empty_pred), "nsd": surface_dice(p, g, spacing, nsd_tolerance_mm)}
+    return {
+        "dice": dice,
+        "assd_px": assd_px,
+        "assd_mm": assd_mm,
+        "tp": tp,
+        "fp": fp,
+        "fn": fn,
+        "empty_pred": bool(empty_pred),
+        "nsd": surface_dice(p, g, spacing, nsd_tolerance_mm),
+    }

@@ -34,13 +34,19 @@ def monai_unet(in_channels: int, channels: Sequence[int], dropout: float, res_un
     residual variant (2 units) stayed at the all-background solution for 300 Adam steps
     where the plain one reached training Dice 0.99 in the same steps, at a third of the cost.
     """
-    return UNet(spatial_dims=2, in_channels=in_channels, out_channels=1, channels=tuple(channels),
-                strides=(2,) * (len(channels) - 1), num_res_units=res_units, norm=Norm.INSTANCE,
-                dropout=dropout)
+    return UNet(
+        spatial_dims=2,
+        in_channels=in_channels,
+        out_channels=1,
+        channels=tuple(channels),
+        strides=(2,) * (len(channels) - 1),
+        num_res_units=res_units,
+        norm=Norm.INSTANCE,
+        dropout=dropout,
+    )
 
 
-def route_first_or_refine(x: torch.Tensor, clicked: torch.Tensor, first: nn.Module,
-                          refine: nn.Module) -> torch.Tensor:
+def route_first_or_refine(x: torch.Tensor, clicked: torch.Tensor, first: nn.Module, refine: nn.Module) -> torch.Tensor:
     """Two-network methods (DeepIGeoS, InterCNN): items without a click get the first
     (automatic) network on the image channel, the others the refinement network on every
     channel; (B, C, H, W) -> (B, 1, H, W) logits, one batch split by ``clicked`` (B,) bool."""
@@ -82,14 +88,16 @@ class Method(ABC):
     def build_network(self) -> nn.Module:
         """Return the network; it maps (B, C, H, W) inputs to (B, 1, H, W) logits."""
 
-    def configure_optimizers(self, lr: float, lr_step: int, lr_gamma: float
-                             ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
+    def configure_optimizers(
+        self, lr: float, lr_step: int, lr_gamma: float
+    ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
         """Adam with a step learning-rate schedule (stepped once per epoch)."""
         opt = torch.optim.Adam(self.network.parameters(), lr=lr)
         return opt, torch.optim.lr_scheduler.StepLR(opt, step_size=lr_step, gamma=lr_gamma)
 
-    def train_external(self, images: np.ndarray, labels: np.ndarray, work_dir: Path, epochs: int,
-                       seed: int) -> list[dict[str, float]]:
+    def train_external(
+        self, images: np.ndarray, labels: np.ndarray, work_dir: Path, epochs: int, seed: int
+    ) -> list[dict[str, float]]:
         """Train with the method's own framework; returns per-epoch rows (epoch, loss, lr, seconds)."""
         raise NotImplementedError(f"method {self.name!r} trains through the shared loop")
 
@@ -97,7 +105,7 @@ class Method(ABC):
         """Plain-data state the network is rebuilt from before its weights load (nnU-Net's plans)."""
         return {}
 
-    def load_extra_state(self, state: dict[str, str]) -> None:
+    def load_extra_state(self, state: dict[str, str]) -> None:  # noqa: B027 - optional hook, nothing by default
         """Rebuild the network from :meth:`extra_state`'s output (called before the weights load)."""
 
     def learned_parameters(self) -> dict[str, float]:
@@ -127,8 +135,9 @@ class Method(ABC):
         """Network input (C, H, W) float32 for one image, its clicks and the previous mask."""
 
     # --- prediction ---------------------------------------------------------------------
-    def _batch(self, images: Sequence[np.ndarray], clicks: Sequence[Sequence[Click]],
-               prev_masks: Sequence[np.ndarray]) -> torch.Tensor:
+    def _batch(
+        self, images: Sequence[np.ndarray], clicks: Sequence[Sequence[Click]], prev_masks: Sequence[np.ndarray]
+    ) -> torch.Tensor:
         x = np.stack([self.encode(i, c, p) for i, c, p in zip(images, clicks, prev_masks, strict=True)])
         return torch.from_numpy(x).to(self.device)
 
@@ -143,8 +152,9 @@ class Method(ABC):
         finally:
             self.network.train(was_training)
 
-    def predict_batch(self, images: Sequence[np.ndarray], clicks: Sequence[Sequence[Click]],
-                      prev_masks: Sequence[np.ndarray]) -> np.ndarray:
+    def predict_batch(
+        self, images: Sequence[np.ndarray], clicks: Sequence[Sequence[Click]], prev_masks: Sequence[np.ndarray]
+    ) -> np.ndarray:
         """Foreground probabilities (B, H, W) for a batch, in eval mode."""
         with self.inference():
             logits = self.network(self._batch(images, clicks, prev_masks))
@@ -159,8 +169,9 @@ class Method(ABC):
         """The simulated users of a training batch (default: the deterministic RITM robot)."""
         return [Robot(lab) for lab in labels]
 
-    def simulate_interaction(self, images: np.ndarray, labels: np.ndarray, rng: np.random.Generator
-                             ) -> tuple[list[list[Click]], np.ndarray]:
+    def simulate_interaction(
+        self, images: np.ndarray, labels: np.ndarray, rng: np.random.Generator
+    ) -> tuple[list[list[Click]], np.ndarray]:
         """Clicks and previous masks for a training batch, as the robot user would give them.
 
         RITM's iterative training: the first interaction, then a random number (0 ..
@@ -178,8 +189,9 @@ class Method(ABC):
                 robot.next_click(mask)
         return [r.clicks for r in robots], prev
 
-    def train_step(self, images: np.ndarray, labels: np.ndarray, optimizer: torch.optim.Optimizer,
-                   rng: np.random.Generator) -> dict[str, float]:
+    def train_step(
+        self, images: np.ndarray, labels: np.ndarray, optimizer: torch.optim.Optimizer, rng: np.random.Generator
+    ) -> dict[str, float]:
         """One optimisation step on a batch of (B, H, W) images and labels.
 
         Returns:

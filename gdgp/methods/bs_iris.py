@@ -110,8 +110,8 @@ class _Stage:
     """An image's probability after its latest replay stage, and what it depends on."""
 
     clicks: tuple[tuple[int, int, bool], ...]  # the clicks of that stage (y, x, positive)
-    weights: tuple[int, ...]                   # parameter versions when it was computed
-    prob: Tensor                               # (H, W)
+    weights: tuple[int, ...]  # parameter versions when it was computed
+    prob: Tensor  # (H, W)
 
 
 def _image_key(image: np.ndarray) -> bytes:
@@ -129,25 +129,39 @@ class BSIRIS(Method):
 
     @dataclass(frozen=True)
     class Settings(MethodSettings):
-        channels: list[int] = setting([8, 16, 32, 64], "Actor-critic U-Net channels per level (16..128 took "
-                                      "about 55 s of the 1-minute demo budget).")
-        actions: list[float] = setting([-0.3, -0.1, 0.0, 0.1, 0.3], "Action set: amounts added to a pixel's "
-                                       "foreground probability (result clipped to [0, 1]).")
+        channels: list[int] = setting(
+            [8, 16, 32, 64],
+            "Actor-critic U-Net channels per level (16..128 took about 55 s of the 1-minute demo budget).",
+        )
+        actions: list[float] = setting(
+            [-0.3, -0.1, 0.0, 0.1, 0.3],
+            "Action set: amounts added to a pixel's foreground probability (result clipped to [0, 1]).",
+        )
         n_steps: int = setting(3, "Agent actions per interaction round (also the training episode length).")
-        init_prob: float = setting(0.5, "Foreground probability every pixel starts from before the first click's round.")
+        init_prob: float = setting(
+            0.5, "Foreground probability every pixel starts from before the first click's round."
+        )
         hint_sigma: float = setting(5.0, "Width (px) of the Gaussian fg/bg click hint maps.")
         gamma: float = setting(0.95, "Discount of the per-pixel returns.")
-        boundary_weight: float = setting(1.0, "Reward weight is 1 + boundary_weight * exp(-d^2 / (2 boundary_sigma^2)), "
-                                         "d = px distance to the target boundary.")
+        boundary_weight: float = setting(
+            1.0,
+            "Reward weight is 1 + boundary_weight * exp(-d^2 / (2 boundary_sigma^2)), "
+            "d = px distance to the target boundary.",
+        )
         boundary_sigma: float = setting(2.0, "Width (px) of the boundary band of the reward.")
         entropy_weight: float = setting(0.01, "Entropy bonus weight of the policy loss.")
         value_weight: float = setting(0.5, "Weight of the value (critic) loss.")
-        max_train_rounds: int = setting(3, "Max simulated corrective rounds before each training episode "
-                                        "(RITM iterative training).")
+        max_train_rounds: int = setting(
+            3, "Max simulated corrective rounds before each training episode (RITM iterative training)."
+        )
 
         def check(self) -> None:
-            require(len(self.actions) >= 2 and all(-1.0 <= a <= 1.0 for a in self.actions), "actions",
-                    "a list of at least 2 probability changes in [-1, 1]", self.actions)
+            require(
+                len(self.actions) >= 2 and all(-1.0 <= a <= 1.0 for a in self.actions),
+                "actions",
+                "a list of at least 2 probability changes in [-1, 1]",
+                self.actions,
+            )
             unet_checks(self)
             require(self.n_steps >= 1, "n_steps", ">= 1", self.n_steps)
             for key in ("init_prob", "gamma"):
@@ -164,8 +178,15 @@ class BSIRIS(Method):
 
     def build_network(self) -> nn.Module:
         ch = self.hparams["channels"]
-        return UNet(spatial_dims=2, in_channels=4, out_channels=len(self.hparams["actions"]) + 1, channels=tuple(ch),
-                    strides=(2,) * (len(ch) - 1), num_res_units=0, norm=Norm.INSTANCE)
+        return UNet(
+            spatial_dims=2,
+            in_channels=4,
+            out_channels=len(self.hparams["actions"]) + 1,
+            channels=tuple(ch),
+            strides=(2,) * (len(ch) - 1),
+            num_res_units=0,
+            norm=Norm.INSTANCE,
+        )
 
     def to(self, device: torch.device | str) -> BSIRIS:
         super().to(device)
@@ -181,8 +202,9 @@ class BSIRIS(Method):
 
     def encode(self, image: np.ndarray, clicks: Sequence[Click], prev_mask: np.ndarray) -> np.ndarray:
         """The agents' state (4, H, W): image, probability (here ``prev_mask``), fg hint, bg hint."""
-        return np.concatenate([image[None].astype(np.float32), prev_mask[None].astype(np.float32),
-                               self.hints(clicks, image.shape)])
+        return np.concatenate(
+            [image[None].astype(np.float32), prev_mask[None].astype(np.float32), self.hints(clicks, image.shape)]
+        )
 
     def _hint_batch(self, clicks: Sequence[Sequence[Click]], shape: tuple[int, int], k: int | None = None) -> Tensor:
         """(B, 2, H, W) hints of the first ``k`` clicks of each sample (all with None)."""
@@ -201,8 +223,9 @@ class BSIRIS(Method):
         return prob
 
     # --- prediction ----------------------------------------------------------------------
-    def predict_batch(self, images: Sequence[np.ndarray], clicks: Sequence[Sequence[Click]],
-                      prev_masks: Sequence[np.ndarray]) -> np.ndarray:
+    def predict_batch(
+        self, images: Sequence[np.ndarray], clicks: Sequence[Sequence[Click]], prev_masks: Sequence[np.ndarray]
+    ) -> np.ndarray:
         """The click sequence's replay (stage k: first k clicks as hints, ``n_steps`` greedy actions).
 
         Starts each image from its cached stage when that stage's clicks are a prefix of
@@ -220,8 +243,12 @@ class BSIRIS(Method):
             done = [0] * len(images)
             for i, (key, seq) in enumerate(zip(keys, seqs, strict=True)):
                 hit = self._stages.get(key)
-                if (hit is not None and hit.weights == weights and seq[: len(hit.clicks)] == hit.clicks
-                        and (hit.clicks or not seq)):
+                if (
+                    hit is not None
+                    and hit.weights == weights
+                    and seq[: len(hit.clicks)] == hit.clicks
+                    and (hit.clicks or not seq)
+                ):
                     prob[i], done[i] = hit.prob, max(1, len(hit.clicks))
             start = torch.tensor(done, device=self.device)
             last = torch.tensor(stages, device=self.device)
@@ -236,8 +263,9 @@ class BSIRIS(Method):
         return prob.float().cpu().numpy()
 
     # --- training ------------------------------------------------------------------------
-    def train_step(self, images: np.ndarray, labels: np.ndarray, optimizer: torch.optim.Optimizer,
-                   rng: np.random.Generator) -> dict[str, float]:
+    def train_step(
+        self, images: np.ndarray, labels: np.ndarray, optimizer: torch.optim.Optimizer, rng: np.random.Generator
+    ) -> dict[str, float]:
         """Simulate 0..``max_train_rounds`` greedy rounds, then learn from one sampled ``n_steps`` episode."""
         hp, shape = self.hparams, images.shape[1:]
         robots = self.training_robots(labels, rng)
@@ -245,8 +273,9 @@ class BSIRIS(Method):
             self.first_interaction(image, robot)  # records the first click in the robot
         img = torch.from_numpy(images.astype(np.float32)).to(self.device)
         gt = torch.from_numpy(labels.astype(np.float32)).to(self.device)
-        weight = torch.from_numpy(np.stack([boundary_weight_map(lab, hp["boundary_weight"], hp["boundary_sigma"])
-                                            for lab in labels])).to(self.device)
+        weight = torch.from_numpy(
+            np.stack([boundary_weight_map(lab, hp["boundary_weight"], hp["boundary_sigma"]) for lab in labels])
+        ).to(self.device)
         prob = torch.full_like(img, float(hp["init_prob"]))
         all_active = torch.ones(len(images), dtype=torch.bool, device=self.device)
         with self.inference():
@@ -280,7 +309,10 @@ class BSIRIS(Method):
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        return {"loss": float(loss.detach()), "policy": float(policy_loss.detach()) / n,
-                "value": float(value_loss.detach()) / n, "entropy": float(entropy.detach()),
-                "reward": float(torch.stack(rewards).sum(0).mean())}
-
+        return {
+            "loss": float(loss.detach()),
+            "policy": float(policy_loss.detach()) / n,
+            "value": float(value_loss.detach()) / n,
+            "entropy": float(entropy.detach()),
+            "reward": float(torch.stack(rewards).sum(0).mean()),
+        }

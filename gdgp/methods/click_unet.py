@@ -29,7 +29,9 @@ class ClickUNet(Method):
     @dataclass(frozen=True)
     class Settings(UNetSettings):
         edv_scale: float = setting(64.0, "Distance (px) at which the EDV map saturates to 1.")
-        max_train_rounds: int = setting(3, "Max simulated corrective rounds per training batch (RITM iterative training).")
+        max_train_rounds: int = setting(
+            3, "Max simulated corrective rounds per training batch (RITM iterative training)."
+        )
 
         def check(self) -> None:
             super().check()
@@ -42,8 +44,10 @@ class ClickUNet(Method):
     def encode(self, image: np.ndarray, clicks: Sequence[Click], prev_mask: np.ndarray) -> np.ndarray:
         shape = image.shape
         scale = self.hparams["edv_scale"]
-        return np.stack([
-            image.astype(np.float32),
-            euclidean_distance_map(clicks, shape, positive=True, scale=scale),
-            euclidean_distance_map(clicks, shape, positive=False, scale=scale),
-        ])
+        return np.stack(
+            [
+                image.astype(np.float32),
+                euclidean_distance_map(clicks, shape, positive=True, scale=scale),
+                euclidean_distance_map(clicks, shape, positive=False, scale=scale),
+            ]
+        )

@@ -61,14 +61,15 @@ from torch import Tensor, nn
 
 from gdgp.clicks.encodings import click_map
 from gdgp.clicks.geodesic import geodesic_distance
-from gdgp.methods.graph_cut import graph_cut
 from gdgp.clicks.robot import Click, Robot
 from gdgp.methods.base import Method, route_first_or_refine
+from gdgp.methods.graph_cut import graph_cut
 from gdgp.methods.settings import MethodSettings, require, setting, unet_checks
 
 
-def geodesic_maps(images: np.ndarray, clicks: Sequence[Sequence[Click]], lamb: float,
-                  iterations: int = 4) -> np.ndarray:
+def geodesic_maps(
+    images: np.ndarray, clicks: Sequence[Sequence[Click]], lamb: float, iterations: int = 4
+) -> np.ndarray:
     """Normalised fg and bg geodesic distance maps of a batch, in one geodesic pass.
 
     Same values as :func:`gdgp.clicks.geodesic_encodings.geodesic_map` per image and class (D /
@@ -89,8 +90,9 @@ def geodesic_maps(images: np.ndarray, clicks: Sequence[Sequence[Click]], lamb: f
     has = seeds.any(axis=(2, 3))
     if has.any():
         stacked = np.ascontiguousarray(np.repeat(images[:, None], 2, axis=1)[has], dtype=np.float32)
-        dist = geodesic_distance(torch.from_numpy(stacked), torch.from_numpy(seeds[has]), lamb=lamb,
-                                 iterations=iterations).numpy()
+        dist = geodesic_distance(
+            torch.from_numpy(stacked), torch.from_numpy(seeds[has]), lamb=lamb, iterations=iterations
+        ).numpy()
         peak = dist.max(axis=(1, 2), keepdims=True)
         out[has] = np.where(peak > 0, dist / np.where(peak > 0, peak, 1.0), 0.0).astype(np.float32)
     return out
@@ -165,22 +167,25 @@ class DeepIGeoS(Method):
 
     @dataclass(frozen=True)
     class Settings(MethodSettings):
-        channels: list[int] = setting([16, 16, 16, 16, 16], "Channels of each dilated block; block i has "
-                                      "dilation 2^i (paper: 5 blocks of 64).")
+        channels: list[int] = setting(
+            [16, 16, 16, 16, 16], "Channels of each dilated block; block i has dilation 2^i (paper: 5 blocks of 64)."
+        )
         dropout: float = setting(0.0, "Dropout before the 1x1 classifier.")
-        geodesic_lambda: float = setting(1.0, "Geodesic step cost weight of intensity vs distance (1 = intensity "
-                                         "only, the paper's eq. 1).")
-        graphcut_weight: float = setting(0.3, "Pairwise weight of the graph cut (0 = threshold at 0.5; clicks are "
-                                         "still forced).")
+        geodesic_lambda: float = setting(
+            1.0, "Geodesic step cost weight of intensity vs distance (1 = intensity only, the paper's eq. 1)."
+        )
+        graphcut_weight: float = setting(
+            0.3, "Pairwise weight of the graph cut (0 = threshold at 0.5; clicks are still forced)."
+        )
         graphcut_sigma: float = setting(0.1, "Intensity scale of the contrast-sensitive pairwise term.")
-        max_train_rounds: int = setting(1, "Max extra simulated R-Net rounds per training batch after the click "
-                                        "on P-Net's proposal (RITM-style).")
+        max_train_rounds: int = setting(
+            1, "Max extra simulated R-Net rounds per training batch after the click on P-Net's proposal (RITM-style)."
+        )
 
         def check(self) -> None:
             unet_checks(self, min_levels=1)
             require(0.0 <= self.geodesic_lambda <= 1.0, "geodesic_lambda", "in [0, 1]", self.geodesic_lambda)
-            require(self.graphcut_weight >= 0, "graphcut_weight", ">= 0 (0 = plain thresholding)",
-                    self.graphcut_weight)
+            require(self.graphcut_weight >= 0, "graphcut_weight", ">= 0 (0 = plain thresholding)", self.graphcut_weight)
             require(self.graphcut_sigma > 0, "graphcut_sigma", "> 0", self.graphcut_sigma)
             require(self.max_train_rounds >= 0, "max_train_rounds", "an integer >= 0", self.max_train_rounds)
 
@@ -192,8 +197,9 @@ class DeepIGeoS(Method):
         return []
 
     # --- encoding and prediction ----------------------------------------------------------
-    def _encode_batch(self, images: np.ndarray, clicks: Sequence[Sequence[Click]],
-                      prev_masks: np.ndarray) -> np.ndarray:
+    def _encode_batch(
+        self, images: np.ndarray, clicks: Sequence[Sequence[Click]], prev_masks: np.ndarray
+    ) -> np.ndarray:
         """(B, 4, H, W): image, previous binary prediction, fg and bg geodesic maps."""
         maps = geodesic_maps(images, clicks, self.hparams["geodesic_lambda"])
         return np.concatenate([images[:, None], prev_masks[:, None].astype(np.float32), maps], axis=1)
@@ -205,14 +211,25 @@ class DeepIGeoS(Method):
         """Graph cut of each probability map with its clicks as hard seeds; (B, H, W) float32 0/1."""
         hp = self.hparams
         # float64 probabilities: the costs -log p, -log(1 - p) are computed in double precision
-        out = [graph_cut(p.astype(np.float64), img, click_map(c, img.shape, True), click_map(c, img.shape, False),
-                         weight=hp["graphcut_weight"], sigma=hp["graphcut_sigma"], neighbours=8, eps=1e-4,
-                         ties="background")
-               for p, img, c in zip(probs, images, clicks, strict=True)]
+        out = [
+            graph_cut(
+                p.astype(np.float64),
+                img,
+                click_map(c, img.shape, True),
+                click_map(c, img.shape, False),
+                weight=hp["graphcut_weight"],
+                sigma=hp["graphcut_sigma"],
+                neighbours=8,
+                eps=1e-4,
+                ties="background",
+            )
+            for p, img, c in zip(probs, images, clicks, strict=True)
+        ]
         return np.stack(out).astype(np.float32)
 
-    def predict_batch(self, images: Sequence[np.ndarray], clicks: Sequence[Sequence[Click]],
-                      prev_masks: Sequence[np.ndarray]) -> np.ndarray:
+    def predict_batch(
+        self, images: Sequence[np.ndarray], clicks: Sequence[Sequence[Click]], prev_masks: Sequence[np.ndarray]
+    ) -> np.ndarray:
         """P-Net (no click) or R-Net (clicks), then the seeded graph cut: (B, H, W) in {0, 1}."""
         imgs = np.stack(images).astype(np.float32)
         x = torch.from_numpy(self._encode_batch(imgs, clicks, np.stack(prev_masks))).to(self.device)
@@ -221,8 +238,9 @@ class DeepIGeoS(Method):
         return self.refine(imgs, clicks, probs)
 
     # --- training -------------------------------------------------------------------------
-    def train_step(self, images: np.ndarray, labels: np.ndarray, optimizer: torch.optim.Optimizer,
-                   rng: np.random.Generator) -> dict[str, float]:
+    def train_step(
+        self, images: np.ndarray, labels: np.ndarray, optimizer: torch.optim.Optimizer, rng: np.random.Generator
+    ) -> dict[str, float]:
         """One Adam step on P-Net loss + R-Net loss (Dice + CE each) after simulated rounds.
 
         Returns:
@@ -250,4 +268,3 @@ class DeepIGeoS(Method):
         loss.backward()
         optimizer.step()
         return {"loss": float(loss.detach()), "pnet": float(loss_p.detach()), "rnet": float(loss_r.detach())}
-

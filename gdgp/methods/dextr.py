@@ -135,12 +135,15 @@ class DEXTR(Method):
     class Settings(UNetSettings):
         crop_size: int = setting(128, "Working size (px) of the crop; divisible by 2^(levels-1) of channels.")
         crop_margin: int = setting(10, "The crop is the clicks' bounding box grown by this many slice px.")
-        sigma: float = setting(10.0, "Heatmap full width at half maximum (px at crop_size): "
-                               "exp(-4 ln2 d^2 / sigma^2).")
-        train_point_jitter: float = setting(5, "Training: each extreme point is drawn among target pixels within "
-                                            "this many px of the extreme (DEXTR's pert); exact at test.")
-        max_train_rounds: int = setting(3, "Max simulated corrective rounds per training batch "
-                                        "(RITM iterative training).")
+        sigma: float = setting(10.0, "Heatmap full width at half maximum (px at crop_size): exp(-4 ln2 d^2 / sigma^2).")
+        train_point_jitter: float = setting(
+            5,
+            "Training: each extreme point is drawn among target pixels within "
+            "this many px of the extreme (DEXTR's pert); exact at test.",
+        )
+        max_train_rounds: int = setting(
+            3, "Max simulated corrective rounds per training batch (RITM iterative training)."
+        )
 
         def check(self) -> None:
             super().check()
@@ -194,23 +197,30 @@ class DEXTR(Method):
         return torch.from_numpy(x).to(self.device), boxes
 
     # --- prediction and training ----------------------------------------------------------
-    def predict_batch(self, images: Sequence[np.ndarray], clicks: Sequence[Sequence[Click]],
-                      prev_masks: Sequence[np.ndarray]) -> np.ndarray:
+    def predict_batch(
+        self, images: Sequence[np.ndarray], clicks: Sequence[Sequence[Click]], prev_masks: Sequence[np.ndarray]
+    ) -> np.ndarray:
         """Full-slice foreground probabilities (B, H, W): crop, predict, paste back."""
         with self.inference():
             x, boxes = self._prepare(images, clicks)
             probs = torch.sigmoid(self.network(x)[:, 0]).float().cpu()
-        return np.stack([paste_back(p, box, img.shape).numpy()
-                         for p, box, img in zip(probs, boxes, images, strict=True)])
+        return np.stack(
+            [paste_back(p, box, img.shape).numpy() for p, box, img in zip(probs, boxes, images, strict=True)]
+        )
 
-    def train_step(self, images: np.ndarray, labels: np.ndarray, optimizer: torch.optim.Optimizer,
-                   rng: np.random.Generator) -> dict[str, float]:
+    def train_step(
+        self, images: np.ndarray, labels: np.ndarray, optimizer: torch.optim.Optimizer, rng: np.random.Generator
+    ) -> dict[str, float]:
         """Simulated clicks (jittered extreme points + 0..max_train_rounds robot rounds), class-balanced BCE."""
         clicks, _ = self.simulate_interaction(images, labels, rng)
         x, boxes = self._prepare(images, clicks)
         size = int(self.hparams["crop_size"])
-        target = torch.stack([(crop_resize(lab.astype(np.float32), box, size) > 0.5).float()
-                              for lab, box in zip(labels, boxes, strict=True)]).to(self.device)
+        target = torch.stack(
+            [
+                (crop_resize(lab.astype(np.float32), box, size) > 0.5).float()
+                for lab, box in zip(labels, boxes, strict=True)
+            ]
+        ).to(self.device)
         self.network.train()
         optimizer.zero_grad(set_to_none=True)
         loss = class_balanced_bce(self.network(x)[:, 0], target)

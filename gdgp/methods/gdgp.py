@@ -39,12 +39,12 @@ from torch import Tensor, nn
 
 from gdgp.clicks.crop import Box, click_box, clicks_in_crop, crop_resize, paste_back
 from gdgp.clicks.encodings import click_map, euclidean_distance_map, gaussian_heatmap
-from gdgp.methods.fast_dropout import replace_dropout
 from gdgp.clicks.geodesic_encodings import GaussianGeodesicEncoding, geodesic_map
-from gdgp.methods.gp import LaplaceGPHead
 from gdgp.clicks.hybrid import HybridConfig, hybrid_interaction, plain_interaction
 from gdgp.clicks.robot import Click, Robot
 from gdgp.methods.base import Method
+from gdgp.methods.fast_dropout import replace_dropout
+from gdgp.methods.gp import LaplaceGPHead
 from gdgp.methods.settings import MethodSettings, require, setting
 
 ENCODINGS = ("gaussian_geodesic", "geo", "edv", "gh", "points")
@@ -61,10 +61,18 @@ def dynunet_features(in_channels: int, out_channels: int, filters: Sequence[int]
     mask ~2.6x cheaper to draw on the CPU; state dicts unchanged).
     """
     levels = len(filters)
-    net = DynUNet(spatial_dims=2, in_channels=in_channels, out_channels=out_channels,
-                  kernel_size=[3] * levels, strides=[1] + [2] * (levels - 1),
-                  upsample_kernel_size=[2] * (levels - 1), filters=list(filters), dropout=dropout,
-                  norm_name=("INSTANCE", {"affine": True}), res_block=False)
+    net = DynUNet(
+        spatial_dims=2,
+        in_channels=in_channels,
+        out_channels=out_channels,
+        kernel_size=[3] * levels,
+        strides=[1] + [2] * (levels - 1),
+        upsample_kernel_size=[2] * (levels - 1),
+        filters=list(filters),
+        dropout=dropout,
+        norm_name=("INSTANCE", {"affine": True}),
+        res_block=False,
+    )
     replace_dropout(net)
     return net
 
@@ -73,12 +81,12 @@ def dynunet_features(in_channels: int, out_channels: int, filters: Sequence[int]
 class CropBatch:
     """A batch prepared for the network: crops, encoding inputs and the GP's training points."""
 
-    images: Tensor       # (B, S, S) crops
-    enc_in: Tensor       # (B, 2, S, S): distances (gaussian_geodesic) or final maps
-    seeds: Tensor        # (B, 2, S, S) bool click masks (fg, bg)
-    point_idx: Tensor    # (B, N) flat pixel index of each click in the crop
-    point_y: Tensor      # (B, N) +1 foreground / -1 background
-    point_mask: Tensor   # (B, N) bool, False = padding
+    images: Tensor  # (B, S, S) crops
+    enc_in: Tensor  # (B, 2, S, S): distances (gaussian_geodesic) or final maps
+    seeds: Tensor  # (B, 2, S, S) bool click masks (fg, bg)
+    point_idx: Tensor  # (B, N) flat pixel index of each click in the crop
+    point_y: Tensor  # (B, N) +1 foreground / -1 background
+    point_mask: Tensor  # (B, N) bool, False = padding
     boxes: list[Box]
 
 
@@ -95,12 +103,20 @@ class GDGPNetwork(nn.Module):
         self.head_kind = hp["head"]
         self.rbf_channels = 1 if hp["rbf_inputs"] == "intensity" else 3  # image [, fg map, bg map]
         if self.encoding == "gaussian_geodesic":
-            self.encoder = GaussianGeodesicEncoding(sigma=hp["sigma"], lamb=hp["geodesic_lambda"],
-                                                    learnable=hp["learnable"])
+            self.encoder = GaussianGeodesicEncoding(
+                sigma=hp["sigma"], lamb=hp["geodesic_lambda"], learnable=hp["learnable"]
+            )
         self.backbone = dynunet_features(3, hp["feature_channels"], hp["filters"], hp["dropout"])
         if self.head_kind == "gp":
-            self.head = LaplaceGPHead(alpha1=hp["alpha1"], alpha2=hp["alpha2"], tau=hp["tau"], l=hp["l"],
-                                      learnable=hp["learnable"], prob_mode="sigmoid", predict_var=False)
+            self.head = LaplaceGPHead(
+                alpha1=hp["alpha1"],
+                alpha2=hp["alpha2"],
+                tau=hp["tau"],
+                l=hp["l"],
+                learnable=hp["learnable"],
+                prob_mode="sigmoid",
+                predict_var=False,
+            )
         else:
             self.head = nn.Conv2d(hp["feature_channels"] + 3, 1, kernel_size=1)
 
@@ -116,15 +132,15 @@ class GDGPNetwork(nn.Module):
     def forward(self, batch: CropBatch) -> dict[str, Tensor]:
         """Logits (B, S, S) on the crop, and the GP's per-image NLL and KL (zeros for the CNN head)."""
         maps = self.maps(batch)
-        low = torch.cat([batch.images[:, None], maps], dim=1)              # (B, 3, S, S)
-        feats = self.backbone(low)                                          # (B, F, S, S)
+        low = torch.cat([batch.images[:, None], maps], dim=1)  # (B, 3, S, S)
+        feats = self.backbone(low)  # (B, F, S, S)
         n_batch, size = low.shape[0], low.shape[-1]
         if self.head_kind == "cnn":
             logits = self.head(torch.cat([feats, low], dim=1))[:, 0]
             zero = logits.new_zeros(n_batch)
             return {"logits": logits, "nll": zero, "kl": zero}
-        test_int = low[:, : self.rbf_channels].flatten(2).transpose(1, 2)   # (B, S*S, 1 or 3)
-        test_deep = feats.flatten(2).transpose(1, 2)                        # (B, S*S, F)
+        test_int = low[:, : self.rbf_channels].flatten(2).transpose(1, 2)  # (B, S*S, 1 or 3)
+        test_deep = feats.flatten(2).transpose(1, 2)  # (B, S*S, F)
         idx = batch.point_idx.clamp_min(0)
         take = lambda t: torch.gather(t, 1, idx[..., None].expand(-1, -1, t.shape[-1]))  # noqa: E731
         out = self.head(take(test_int), take(test_deep), batch.point_y, batch.point_mask, test_int, test_deep)
@@ -148,54 +164,83 @@ class GDGP(Method):
 
     @dataclass(frozen=True)
     class Settings(MethodSettings):
-        crop_size: int = setting(128, "Working size (px) the click box is resized to; paste-back restores the "
-                                 "slice size.")
-        filters: list[int] = setting([8, 16, 32, 64, 128], "DynUNet filters per level (a quarter of nnU-Net's 2D "
-                                     "[32, 64, 128, 256, 512]).")
+        crop_size: int = setting(
+            128, "Working size (px) the click box is resized to; paste-back restores the slice size."
+        )
+        filters: list[int] = setting(
+            [8, 16, 32, 64, 128], "DynUNet filters per level (a quarter of nnU-Net's 2D [32, 64, 128, 256, 512])."
+        )
         feature_channels: int = setting(16, "Deep feature channels per pixel (the Matern term's input).")
         dropout: float = setting(0.3, "DynUNet dropout (paper 0.3).")
-        encoding: str = setting("gaussian_geodesic", "Click encoding (Table 5): Gaussian geodesic (GDGP), geodesic, "
-                                "Euclidean distance, Gaussian heatmap, raw point maps (ablation 2).")
-        interaction: str = setting("hybrid", "First interaction: hybrid near-centre + outer-edge points, or "
-                                   "conventional random fg/bg clicks (ablation 1).")
-        head: str = setting("gp", "Pixel classifier: Laplace GP with the hybrid kernel, or a 1x1 conv + sigmoid "
-                            "(ablation 3).")
-        rbf_inputs: str = setting("intensity", "Inputs of the GP's RBF term: the crop's pixel intensity (the paper's "
-                                  "eq. 13), or intensity + fg map + bg map (an extra ablation row, gdgp_abl_rbfmaps).")
-        learnable: bool = setting(True, "Learn sigma, alpha1, alpha2, tau, l (false = fixed at the initial values, "
-                                  "Table 3).")
-        sigma: float = setting(1.0, "Initial sigma of the Gaussian geodesic map (distances normalised to [0, 1] per "
-                               "crop).")
+        encoding: str = setting(
+            "gaussian_geodesic",
+            "Click encoding (Table 5): Gaussian geodesic (GDGP), geodesic, "
+            "Euclidean distance, Gaussian heatmap, raw point maps (ablation 2).",
+        )
+        interaction: str = setting(
+            "hybrid",
+            "First interaction: hybrid near-centre + outer-edge points, or "
+            "conventional random fg/bg clicks (ablation 1).",
+        )
+        head: str = setting(
+            "gp", "Pixel classifier: Laplace GP with the hybrid kernel, or a 1x1 conv + sigmoid (ablation 3)."
+        )
+        rbf_inputs: str = setting(
+            "intensity",
+            "Inputs of the GP's RBF term: the crop's pixel intensity (the paper's "
+            "eq. 13), or intensity + fg map + bg map (an extra ablation row, gdgp_abl_rbfmaps).",
+        )
+        learnable: bool = setting(
+            True, "Learn sigma, alpha1, alpha2, tau, l (false = fixed at the initial values, Table 3)."
+        )
+        sigma: float = setting(
+            1.0, "Initial sigma of the Gaussian geodesic map (distances normalised to [0, 1] per crop)."
+        )
         alpha1: float = setting(0.5, "Initial weight of the intensity RBF kernel.")
         alpha2: float = setting(0.2, "Initial weight of the deep-feature Matern-5/2 kernel.")
         tau: float = setting(1.0, "Initial RBF lengthscale.")
         l: float = setting(2.0, "Initial Matern lengthscale.")  # noqa: E741 (the paper's name)
-        geodesic_lambda: float = setting(1.0, "Geodesic step cost weight of intensity vs distance (1 = intensity "
-                                         "only, the paper's eq. 2).")
+        geodesic_lambda: float = setting(
+            1.0, "Geodesic step cost weight of intensity vs distance (1 = intensity only, the paper's eq. 2)."
+        )
         n_centre: int = setting(3, "Near-centre foreground points (k).")
         n_edge: int = setting(4, "Outer-edge background points (m).")
-        centre_fraction: float = setting(0.5, "Near-centre points lie at >= this fraction of the target's maximal "
-                                         "depth.")
+        centre_fraction: float = setting(
+            0.5, "Near-centre points lie at >= this fraction of the target's maximal depth."
+        )
         edge_margin: float = setting(5.0, "Outer-edge points lie 1..edge_margin px outside the target.")
         crop_margin: int = setting(8, "The crop box is the clicks' bounding box grown by this many px.")
-        train_click_noise: float = setting(0.0, "Position noise (px) of simulated clicks in training (0 = exact "
-                                           "clicks; the paper adds none).")
-        max_train_rounds: int = setting(3, "Max simulated corrective rounds per training batch "
-                                        "(RITM iterative training).")
-        gp_loss_weight: float = setting(0.001, "Weight w of the GP terms in 0.5 Dice + 0.5 CE + w (NLL + kl_weight "
-                                        "KL) (paper 0.001).")
+        train_click_noise: float = setting(
+            0.0, "Position noise (px) of simulated clicks in training (0 = exact clicks; the paper adds none)."
+        )
+        max_train_rounds: int = setting(
+            3, "Max simulated corrective rounds per training batch (RITM iterative training)."
+        )
+        gp_loss_weight: float = setting(
+            0.001, "Weight w of the GP terms in 0.5 Dice + 0.5 CE + w (NLL + kl_weight KL) (paper 0.001)."
+        )
         kl_weight: float = setting(0.01, "Weight of the KL term inside the GP loss (paper 0.01).")
-        hyper_lr_scale: float = setting(1.0, "Learning-rate multiplier of sigma and the kernel hyperparameters (1 = "
-                                        "one learning rate, as the paper).")
+        hyper_lr_scale: float = setting(
+            1.0,
+            "Learning-rate multiplier of sigma and the kernel hyperparameters (1 = one learning rate, as the paper).",
+        )
 
         def check(self) -> None:
             require(self.crop_size >= 16, "crop_size", "an integer >= 16", self.crop_size)
-            require(len(self.filters) >= 2 and all(f >= 1 for f in self.filters), "filters",
-                    "a list of >= 2 positive integers", self.filters)
+            require(
+                len(self.filters) >= 2 and all(f >= 1 for f in self.filters),
+                "filters",
+                "a list of >= 2 positive integers",
+                self.filters,
+            )
             require(self.feature_channels >= 1, "feature_channels", "an integer >= 1", self.feature_channels)
             require(0.0 <= self.dropout <= 1.0, "dropout", "in [0, 1]", self.dropout)
-            for key, allowed in (("encoding", ENCODINGS), ("interaction", INTERACTIONS), ("head", HEADS),
-                                 ("rbf_inputs", RBF_INPUTS)):
+            for key, allowed in (
+                ("encoding", ENCODINGS),
+                ("interaction", INTERACTIONS),
+                ("head", HEADS),
+                ("rbf_inputs", RBF_INPUTS),
+            ):
                 require(getattr(self, key) in allowed, key, f"one of {allowed}", getattr(self, key))
             for key in ("sigma", "alpha1", "alpha2", "tau", "l", "hyper_lr_scale"):
                 require(getattr(self, key) > 0, key, "> 0", getattr(self, key))
@@ -203,8 +248,14 @@ class GDGP(Method):
                 require(0.0 <= getattr(self, key) <= 1.0, key, "in [0, 1]", getattr(self, key))
             require(self.n_centre >= 1, "n_centre", "an integer >= 1", self.n_centre)
             require(self.edge_margin >= 1, "edge_margin", ">= 1 px", self.edge_margin)
-            for key in ("n_edge", "crop_margin", "train_click_noise", "max_train_rounds", "gp_loss_weight",
-                        "kl_weight"):
+            for key in (
+                "n_edge",
+                "crop_margin",
+                "train_click_noise",
+                "max_train_rounds",
+                "gp_loss_weight",
+                "kl_weight",
+            ):
                 require(getattr(self, key) >= 0, key, ">= 0", getattr(self, key))
 
     #: Settings that define a registered variant; they win over the configured ones.
@@ -213,9 +264,13 @@ class GDGP(Method):
     def __init__(self, **hparams: Any) -> None:
         super().__init__(**{**hparams, **self.variant})
         hp = self.hparams
-        self.hybrid = HybridConfig(n_centre=hp["n_centre"], n_edge=hp["n_edge"],
-                                   centre_fraction=hp["centre_fraction"], edge_margin=hp["edge_margin"],
-                                   crop_margin=hp["crop_margin"])
+        self.hybrid = HybridConfig(
+            n_centre=hp["n_centre"],
+            n_edge=hp["n_edge"],
+            centre_fraction=hp["centre_fraction"],
+            edge_margin=hp["edge_margin"],
+            crop_margin=hp["crop_margin"],
+        )
 
     def build_network(self) -> nn.Module:
         return GDGPNetwork(self.hparams)
@@ -224,8 +279,9 @@ class GDGP(Method):
         """Current sigma and kernel hyperparameters (the paper's Table 2)."""
         return self.network.learned_parameters()
 
-    def configure_optimizers(self, lr: float, lr_step: int, lr_gamma: float
-                             ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
+    def configure_optimizers(
+        self, lr: float, lr_step: int, lr_gamma: float
+    ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
         """Adam + step schedule; sigma and the kernel hyperparameters at ``hyper_lr_scale`` x lr.
 
         The paper uses one learning rate (``hyper_lr_scale: 1``, the default). At it the five
@@ -285,8 +341,11 @@ class GDGP(Method):
         size = int(self.hparams["crop_size"])
         boxes, crops, seeds, crop_clicks = [], [], [], []
         for image, cl in zip(images, clicks, strict=True):
-            box = (click_box(cl, image.shape, self.hparams["crop_margin"], MIN_CROP_PX) if cl
-                   else Box(0, image.shape[0], 0, image.shape[1]))
+            box = (
+                click_box(cl, image.shape, self.hparams["crop_margin"], MIN_CROP_PX)
+                if cl
+                else Box(0, image.shape[0], 0, image.shape[1])
+            )
             cc = clicks_in_crop(cl, box, size)
             boxes.append(box)
             crops.append(crop_resize(image, box, size))
@@ -298,7 +357,9 @@ class GDGP(Method):
             both = self.network.encoder.scaled_distance(crop_t.repeat_interleave(2, 0), seed_t.flatten(0, 1))
             enc_in = both.view(len(boxes), 2, size, size)
         else:
-            enc_in = torch.from_numpy(np.stack([self._maps(c.numpy(), cc) for c, cc in zip(crops, crop_clicks)]))
+            enc_in = torch.from_numpy(
+                np.stack([self._maps(c.numpy(), cc) for c, cc in zip(crops, crop_clicks, strict=True)])
+            )
         n_max = max(1, max(len(cc) for cc in crop_clicks))
         idx = torch.full((len(boxes), n_max), -1, dtype=torch.long)
         lab = torch.zeros((len(boxes), n_max))
@@ -307,8 +368,9 @@ class GDGP(Method):
                 idx[b, j] = c.y * size + c.x
                 lab[b, j] = 1.0 if c.positive else -1.0
         dev = self.device
-        return CropBatch(crop_t.to(dev), enc_in.to(dev), seed_t.to(dev), idx.to(dev), lab.to(dev),
-                         (idx >= 0).to(dev), boxes)
+        return CropBatch(
+            crop_t.to(dev), enc_in.to(dev), seed_t.to(dev), idx.to(dev), lab.to(dev), (idx >= 0).to(dev), boxes
+        )
 
     def encode(self, image: np.ndarray, clicks: Sequence[Click], prev_mask: np.ndarray) -> np.ndarray:
         """The network's low-level input (3, S, S) on the crop: image, fg map, bg map."""
@@ -318,23 +380,27 @@ class GDGP(Method):
         return torch.cat([batch.images[:, None], maps], 1)[0].float().cpu().numpy()
 
     # --- prediction and training ----------------------------------------------------------
-    def predict_batch(self, images: Sequence[np.ndarray], clicks: Sequence[Sequence[Click]],
-                      prev_masks: Sequence[np.ndarray]) -> np.ndarray:
+    def predict_batch(
+        self, images: Sequence[np.ndarray], clicks: Sequence[Sequence[Click]], prev_masks: Sequence[np.ndarray]
+    ) -> np.ndarray:
         """Full-slice foreground probabilities (B, H, W): crop, predict, paste back."""
         with self.inference():
             batch = self.prepare(images, clicks)
             probs = torch.sigmoid(self.network(batch)["logits"]).float().cpu()
-        return np.stack([paste_back(p, box, img.shape).numpy()
-                         for p, box, img in zip(probs, batch.boxes, images, strict=True)])
+        return np.stack(
+            [paste_back(p, box, img.shape).numpy() for p, box, img in zip(probs, batch.boxes, images, strict=True)]
+        )
 
-    def train_step(self, images: np.ndarray, labels: np.ndarray, optimizer: torch.optim.Optimizer,
-                   rng: np.random.Generator) -> dict[str, float]:
+    def train_step(
+        self, images: np.ndarray, labels: np.ndarray, optimizer: torch.optim.Optimizer, rng: np.random.Generator
+    ) -> dict[str, float]:
         """One step on the crops: ``0.5 Dice + 0.5 CE + w (NLL + kl_weight KL)``."""
         clicks, _ = self.simulate_interaction(images, labels, rng)
         batch = self.prepare(images, clicks)
         size = int(self.hparams["crop_size"])
-        target = torch.stack([crop_resize(lab.astype(np.float32), box, size) > 0.5
-                              for lab, box in zip(labels, batch.boxes, strict=True)]).float()
+        target = torch.stack(
+            [crop_resize(lab.astype(np.float32), box, size) > 0.5 for lab, box in zip(labels, batch.boxes, strict=True)]
+        ).float()
         self.network.train()
         optimizer.zero_grad(set_to_none=True)
         out = self.network(batch)
@@ -343,5 +409,9 @@ class GDGP(Method):
         loss = seg + self.hparams["gp_loss_weight"] * (nll + self.hparams["kl_weight"] * kl)
         loss.backward()
         optimizer.step()
-        return {"loss": float(loss.detach()), "seg": float(seg.detach()), "nll": float(nll.detach()),
-                "kl": float(kl.detach())}
+        return {
+            "loss": float(loss.detach()),
+            "seg": float(seg.detach()),
+            "nll": float(nll.detach()),
+            "kl": float(kl.detach()),
+        }

@@ -34,10 +34,19 @@ HARD_SEED = 1e9
 _OFFSETS = {4: ((0, 1), (1, 0)), 8: ((0, 1), (1, 0), (1, 1), (1, -1))}
 
 
-def graph_cut(prob: np.ndarray, image: np.ndarray, fg_seeds: np.ndarray | None = None,
-              bg_seeds: np.ndarray | None = None, *, weight: float, sigma: float,
-              neighbours: Literal[4, 8] = 8, bg_prob: np.ndarray | None = None, eps: float = 1e-4,
-              ties: Literal["background", "foreground"] = "background") -> np.ndarray:
+def graph_cut(
+    prob: np.ndarray,
+    image: np.ndarray,
+    fg_seeds: np.ndarray | None = None,
+    bg_seeds: np.ndarray | None = None,
+    *,
+    weight: float,
+    sigma: float,
+    neighbours: Literal[4, 8] = 8,
+    bg_prob: np.ndarray | None = None,
+    eps: float = 1e-4,
+    ties: Literal["background", "foreground"] = "background",
+) -> np.ndarray:
     """Minimum-energy binary labelling of ``prob`` (see the module docstring for the energy).
 
     Args:
@@ -99,8 +108,14 @@ def graph_cut(prob: np.ndarray, image: np.ndarray, fg_seeds: np.ndarray | None =
     return sink if sink_is_fg else ~sink
 
 
-def _add_pairwise_edges(graph: maxflow.GraphFloat, nodes: np.ndarray, image: np.ndarray,
-                        offsets: tuple[tuple[int, int], ...], weight: float, sigma: float) -> None:
+def _add_pairwise_edges(
+    graph: maxflow.GraphFloat,
+    nodes: np.ndarray,
+    image: np.ndarray,
+    offsets: tuple[tuple[int, int], ...],
+    weight: float,
+    sigma: float,
+) -> None:
     """Add the n-links direction by direction, row-major within one.
 
     This is the order ``add_grid_edges`` with one single-offset structure per direction adds
@@ -115,9 +130,18 @@ def _add_pairwise_edges(graph: maxflow.GraphFloat, nodes: np.ndarray, image: np.
         graph.add_edges(nodes[src], nodes[dst], caps, caps)
 
 
-def _check(prob: np.ndarray, image: np.ndarray, fg_seeds: np.ndarray | None, bg_seeds: np.ndarray | None,
-           bg_prob: np.ndarray | None, weight: float, sigma: float, neighbours: int, eps: float,
-           ties: str) -> None:
+def _check(
+    prob: np.ndarray,
+    image: np.ndarray,
+    fg_seeds: np.ndarray | None,
+    bg_seeds: np.ndarray | None,
+    bg_prob: np.ndarray | None,
+    weight: float,
+    sigma: float,
+    neighbours: int,
+    eps: float,
+    ties: str,
+) -> None:
     """Raise ValueError naming the first bad argument (PyMaxflow's own errors name none)."""
     if prob.ndim != 2:
         raise ValueError(f"graph_cut: prob must be 2D (H, W), got shape {prob.shape}")

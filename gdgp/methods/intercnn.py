@@ -95,17 +95,24 @@ class InterCNN(Method):
 
     @dataclass(frozen=True)
     class Settings(UNetSettings):
-        channels: list[int] = setting([8, 16, 32, 64], "U-Net channels per level, for both the automatic and "
-                                      "the editing net.")
-        scribble_size: int = setting(3, "Side (px, odd) of the square scribble painted at each click (paper code: "
-                                     "7 px at 320 px).")
-        train_rounds: int = setting(8, "Interaction iterations per training batch, one editing-net Adam step each "
-                                    "(paper: up to 10).")
+        channels: list[int] = setting(
+            [8, 16, 32, 64], "U-Net channels per level, for both the automatic and the editing net."
+        )
+        scribble_size: int = setting(
+            3, "Side (px, odd) of the square scribble painted at each click (paper code: 7 px at 320 px)."
+        )
+        train_rounds: int = setting(
+            8, "Interaction iterations per training batch, one editing-net Adam step each (paper: up to 10)."
+        )
 
         def check(self) -> None:
             super().check()
-            require(self.scribble_size >= 1 and self.scribble_size % 2 == 1, "scribble_size",
-                    "an odd positive integer (a square centred on the click)", self.scribble_size)
+            require(
+                self.scribble_size >= 1 and self.scribble_size % 2 == 1,
+                "scribble_size",
+                "an odd positive integer (a square centred on the click)",
+                self.scribble_size,
+            )
             require(self.train_rounds >= 1, "train_rounds", "an integer >= 1", self.train_rounds)
 
     def build_network(self) -> nn.Module:
@@ -118,11 +125,17 @@ class InterCNN(Method):
 
     def encode(self, image: np.ndarray, clicks: Sequence[Click], prev_mask: np.ndarray) -> np.ndarray:
         """(3, H, W): image, previous binary prediction, scribble map."""
-        return np.stack([image.astype(np.float32), prev_mask.astype(np.float32),
-                         scribble_map(clicks, image.shape, self.hparams["scribble_size"])])
+        return np.stack(
+            [
+                image.astype(np.float32),
+                prev_mask.astype(np.float32),
+                scribble_map(clicks, image.shape, self.hparams["scribble_size"]),
+            ]
+        )
 
-    def train_step(self, images: np.ndarray, labels: np.ndarray, optimizer: torch.optim.Optimizer,
-                   rng: np.random.Generator) -> dict[str, float]:
+    def train_step(
+        self, images: np.ndarray, labels: np.ndarray, optimizer: torch.optim.Optimizer, rng: np.random.Generator
+    ) -> dict[str, float]:
         """One autoCNN step, then ``train_rounds`` interCNN steps, each after one more robot click.
 
         Returns:
@@ -152,6 +165,9 @@ class InterCNN(Method):
             inter.append(float(loss.detach()))
             prev = (logits.detach()[:, 0] > 0).float().cpu().numpy()
         mean_inter = float(np.mean(inter))
-        return {"loss": float(loss_auto.detach()) + mean_inter, "auto": float(loss_auto.detach()),
-                "inter": mean_inter, "inter_last": inter[-1]}
-
+        return {
+            "loss": float(loss_auto.detach()) + mean_inter,
+            "auto": float(loss_auto.detach()),
+            "inter": mean_inter,
+            "inter_last": inter[-1],
+        }

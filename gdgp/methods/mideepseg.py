@@ -92,9 +92,9 @@ from torch import Tensor, nn
 from gdgp.clicks.crop import Box, click_box, clicks_in_crop, crop_resize, paste_back
 from gdgp.clicks.encodings import click_map
 from gdgp.clicks.geodesic import geodesic_distance
-from gdgp.methods.graph_cut import graph_cut
 from gdgp.clicks.robot import Click, Robot
 from gdgp.methods.base import Method
+from gdgp.methods.graph_cut import graph_cut
 from gdgp.methods.point_crop import JitterRobot, check_crop_size, cropped_unet, place_first_points
 from gdgp.methods.settings import UNetSettings, require, setting
 
@@ -109,8 +109,9 @@ def _directions(n: int) -> np.ndarray:
     return np.round(np.stack([np.sin(angles), np.cos(angles)], axis=1), 12)  # exact 0/+-1 on the axes
 
 
-def interior_margin_points(mask: np.ndarray, n: int, margin: float, jitter: float = 0.0,
-                           rng: np.random.Generator | None = None) -> np.ndarray:
+def interior_margin_points(
+    mask: np.ndarray, n: int, margin: float, jitter: float = 0.0, rng: np.random.Generator | None = None
+) -> np.ndarray:
     """Simulated MIDeepSeg clicks: extreme points along ``n`` directions moved ``margin`` px inward.
 
     Args:
@@ -231,34 +232,50 @@ class MIDeepSeg(Method):
     @dataclass(frozen=True)
     class Settings(UNetSettings):
         channels: list[int] = setting([16, 32, 64, 128, 256], "U-Net channels per level (released code 16..256).")
-        crop_size: int = setting(96, "Working size (px) of the crop (released code 96); divisible by "
-                                 "2^(levels-1) of channels.")
-        crop_margin: int = setting(7, "The crop is the clicks' bounding box grown by this many slice px "
-                                   "(>= inner_margin).")
+        crop_size: int = setting(
+            96, "Working size (px) of the crop (released code 96); divisible by 2^(levels-1) of channels."
+        )
+        crop_margin: int = setting(
+            7, "The crop is the clicks' bounding box grown by this many slice px (>= inner_margin)."
+        )
         n_points: int = setting(4, "Interior margin points (extremes along evenly spaced directions).")
-        inner_margin: float = setting(2.0, "How far (px) each simulated point lies inside the target from its "
-                                      "extreme.")
-        seed_radius: float = setting(2.0, "Clicks are dilated to discs of this radius (px) for the maps and hard "
-                                     "seeds (released code 2; use 0 on 64-px slices).")
-        geodesic_lambda: float = setting(1.0, "Geodesic step cost weight of intensity vs distance (1 = intensity "
-                                         "only, as GeodisTK).")
-        train_point_jitter: float = setting(3, "Training: each extreme is drawn among target pixels within this "
-                                            "many px before moving inward; exact at test.")
-        gc_lambda: float = setting(5.0, "Graph-cut Potts weight (released code 5.0 at 256 px; scale with the "
-                                   "slice size on small slices).")
+        inner_margin: float = setting(2.0, "How far (px) each simulated point lies inside the target from its extreme.")
+        seed_radius: float = setting(
+            2.0,
+            "Clicks are dilated to discs of this radius (px) for the maps and hard "
+            "seeds (released code 2; use 0 on 64-px slices).",
+        )
+        geodesic_lambda: float = setting(
+            1.0, "Geodesic step cost weight of intensity vs distance (1 = intensity only, as GeodisTK)."
+        )
+        train_point_jitter: float = setting(
+            3,
+            "Training: each extreme is drawn among target pixels within this "
+            "many px before moving inward; exact at test.",
+        )
+        gc_lambda: float = setting(
+            5.0, "Graph-cut Potts weight (released code 5.0 at 256 px; scale with the slice size on small slices)."
+        )
         gc_sigma: float = setting(0.1, "Graph-cut intensity scale of the Potts term (released code 0.1).")
-        points_as_seeds: bool = setting(False, "Refinement: the interior margin points are positive hard seeds "
-                                        "and enter the foreground click map too (false = the released code: only "
-                                        "the corrective clicks; one negative click in look-alike tissue can then "
-                                        "erase the target).")
+        points_as_seeds: bool = setting(
+            False,
+            "Refinement: the interior margin points are positive hard seeds "
+            "and enter the foreground click map too (false = the released code: only "
+            "the corrective clicks; one negative click in look-alike tissue can then "
+            "erase the target).",
+        )
 
         def check(self) -> None:
             super().check()
             check_crop_size(self)
             require(self.n_points >= 1, "n_points", "an integer >= 1", self.n_points)
             require(self.inner_margin >= 0, "inner_margin", ">= 0 px", self.inner_margin)
-            require(self.crop_margin >= self.inner_margin, "crop_margin",
-                    "an integer >= inner_margin (else the crop cuts the target off)", self.crop_margin)
+            require(
+                self.crop_margin >= self.inner_margin,
+                "crop_margin",
+                "an integer >= inner_margin (else the crop cuts the target off)",
+                self.crop_margin,
+            )
             require(self.seed_radius >= 0, "seed_radius", ">= 0 px", self.seed_radius)
             require(0.0 <= self.geodesic_lambda <= 1.0, "geodesic_lambda", "in [0, 1]", self.geodesic_lambda)
             require(self.train_point_jitter >= 0, "train_point_jitter", ">= 0 px", self.train_point_jitter)
@@ -272,8 +289,9 @@ class MIDeepSeg(Method):
     def first_interaction(self, image: np.ndarray, robot: Robot) -> list[Click]:
         """``n_points`` interior margin points (see :func:`place_first_points`), recorded in ``robot``."""
         hp = self.hparams
-        return place_first_points(robot, lambda gt, jitter, rng: interior_margin_points(
-            gt, hp["n_points"], hp["inner_margin"], jitter, rng))
+        return place_first_points(
+            robot, lambda gt, jitter, rng: interior_margin_points(gt, hp["n_points"], hp["inner_margin"], jitter, rng)
+        )
 
     def training_robots(self, labels: np.ndarray, rng: np.random.Generator) -> list[Robot]:
         return [JitterRobot(lab, self.hparams["train_point_jitter"], rng) for lab in labels]
@@ -289,15 +307,23 @@ class MIDeepSeg(Method):
         return click_box(clicks, shape, self.hparams["crop_margin"], MIN_CROP_PX, square=False)
 
     # --- network ------------------------------------------------------------------------
-    def _network_input(self, images: Sequence[np.ndarray], points: Sequence[Sequence[Click]]
-                       ) -> tuple[Tensor, list[Box]]:
+    def _network_input(
+        self, images: Sequence[np.ndarray], points: Sequence[Sequence[Click]]
+    ) -> tuple[Tensor, list[Box]]:
         """(B, 2, S, S) [min-max crop, exp-geodesic map] and the crop boxes; every item needs points."""
         size, radius = int(self.hparams["crop_size"]), float(self.hparams["seed_radius"])
         boxes = [self.box(p, img.shape) for img, p in zip(images, points, strict=True)]
-        crops = torch.stack([torch.from_numpy(_minmax(crop_resize(img, b, size).numpy()))
-                             for img, b in zip(images, boxes, strict=True)])
-        seeds = torch.from_numpy(np.stack([disc_seeds(clicks_in_crop(p, b, size), (size, size), True, radius)
-                                           for p, b in zip(points, boxes, strict=True)]))
+        crops = torch.stack(
+            [torch.from_numpy(_minmax(crop_resize(img, b, size).numpy())) for img, b in zip(images, boxes, strict=True)]
+        )
+        seeds = torch.from_numpy(
+            np.stack(
+                [
+                    disc_seeds(clicks_in_crop(p, b, size), (size, size), True, radius)
+                    for p, b in zip(points, boxes, strict=True)
+                ]
+            )
+        )
         enc = exp_geodesic_encoding(crops, seeds, self.hparams["geodesic_lambda"])
         return torch.stack([crops, enc], dim=1).to(self.device), boxes
 
@@ -324,11 +350,27 @@ class MIDeepSeg(Method):
         return out
 
     # --- refinement and prediction ------------------------------------------------------------
-    def _graph_cut(self, image: np.ndarray, fg_prob: np.ndarray, bg_prob: np.ndarray,
-                   fg_seeds: np.ndarray | None = None, bg_seeds: np.ndarray | None = None) -> np.ndarray:
+    def _graph_cut(
+        self,
+        image: np.ndarray,
+        fg_prob: np.ndarray,
+        bg_prob: np.ndarray,
+        fg_seeds: np.ndarray | None = None,
+        bg_seeds: np.ndarray | None = None,
+    ) -> np.ndarray:
         """SimpleCRF's ``maxflow_inference`` energy: 4-neighbour, (fg, bg) maps clipped at 1e-6, ties to foreground."""
-        return graph_cut(fg_prob, image, fg_seeds, bg_seeds, weight=self.hparams["gc_lambda"],
-                         sigma=self.hparams["gc_sigma"], neighbours=4, bg_prob=bg_prob, eps=EPS, ties="foreground")
+        return graph_cut(
+            fg_prob,
+            image,
+            fg_seeds,
+            bg_seeds,
+            weight=self.hparams["gc_lambda"],
+            sigma=self.hparams["gc_sigma"],
+            neighbours=4,
+            bg_prob=bg_prob,
+            eps=EPS,
+            ties="foreground",
+        )
 
     def initial_segmentation(self, image: np.ndarray, prob: np.ndarray, points: Sequence[Click]) -> np.ndarray:
         """Round 0: graph cut of the network probability in the points' box (no seeds), (H, W) bool."""
@@ -336,9 +378,9 @@ class MIDeepSeg(Method):
         if not points:
             return out
         box = self.box(points, image.shape)
-        region = _minmax(image[box.y0:box.y1, box.x0:box.x1].astype(np.float32))
-        p = prob[box.y0:box.y1, box.x0:box.x1]
-        out[box.y0:box.y1, box.x0:box.x1] = self._graph_cut(region, p, 1.0 - p)
+        region = _minmax(image[box.y0 : box.y1, box.x0 : box.x1].astype(np.float32))
+        p = prob[box.y0 : box.y1, box.x0 : box.x1]
+        out[box.y0 : box.y1, box.x0 : box.x1] = self._graph_cut(region, p, 1.0 - p)
         return out
 
     def refine(self, image: np.ndarray, prob: np.ndarray, clicks: Sequence[Click]) -> np.ndarray:
@@ -364,18 +406,19 @@ class MIDeepSeg(Method):
         fg_seeds = disc_seeds(local, (box.height, box.width), True, hp["seed_radius"])
         bg_seeds = disc_seeds(local, (box.height, box.width), False, hp["seed_radius"]) & ~fg_seeds
         if corrective:
-            region = image[box.y0:box.y1, box.x0:box.x1].astype(np.float32)
-            init = seg[box.y0:box.y1, box.x0:box.x1].astype(np.float32)  # binary, as the released code
+            region = image[box.y0 : box.y1, box.x0 : box.x1].astype(np.float32)
+            init = seg[box.y0 : box.y1, box.x0 : box.x1].astype(np.float32)  # binary, as the released code
             lamb = hp["geodesic_lambda"]
             fg, bg = fuse(init, refinement_map(region, fg_seeds, lamb), refinement_map(region, bg_seeds, lamb))
             seg = np.zeros(image.shape, dtype=bool)
-            seg[box.y0:box.y1, box.x0:box.x1] = self._graph_cut(_zscore(region), fg, bg, fg_seeds, bg_seeds)
+            seg[box.y0 : box.y1, box.x0 : box.x1] = self._graph_cut(_zscore(region), fg, bg, fg_seeds, bg_seeds)
         seg = keep_components(seg, [(c.y, c.x) for c in clicks if c.positive])
-        seg[box.y0:box.y1, box.x0:box.x1] &= ~bg_seeds  # hole filling must not undo a negative click
+        seg[box.y0 : box.y1, box.x0 : box.x1] &= ~bg_seeds  # hole filling must not undo a negative click
         return seg.astype(np.float32)
 
-    def predict_batch(self, images: Sequence[np.ndarray], clicks: Sequence[Sequence[Click]],
-                      prev_masks: Sequence[np.ndarray]) -> np.ndarray:
+    def predict_batch(
+        self, images: Sequence[np.ndarray], clicks: Sequence[Sequence[Click]], prev_masks: Sequence[np.ndarray]
+    ) -> np.ndarray:
         """(B, H, W) binary {0, 1} float32 masks: network probability, then :meth:`refine`.
 
         The network sees only the interior margin points; the corrective clicks act through the
@@ -385,8 +428,9 @@ class MIDeepSeg(Method):
         probs = self.network_probability(images, clicks)
         return np.stack([self.refine(img, p, c) for img, p, c in zip(images, probs, clicks, strict=True)])
 
-    def train_step(self, images: np.ndarray, labels: np.ndarray, optimizer: torch.optim.Optimizer,
-                   rng: np.random.Generator) -> dict[str, float]:
+    def train_step(
+        self, images: np.ndarray, labels: np.ndarray, optimizer: torch.optim.Optimizer, rng: np.random.Generator
+    ) -> dict[str, float]:
         """One step of the network on jittered interior-margin points (no refinement in training)."""
         robots = self.training_robots(labels, rng)
         points = [self.first_interaction(img, r) for img, r in zip(images, robots, strict=True)]
@@ -395,8 +439,12 @@ class MIDeepSeg(Method):
             return {"loss": 0.0}
         x, boxes = self._network_input([images[i] for i in keep], [points[i] for i in keep])
         size = int(self.hparams["crop_size"])
-        target = torch.stack([(crop_resize(labels[i].astype(np.float32), b, size) > 0.5).float()
-                              for i, b in zip(keep, boxes, strict=True)])[:, None].to(self.device)
+        target = torch.stack(
+            [
+                (crop_resize(labels[i].astype(np.float32), b, size) > 0.5).float()
+                for i, b in zip(keep, boxes, strict=True)
+            ]
+        )[:, None].to(self.device)
         self.network.train()
         optimizer.zero_grad(set_to_none=True)
         loss = self.loss_fn(self.network(x), target)

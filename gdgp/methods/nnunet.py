@@ -48,13 +48,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import SimpleITK as sitk  # noqa: N813 (nnU-Net's own reader; installed with nnunetv2)
+import SimpleITK as sitk
 import torch
 from torch import nn
 
 from gdgp.atomic import write_text_atomic
-from gdgp.errors import GdgpError
 from gdgp.clicks.robot import Click
+from gdgp.errors import GdgpError
 from gdgp.methods.base import Method
 from gdgp.methods.settings import MethodSettings, require, setting
 
@@ -76,8 +76,13 @@ def _nnunet_env(work: Path, augmentation_processes: int | None = None) -> dict[s
     ``SingleThreadedAugmenter``): the only way its training is reproducible from the seed,
     and on a 1-core job it spares the worker's contention.
     """
-    env = {**os.environ, "nnUNet_raw": str(work / "raw"), "nnUNet_preprocessed": str(work / "preprocessed"),
-           "nnUNet_results": str(work / "results"), "nnUNet_def_n_proc": "1"}
+    env = {
+        **os.environ,
+        "nnUNet_raw": str(work / "raw"),
+        "nnUNet_preprocessed": str(work / "preprocessed"),
+        "nnUNet_results": str(work / "results"),
+        "nnUNet_def_n_proc": "1",
+    }
     env.pop("nnUNet_n_proc_DA", None)
     if augmentation_processes is not None:
         env["nnUNet_n_proc_DA"] = str(augmentation_processes)
@@ -89,8 +94,8 @@ SPACING = (999.0, 1.0, 1.0)
 
 
 def _write_case(path: Path, array: np.ndarray) -> None:
-    img = sitk.GetImageFromArray(array[None])           # (z=1, y, x)
-    img.SetSpacing(SPACING[::-1])                       # sitk order: x, y, z
+    img = sitk.GetImageFromArray(array[None])  # (z=1, y, x)
+    img.SetSpacing(SPACING[::-1])  # sitk order: x, y, z
     sitk.WriteImage(img, str(path), useCompression=True)
 
 
@@ -102,8 +107,12 @@ def export_raw_dataset(images: np.ndarray, labels: np.ndarray, raw_root: Path) -
     for i, (img, lab) in enumerate(zip(images, labels, strict=True)):
         _write_case(folder / "imagesTr" / f"slice_{i:05d}_0000.nii.gz", img.astype(np.float32))
         _write_case(folder / "labelsTr" / f"slice_{i:05d}.nii.gz", (lab > 0).astype(np.uint8))
-    meta = {"channel_names": {"0": "image"}, "labels": {"background": 0, "target": 1},
-            "numTraining": len(images), "file_ending": ".nii.gz"}
+    meta = {
+        "channel_names": {"0": "image"},
+        "labels": {"background": 0, "target": 1},
+        "numTraining": len(images),
+        "file_ending": ".nii.gz",
+    }
     (folder / "dataset.json").write_text(json.dumps(meta, indent=2))
     return folder
 
@@ -130,8 +139,22 @@ def plan_and_preprocess(images: np.ndarray, labels: np.ndarray, work_dir: Path, 
     work_dir.mkdir(parents=True, exist_ok=True)
     export_raw_dataset(images, labels, work_dir / "raw")
     # The planner sets torch's thread count to nnUNet_n_proc_DA, so it must be >= 1 there.
-    _run([_entry_point("nnUNetv2_plan_and_preprocess"), "-d", str(DATASET_ID), "-c", configuration, "-np", "1",
-          "-npfp", "1", "--verify_dataset_integrity"], _nnunet_env(work_dir, 1), work_dir / "nnunet.log")
+    _run(
+        [
+            _entry_point("nnUNetv2_plan_and_preprocess"),
+            "-d",
+            str(DATASET_ID),
+            "-c",
+            configuration,
+            "-np",
+            "1",
+            "-npfp",
+            "1",
+            "--verify_dataset_integrity",
+        ],
+        _nnunet_env(work_dir, 1),
+        work_dir / "nnunet.log",
+    )
 
 
 def data_hash(images: np.ndarray, labels: np.ndarray) -> str:
@@ -172,27 +195,43 @@ class NNUNet(Method):
         trainer: str = setting("nnUNetTrainer", "nnU-Net trainer class (nnUNetTrainer = nnU-Net's defaults).")
         configuration: str = setting("2d", "nnU-Net configuration (slices are 2D).")
         epochs: int | None = setting(None, "Override the trainer's epochs (null = nnU-Net's 1000).")
-        iterations_per_epoch: int | None = setting(None, "Override nnU-Net's 250 training iterations per epoch "
-                                                   "(null = keep).")
-        val_iterations_per_epoch: int | None = setting(None, "Override nnU-Net's 50 validation iterations per "
-                                                       "epoch (null = keep).")
+        iterations_per_epoch: int | None = setting(
+            None, "Override nnU-Net's 250 training iterations per epoch (null = keep)."
+        )
+        val_iterations_per_epoch: int | None = setting(
+            None, "Override nnU-Net's 50 validation iterations per epoch (null = keep)."
+        )
         use_mirroring: bool = setting(True, "Test-time mirroring as nnU-Net trained it.")
-        augmentation_processes: int | None = setting(None, "nnU-Net's data-augmentation worker processes "
-                                                     "(nnUNet_n_proc_DA). 0 = augment inside the training process, "
-                                                     "which makes nnU-Net's training reproducible from the seed and "
-                                                     "suits 1-core jobs; null = nnU-Net's own default (GPU boxes).")
-        save_every: int | None = setting(None, "Epochs between nnU-Net's checkpoint_latest.pth writes (null = "
-                                         "nnU-Net's 50): a killed training re-run continues from the last one "
-                                         "through nnU-Net's own --c, so at most this many epochs are lost.")
+        augmentation_processes: int | None = setting(
+            None,
+            "nnU-Net's data-augmentation worker processes "
+            "(nnUNet_n_proc_DA). 0 = augment inside the training process, "
+            "which makes nnU-Net's training reproducible from the seed and "
+            "suits 1-core jobs; null = nnU-Net's own default (GPU boxes).",
+        )
+        save_every: int | None = setting(
+            None,
+            "Epochs between nnU-Net's checkpoint_latest.pth writes (null = "
+            "nnU-Net's 50): a killed training re-run continues from the last one "
+            "through nnU-Net's own --c, so at most this many epochs are lost.",
+        )
 
         def check(self) -> None:
             require(self.configuration == "2d", "configuration", "'2d' (slices)", self.configuration)
-            require(self.trainer.startswith("nnUNetTrainer"), "trainer", "an nnU-Net trainer class (nnUNetTrainer...)",
-                    self.trainer)
+            require(
+                self.trainer.startswith("nnUNetTrainer"),
+                "trainer",
+                "an nnU-Net trainer class (nnUNetTrainer...)",
+                self.trainer,
+            )
             for key in ("epochs", "iterations_per_epoch", "val_iterations_per_epoch", "save_every"):
                 require(getattr(self, key) is None or getattr(self, key) >= 1, key, ">= 1 or null", getattr(self, key))
-            require(self.augmentation_processes is None or self.augmentation_processes >= 0,
-                    "augmentation_processes", ">= 0 or null", self.augmentation_processes)
+            require(
+                self.augmentation_processes is None or self.augmentation_processes >= 0,
+                "augmentation_processes",
+                ">= 0 or null",
+                self.augmentation_processes,
+            )
 
     def __init__(self, **hparams: Any) -> None:
         self._state: dict[str, str] = {}
@@ -210,9 +249,15 @@ class NNUNet(Method):
         plans = PlansManager(json.loads(self._state["plans"]))
         conf = plans.get_configuration(self.hparams["configuration"])
         n_out = plans.get_label_manager(json.loads(self._state["dataset_json"])).num_segmentation_heads
-        return get_network_from_plans(conf.network_arch_class_name, conf.network_arch_init_kwargs,
-                                      conf.network_arch_init_kwargs_req_import, 1, n_out,
-                                      allow_init=True, deep_supervision=False)
+        return get_network_from_plans(
+            conf.network_arch_class_name,
+            conf.network_arch_init_kwargs,
+            conf.network_arch_init_kwargs_req_import,
+            1,
+            n_out,
+            allow_init=True,
+            deep_supervision=False,
+        )
 
     def extra_state(self) -> dict[str, str]:
         return dict(self._state)
@@ -225,11 +270,22 @@ class NNUNet(Method):
     # --- training ---------------------------------------------------------------------------
     def run_record(self, images: np.ndarray, labels: np.ndarray, seed: int) -> dict[str, Any]:
         """What a resumed run must share with the killed one: the data, the seed, the settings."""
-        return {"data_sha256": data_hash(images, labels), "seed": int(seed),
-                "hparams": {k: v for k, v in self.hparams.items() if k not in _NOT_IN_RUN_RECORD}}
+        return {
+            "data_sha256": data_hash(images, labels),
+            "seed": int(seed),
+            "hparams": {k: v for k, v in self.hparams.items() if k not in _NOT_IN_RUN_RECORD},
+        }
 
-    def train_external(self, images: np.ndarray, labels: np.ndarray, work_dir: Path, epochs: int,
-                       seed: int, *, stop_after_epoch: int | None = None) -> list[dict[str, float]]:
+    def train_external(
+        self,
+        images: np.ndarray,
+        labels: np.ndarray,
+        work_dir: Path,
+        epochs: int,
+        seed: int,
+        *,
+        stop_after_epoch: int | None = None,
+    ) -> list[dict[str, float]]:
         """Export, plan + preprocess, train with nnU-Net; load the result; per-epoch history.
 
         ``epochs`` is not used: the nnU-Net trainer class sets the epoch budget. A ``work_dir``
@@ -248,11 +304,27 @@ class NNUNet(Method):
         else:
             plan_and_preprocess(images, labels, work_dir, conf)
             write_text_atomic(work_dir / RUN_RECORD, json.dumps(record, indent=1))
-        cmd = [sys.executable, "-m", "gdgp.methods.nnunet_train", "--dataset", str(DATASET_ID),
-               "--configuration", conf, "--trainer", trainer, "--seed", str(seed),
-               "--device", "cuda" if self.device.type == "cuda" else "cpu"]
-        for key, flag in (("epochs", "--epochs"), ("iterations_per_epoch", "--iterations"),
-                          ("val_iterations_per_epoch", "--val-iterations"), ("save_every", "--save-every")):
+        cmd = [
+            sys.executable,
+            "-m",
+            "gdgp.methods.nnunet_train",
+            "--dataset",
+            str(DATASET_ID),
+            "--configuration",
+            conf,
+            "--trainer",
+            trainer,
+            "--seed",
+            str(seed),
+            "--device",
+            "cuda" if self.device.type == "cuda" else "cpu",
+        ]
+        for key, flag in (
+            ("epochs", "--epochs"),
+            ("iterations_per_epoch", "--iterations"),
+            ("val_iterations_per_epoch", "--val-iterations"),
+            ("save_every", "--save-every"),
+        ):
             if self.hparams[key] is not None:
                 cmd += [flag, str(int(self.hparams[key]))]
         if resume:
@@ -267,21 +339,32 @@ class NNUNet(Method):
                 fh.seek(seen)
                 for line in fh.read().decode(errors="replace").splitlines():
                     if line.startswith("gdgp: "):
-                        log.info("%s", line[len("gdgp: "):])
+                        log.info("%s", line[len("gdgp: ") :])
         model_dir = work_dir / "results" / DATASET_NAME / f"{trainer}__nnUNetPlans__{conf}"
         # nnU-Net pickles its own checkpoint (written by the subprocess above, not user input).
         ckpt = torch.load(model_dir / "fold_all" / "checkpoint_final.pth", map_location="cpu", weights_only=False)
-        self.load_extra_state({"plans": (model_dir / "plans.json").read_text(),
-                               "dataset_json": (model_dir / "dataset.json").read_text(),
-                               "trainer_name": ckpt["trainer_name"],
-                               "mirroring_axes": json.dumps(ckpt.get("inference_allowed_mirroring_axes"))})
+        self.load_extra_state(
+            {
+                "plans": (model_dir / "plans.json").read_text(),
+                "dataset_json": (model_dir / "dataset.json").read_text(),
+                "trainer_name": ckpt["trainer_name"],
+                "mirroring_axes": json.dumps(ckpt.get("inference_allowed_mirroring_axes")),
+            }
+        )
         self.network.load_state_dict(ckpt["network_weights"])
         logs = ckpt["logging"]
         starts, ends = logs["epoch_start_timestamps"], logs["epoch_end_timestamps"]
-        return [{"epoch": i + 1, "loss": float(logs["train_losses"][i]), "lr": float(logs["lrs"][i]),
-                 "seconds": float(ends[i] - starts[i]), "val_loss": float(logs["val_losses"][i]),
-                 "pseudo_dice": float(np.mean(logs["dice_per_class_or_region"][i]))}
-                for i in range(len(logs["train_losses"]))]
+        return [
+            {
+                "epoch": i + 1,
+                "loss": float(logs["train_losses"][i]),
+                "lr": float(logs["lrs"][i]),
+                "seconds": float(ends[i] - starts[i]),
+                "val_loss": float(logs["val_losses"][i]),
+                "pseudo_dice": float(np.mean(logs["dice_per_class_or_region"][i])),
+            }
+            for i in range(len(logs["train_losses"]))
+        ]
 
     # --- prediction -------------------------------------------------------------------------
     def _get_predictor(self):
@@ -293,22 +376,34 @@ class NNUNet(Method):
 
             plans = PlansManager(json.loads(self._state["plans"]))
             axes = json.loads(self._state["mirroring_axes"])
-            predictor = nnUNetPredictor(tile_step_size=0.5, use_gaussian=True,
-                                        use_mirroring=bool(self.hparams["use_mirroring"]) and axes is not None,
-                                        perform_everything_on_device=self.device.type == "cuda",
-                                        device=self.device, verbose=False, verbose_preprocessing=False,
-                                        allow_tqdm=False)
-            predictor.manual_initialization(self.network, plans, plans.get_configuration(self.hparams["configuration"]),
-                                            [self.network.state_dict()], json.loads(self._state["dataset_json"]),
-                                            self._state["trainer_name"], None if axes is None else tuple(axes))
+            predictor = nnUNetPredictor(
+                tile_step_size=0.5,
+                use_gaussian=True,
+                use_mirroring=bool(self.hparams["use_mirroring"]) and axes is not None,
+                perform_everything_on_device=self.device.type == "cuda",
+                device=self.device,
+                verbose=False,
+                verbose_preprocessing=False,
+                allow_tqdm=False,
+            )
+            predictor.manual_initialization(
+                self.network,
+                plans,
+                plans.get_configuration(self.hparams["configuration"]),
+                [self.network.state_dict()],
+                json.loads(self._state["dataset_json"]),
+                self._state["trainer_name"],
+                None if axes is None else tuple(axes),
+            )
             self._predictor = predictor
         return self._predictor
 
     def encode(self, image: np.ndarray, clicks: Sequence[Click], prev_mask: np.ndarray) -> np.ndarray:
         return image[None].astype(np.float32)
 
-    def predict_batch(self, images: Sequence[np.ndarray], clicks: Sequence[Sequence[Click]],
-                      prev_masks: Sequence[np.ndarray]) -> np.ndarray:
+    def predict_batch(
+        self, images: Sequence[np.ndarray], clicks: Sequence[Sequence[Click]], prev_masks: Sequence[np.ndarray]
+    ) -> np.ndarray:
         """Foreground probability of each slice from nnU-Net's own predictor (same spacing as the
         exported training cases, so no resampling)."""
         predictor = self._get_predictor()
@@ -316,6 +411,7 @@ class NNUNet(Method):
         with self.inference():
             for image in images:
                 _, probs = predictor.predict_single_npy_array(
-                    np.asarray(image, np.float32)[None, None], {"spacing": list(SPACING)}, None, None, True)
+                    np.asarray(image, np.float32)[None, None], {"spacing": list(SPACING)}, None, None, True
+                )
                 out.append(np.asarray(probs[1, 0], dtype=np.float32))
         return np.stack(out)

@@ -39,7 +39,7 @@ def _seed(seed: int, epoch: int = 0) -> None:
     if epoch:
         seed = int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
     random.seed(seed)
-    np.random.seed(seed % 2**32)
+    np.random.seed(seed % 2**32)  # noqa: NPY002 - nnU-Net's augmentation draws from the global numpy RNG
     torch.manual_seed(seed)
 
 
@@ -64,8 +64,10 @@ def stop_after_epoch(trainer: Any, epochs: int) -> None:
     def end_then_stop() -> None:
         end()  # increments trainer.current_epoch (0-based) to the number of epochs done
         if epochs <= trainer.current_epoch < trainer.num_epochs:
-            print(f"gdgp: stopping after epoch {trainer.current_epoch} of {trainer.num_epochs} (simulated kill)",
-                  flush=True)
+            print(
+                f"gdgp: stopping after epoch {trainer.current_epoch} of {trainer.num_epochs} (simulated kill)",
+                flush=True,
+            )
             sys.stdout.flush()
             os._exit(STOPPED_EXIT)
 
@@ -80,20 +82,38 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=None, help="override the trainer's num_epochs")
     ap.add_argument("--iterations", type=int, default=None, help="override num_iterations_per_epoch")
     ap.add_argument("--val-iterations", type=int, default=None, help="override num_val_iterations_per_epoch")
-    ap.add_argument("--save-every", type=int, default=None, help="override save_every (epochs between "
-                    "checkpoint_latest.pth writes; nnU-Net's 50)")
-    ap.add_argument("--continue", dest="continue_training", action="store_true",
-                    help="nnU-Net's --c: continue from the trainer's checkpoint, if there is one")
-    ap.add_argument("--stop-after-epoch", type=int, default=None, help="exit without finishing after this "
-                    "epoch (simulates a killed job)")
+    ap.add_argument(
+        "--save-every",
+        type=int,
+        default=None,
+        help="override save_every (epochs between checkpoint_latest.pth writes; nnU-Net's 50)",
+    )
+    ap.add_argument(
+        "--continue",
+        dest="continue_training",
+        action="store_true",
+        help="nnU-Net's --c: continue from the trainer's checkpoint, if there is one",
+    )
+    ap.add_argument(
+        "--stop-after-epoch",
+        type=int,
+        default=None,
+        help="exit without finishing after this epoch (simulates a killed job)",
+    )
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     _seed(args.seed)
     from nnunetv2.run.run_training import get_trainer_from_args, maybe_load_checkpoint
 
-    trainer = get_trainer_from_args(args.dataset, args.configuration, "all", args.trainer,
-                                    continue_training=args.continue_training, device=torch.device(args.device))
+    trainer = get_trainer_from_args(
+        args.dataset,
+        args.configuration,
+        "all",
+        args.trainer,
+        continue_training=args.continue_training,
+        device=torch.device(args.device),
+    )
     # Before the checkpoint loads: loading initialises the trainer, whose LR schedule needs num_epochs.
     if args.epochs is not None:
         trainer.num_epochs = args.epochs
@@ -108,8 +128,11 @@ def main() -> None:
         stop_after_epoch(trainer, args.stop_after_epoch)
     maybe_load_checkpoint(trainer, args.continue_training, False)
     if trainer.current_epoch > 0:
-        print(f"gdgp: nnU-Net continues at epoch {trainer.current_epoch} (0-based; {trainer.current_epoch} of "
-              f"{trainer.num_epochs} done before)", flush=True)
+        print(
+            f"gdgp: nnU-Net continues at epoch {trainer.current_epoch} (0-based; {trainer.current_epoch} of "
+            f"{trainer.num_epochs} done before)",
+            flush=True,
+        )
         _seed(args.seed, trainer.current_epoch)
     trainer.run_training()
 

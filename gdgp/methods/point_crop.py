@@ -34,9 +34,12 @@ class JitterRobot(Robot):
 def check_crop_size(s: Any) -> None:
     """A ``crop_size`` the U-Net of ``channels`` can downsample ``len(channels) - 1`` times."""
     factor = 2 ** (len(s.channels) - 1)
-    require(s.crop_size >= 16 and s.crop_size % factor == 0, "crop_size",
-            f"an integer >= 16 divisible by {factor} (the U-Net downsamples {len(s.channels) - 1} times)",
-            s.crop_size)
+    require(
+        s.crop_size >= 16 and s.crop_size % factor == 0,
+        "crop_size",
+        f"an integer >= 16 divisible by {factor} (the U-Net downsamples {len(s.channels) - 1} times)",
+        s.crop_size,
+    )
 
 
 def cropped_unet(hp: dict[str, Any], in_channels: int) -> nn.Module:

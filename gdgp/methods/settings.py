@@ -44,16 +44,20 @@ def require(ok: bool, key: str, what: str, value: Any) -> None:
         raise SettingError(key, what, value)
 
 
-def setting(default: Any, help: str) -> Any:  # noqa: A002 (the dataclass metadata key)
+def setting(default: Any, help: str) -> Any:
     """A settings field: its default (lists are copied per instance) and one line of help."""
     if isinstance(default, list | dict | set):
         return dataclasses.field(default_factory=lambda: copy.deepcopy(default), metadata={"help": help})
     return dataclasses.field(default=default, metadata={"help": help})
 
 
-_NAMES: dict[Any, tuple[str, str]] = {int: ("an integer", "integers"), float: ("a number", "numbers"),
-                                      bool: ("true or false", "booleans"), str: ("a string", "strings"),
-                                      type(None): ("null", "nulls")}
+_NAMES: dict[Any, tuple[str, str]] = {
+    int: ("an integer", "integers"),
+    float: ("a number", "numbers"),
+    bool: ("true or false", "booleans"),
+    str: ("a string", "strings"),
+    type(None): ("null", "nulls"),
+}
 
 
 def describe(tp: Any, plural: bool = False) -> str:
@@ -151,13 +155,27 @@ class UNetSettings(MethodSettings):
 def unet_checks(s: Any, min_levels: int = 2) -> None:
     """The checks of a MONAI U-Net's settings: ``channels`` (>= ``min_levels`` positive integers),
     ``dropout`` in [0, 1) and ``res_units`` >= 0 (the last two only where the settings have them)."""
-    require(len(s.channels) >= min_levels and all(c >= 1 for c in s.channels), "channels",
-            f"a list of >= {min_levels} positive integers", s.channels)
+    require(
+        len(s.channels) >= min_levels and all(c >= 1 for c in s.channels),
+        "channels",
+        f"a list of >= {min_levels} positive integers",
+        s.channels,
+    )
     if hasattr(s, "dropout"):
         require(0.0 <= s.dropout < 1.0, "dropout", "in [0, 1)", s.dropout)
     if hasattr(s, "res_units"):
         require(s.res_units >= 0, "res_units", "an integer >= 0", s.res_units)
 
 
-__all__ = ["MethodSettings", "SettingError", "UNetSettings", "build_settings", "describe", "field_types", "matches", "require",
-           "setting", "unet_checks"]
+__all__ = [
+    "MethodSettings",
+    "SettingError",
+    "UNetSettings",
+    "build_settings",
+    "describe",
+    "field_types",
+    "matches",
+    "require",
+    "setting",
+    "unet_checks",
+]

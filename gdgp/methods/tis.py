@@ -52,8 +52,15 @@ from gdgp.methods.settings import MethodSettings, require, setting, unet_checks
 PROB_EPS = 1e-6  # the fused probability is turned back into a logit for the Dice+CE loss
 
 
-def assign_labels(pixels: Tensor, tokens: Tensor, positive: Tensor, valid: Tensor, auto_prob: Tensor,
-                  auto_logit: Tensor, temperature: float) -> tuple[Tensor, Tensor]:
+def assign_labels(
+    pixels: Tensor,
+    tokens: Tensor,
+    positive: Tensor,
+    valid: Tensor,
+    auto_prob: Tensor,
+    auto_logit: Tensor,
+    temperature: float,
+) -> tuple[Tensor, Tensor]:
     """Label assignment: each pixel to the click token of most similar feature, or to the automatic slot.
 
     Args:
@@ -79,22 +86,32 @@ def assign_labels(pixels: Tensor, tokens: Tensor, positive: Tensor, valid: Tenso
 class TISNetwork(nn.Module):
     """Automatic U-Net (logit + pixel features), click-encoding decoder, label-assignment projections."""
 
-    def __init__(self, channels: Sequence[int], features: int, heads: int, layers: int, auto_logit: float,
-                 memory_stride: int = 1) -> None:
+    def __init__(
+        self, channels: Sequence[int], features: int, heads: int, layers: int, auto_logit: float, memory_stride: int = 1
+    ) -> None:
         super().__init__()
         self.memory_stride = memory_stride
-        self.backbone = UNet(spatial_dims=2, in_channels=1, out_channels=features + 1, channels=tuple(channels),
-                             strides=(2,) * (len(channels) - 1), num_res_units=0, norm=Norm.INSTANCE)
+        self.backbone = UNet(
+            spatial_dims=2,
+            in_channels=1,
+            out_channels=features + 1,
+            channels=tuple(channels),
+            strides=(2,) * (len(channels) - 1),
+            num_res_units=0,
+            norm=Norm.INSTANCE,
+        )
         self.label_embed = nn.Embedding(2, features)
-        layer = nn.TransformerDecoderLayer(d_model=features, nhead=heads, dim_feedforward=2 * features,
-                                           dropout=0.0, batch_first=True)
+        layer = nn.TransformerDecoderLayer(
+            d_model=features, nhead=heads, dim_feedforward=2 * features, dropout=0.0, batch_first=True
+        )
         self.decoder = nn.TransformerDecoder(layer, num_layers=layers)
         self.pixel_proj = nn.Linear(features, features)
         self.token_proj = nn.Linear(features, features)
         self.auto_logit = nn.Parameter(torch.tensor(float(auto_logit)))
 
-    def forward(self, images: Tensor, idx: Tensor, positive: Tensor, valid: Tensor, temperature: float
-                ) -> dict[str, Tensor]:
+    def forward(
+        self, images: Tensor, idx: Tensor, positive: Tensor, valid: Tensor, temperature: float
+    ) -> dict[str, Tensor]:
         """Automatic and refined logits (B, H, W) for images (B, 1, H, W) and clicks.
 
         ``idx`` (B, N) flat pixel index of each click (N may be 0), ``positive``/``valid`` (B, N) bool.
@@ -103,15 +120,22 @@ class TISNetwork(nn.Module):
         auto = out[:, 0]
         if idx.shape[1] == 0:
             return {"auto": auto, "refined": auto}
-        feats = out[:, 1:].flatten(2).transpose(1, 2)                                 # (B, P, F)
+        feats = out[:, 1:].flatten(2).transpose(1, 2)  # (B, P, F)
         memory = F.avg_pool2d(out[:, 1:], self.memory_stride).flatten(2).transpose(1, 2)  # (B, P / s^2, F)
         at_click = torch.gather(feats, 1, idx.clamp_min(0)[..., None].expand(-1, -1, feats.shape[-1]))
         queries = at_click + self.label_embed(positive.long())
         pad = ~valid
         pad[:, 0] &= valid.any(1)  # a slice without clicks attends to a dummy token: no fully masked row
         tokens = self.decoder(queries, memory, tgt_key_padding_mask=pad)
-        prob, _ = assign_labels(self.pixel_proj(feats), self.token_proj(tokens), positive, valid,
-                                torch.sigmoid(auto.flatten(1)), self.auto_logit, temperature)
+        prob, _ = assign_labels(
+            self.pixel_proj(feats),
+            self.token_proj(tokens),
+            positive,
+            valid,
+            torch.sigmoid(auto.flatten(1)),
+            self.auto_logit,
+            temperature,
+        )
         p = prob.clamp(PROB_EPS, 1.0 - PROB_EPS).view_as(auto)
         # samples without clicks (padding only) keep their automatic logit exactly
         refined = torch.where(valid.any(1)[:, None, None], torch.log(p) - torch.log1p(-p), auto)
@@ -130,30 +154,48 @@ class TIS(Method):
         feature_channels: int = setting(16, "Pixel feature / token width (must be divisible by heads).")
         heads: int = setting(2, "Attention heads of the click-encoding decoder.")
         decoder_layers: int = setting(2, "Transformer decoder layers.")
-        memory_stride: int = setting(2, "Average-pooling stride of the pixel features the click tokens attend to "
-                                     "(2 cut the decoder's cost 4x at 64 px).")
-        temperature: float = setting(0.1, "Softmax temperature of the cosine similarity between pixels and click "
-                                     "tokens.")
-        auto_logit: float = setting(0.0, "Initial (learned) logit of the 'automatic' slot in the assignment: pixels "
-                                    "like no click keep the automatic prediction.")
+        memory_stride: int = setting(
+            2,
+            "Average-pooling stride of the pixel features the click tokens attend to "
+            "(2 cut the decoder's cost 4x at 64 px).",
+        )
+        temperature: float = setting(
+            0.1, "Softmax temperature of the cosine similarity between pixels and click tokens."
+        )
+        auto_logit: float = setting(
+            0.0,
+            "Initial (learned) logit of the 'automatic' slot in the assignment: pixels "
+            "like no click keep the automatic prediction.",
+        )
         auto_loss_weight: float = setting(1.0, "Weight of the extra Dice+CE loss on the automatic output.")
-        max_train_rounds: int = setting(3, "Max simulated corrective rounds per training batch "
-                                        "(RITM iterative training).")
+        max_train_rounds: int = setting(
+            3, "Max simulated corrective rounds per training batch (RITM iterative training)."
+        )
 
         def check(self) -> None:
             unet_checks(self)
             for key in ("feature_channels", "heads", "decoder_layers", "memory_stride"):
                 require(getattr(self, key) >= 1, key, ">= 1", getattr(self, key))
-            require(self.feature_channels % self.heads == 0, "feature_channels",
-                    f"divisible by heads ({self.heads})", self.feature_channels)
+            require(
+                self.feature_channels % self.heads == 0,
+                "feature_channels",
+                f"divisible by heads ({self.heads})",
+                self.feature_channels,
+            )
             require(self.temperature > 0, "temperature", "> 0", self.temperature)
             for key in ("auto_loss_weight", "max_train_rounds"):
                 require(getattr(self, key) >= 0, key, ">= 0", getattr(self, key))
 
     def build_network(self) -> nn.Module:
         hp = self.hparams
-        return TISNetwork(hp["channels"], hp["feature_channels"], hp["heads"], hp["decoder_layers"], hp["auto_logit"],
-                          hp["memory_stride"])
+        return TISNetwork(
+            hp["channels"],
+            hp["feature_channels"],
+            hp["heads"],
+            hp["decoder_layers"],
+            hp["auto_logit"],
+            hp["memory_stride"],
+        )
 
     def first_interaction(self, image: np.ndarray, robot: Robot) -> list[Click]:
         """None: round 0 is the automatic segmentation."""
@@ -179,15 +221,17 @@ class TIS(Method):
         idx, pos, valid = self._clicks(clicks, x.shape[-1])
         return self.network(x, idx, pos, valid, float(self.hparams["temperature"]))
 
-    def predict_batch(self, images: Sequence[np.ndarray], clicks: Sequence[Sequence[Click]],
-                      prev_masks: Sequence[np.ndarray]) -> np.ndarray:
+    def predict_batch(
+        self, images: Sequence[np.ndarray], clicks: Sequence[Sequence[Click]], prev_masks: Sequence[np.ndarray]
+    ) -> np.ndarray:
         """Refined foreground probabilities (B, H, W); the automatic one where a slice has no click."""
         with self.inference():
             logits = self._forward(images, clicks)["refined"]
         return torch.sigmoid(logits).float().cpu().numpy()
 
-    def train_step(self, images: np.ndarray, labels: np.ndarray, optimizer: torch.optim.Optimizer,
-                   rng: np.random.Generator) -> dict[str, float]:
+    def train_step(
+        self, images: np.ndarray, labels: np.ndarray, optimizer: torch.optim.Optimizer, rng: np.random.Generator
+    ) -> dict[str, float]:
         """One step of Dice+CE on the refined output + ``auto_loss_weight`` x Dice+CE on the automatic one."""
         clicks, _ = self.simulate_interaction(images, labels, rng)
         y = torch.from_numpy(labels[:, None].astype(np.float32)).to(self.device)
@@ -200,4 +244,3 @@ class TIS(Method):
         loss.backward()
         optimizer.step()
         return {"loss": float(loss.detach()), "refined": float(refined.detach()), "auto": float(auto.detach())}
-

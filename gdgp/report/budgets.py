@@ -62,8 +62,9 @@ def prepare_runs(clicks: pd.DataFrame) -> pd.DataFrame:
     """
     missing = [c for c in REQUIRED_COLUMNS if c not in clicks.columns]
     if missing:
-        raise ValueError(f"clicks rows lack column(s) {missing}; a single-seed evaluation needs a constant "
-                         "'seed' column")
+        raise ValueError(
+            f"clicks rows lack column(s) {missing}; a single-seed evaluation needs a constant 'seed' column"
+        )
     runs = clicks.sort_values([*RUN_KEYS, "round"], kind="stable").reset_index(drop=True)
     same_run = (runs[RUN_KEYS].shift() == runs[RUN_KEYS]).all(axis=1)
     if (same_run & (runs["round"].diff() == 0)).any():
@@ -118,8 +119,7 @@ def _std(x: pd.Series) -> float:
 def _pair_totals(runs: pd.DataFrame) -> pd.DataFrame:
     """Per (dataset, method): number of runs, of slices and of seeds."""
     g = runs.drop_duplicates(RUN_KEYS).groupby(_PAIR, sort=True)
-    return pd.DataFrame({"n_runs": g.size(), "n_slices_total": g["slice_id"].nunique(),
-                         "n_seeds": g["seed"].nunique()})
+    return pd.DataFrame({"n_runs": g.size(), "n_slices_total": g["slice_id"].nunique(), "n_seeds": g["seed"].nunique()})
 
 
 def _summary_columns(metrics: Sequence[str], has_empty: bool, has_case: bool) -> list[str]:
@@ -174,22 +174,34 @@ def budget_table(clicks: pd.DataFrame, budgets: Iterable[int]) -> pd.DataFrame:
             g = groups.get((dataset, method), at.iloc[:0])
             per_slice_n = g.groupby("slice_id")["seed"].nunique()
             full = per_slice_n.index[per_slice_n == tot["n_seeds"]]
-            rec = {"dataset": dataset, "method": method, "budget": int(b),
-                   "reachable": len(g) == tot["n_runs"], "n_slices": len(full),
-                   "n_slices_total": int(tot["n_slices_total"]), "n_seeds": int(tot["n_seeds"]),
-                   "n_run_ended": int(g["run_ended"].sum())}
+            rec = {
+                "dataset": dataset,
+                "method": method,
+                "budget": int(b),
+                "reachable": len(g) == tot["n_runs"],
+                "n_slices": len(full),
+                "n_slices_total": int(tot["n_slices_total"]),
+                "n_seeds": int(tot["n_seeds"]),
+                "n_run_ended": int(g["run_ended"].sum()),
+            }
             if has_case:
                 rec["n_patients"] = int(g.loc[g["slice_id"].isin(full), "case"].nunique())
             if rec["reachable"]:
                 per_slice = g.groupby("slice_id", sort=True)[metrics].mean()
-                rec |= {"dice_mean": float(per_slice["dice"].mean()), "dice_std": _std(per_slice["dice"]),
-                        "dice_seed_std": _std(g.groupby("seed")["dice"].mean())}
+                rec |= {
+                    "dice_mean": float(per_slice["dice"].mean()),
+                    "dice_std": _std(per_slice["dice"]),
+                    "dice_seed_std": _std(g.groupby("seed")["dice"].mean()),
+                }
                 if "nsd" in metrics:
                     rec |= {"nsd_mean": float(per_slice["nsd"].mean()), "nsd_std": _std(per_slice["nsd"])}
                 for m in ("assd_px", "assd_mm"):
                     if m in metrics:
-                        rec |= {f"{m}_mean": float(per_slice[m].mean()), f"{m}_std": _std(per_slice[m]),
-                                f"{m}_median": float(per_slice[m].median())}
+                        rec |= {
+                            f"{m}_mean": float(per_slice[m].mean()),
+                            f"{m}_std": _std(per_slice[m]),
+                            f"{m}_median": float(per_slice[m].median()),
+                        }
                 if has_empty:
                     rec["n_empty"] = int(g["empty_pred"].astype(bool).sum())
             records.append(rec)
@@ -242,8 +254,14 @@ def noc_table(clicks: pd.DataFrame, thresholds: Sequence[float] = (0.85, 0.90), 
     records = []
     for (dataset, method), tot in totals.iterrows():
         reachable = int(n_runs_within.get((dataset, method), 0)) == tot["n_runs"]
-        rec = {"dataset": dataset, "method": method, "budget": int(budget), "reachable": reachable,
-               "n_slices": int(tot["n_slices_total"]), "n_seeds": int(tot["n_seeds"])}
+        rec = {
+            "dataset": dataset,
+            "method": method,
+            "budget": int(budget),
+            "reachable": reachable,
+            "n_slices": int(tot["n_slices_total"]),
+            "n_seeds": int(tot["n_seeds"]),
+        }
         for c in value_cols:
             rec[c] = float(per_pair.loc[(dataset, method), c]) if reachable else math.nan
         records.append(rec)
@@ -302,12 +320,31 @@ def dice_auc(clicks: pd.DataFrame, budget: int) -> pd.DataFrame:
     records = []
     for (dataset, method), g in per_run.groupby(_PAIR, sort=True):
         per_slice = g.groupby("slice_id", sort=True)["dice_auc"].mean()
-        records.append({"dataset": dataset, "method": method, "budget": int(budget), "n_slices": len(per_slice),
-                        "n_seeds": int(g["seed"].nunique()), "dice_auc_mean": float(per_slice.mean()),
-                        "dice_auc_std": _std(per_slice),
-                        "dice_auc_seed_std": _std(g.groupby("seed")["dice_auc"].mean())})
-    return pd.DataFrame(records, columns=["dataset", "method", "budget", "n_slices", "n_seeds", "dice_auc_mean",
-                                          "dice_auc_std", "dice_auc_seed_std"])
+        records.append(
+            {
+                "dataset": dataset,
+                "method": method,
+                "budget": int(budget),
+                "n_slices": len(per_slice),
+                "n_seeds": int(g["seed"].nunique()),
+                "dice_auc_mean": float(per_slice.mean()),
+                "dice_auc_std": _std(per_slice),
+                "dice_auc_seed_std": _std(g.groupby("seed")["dice_auc"].mean()),
+            }
+        )
+    return pd.DataFrame(
+        records,
+        columns=[
+            "dataset",
+            "method",
+            "budget",
+            "n_slices",
+            "n_seeds",
+            "dice_auc_mean",
+            "dice_auc_std",
+            "dice_auc_seed_std",
+        ],
+    )
 
 
 def curve_by_clicks(clicks: pd.DataFrame, max_clicks: int) -> pd.DataFrame:

@@ -30,8 +30,8 @@ import numpy as np
 import pandas as pd
 
 from gdgp.atomic import atomic_path, write_text_atomic
-from gdgp.errors import ConfigError, InputDataError
 from gdgp.data.slice_set import SKIPPED_COLUMNS
+from gdgp.errors import ConfigError, InputDataError
 from gdgp.report import budgets as cost
 from gdgp.report import figures, stats, tables
 from gdgp.report.figures import Overlay, PanelRound
@@ -47,8 +47,18 @@ _OPTIONAL_FLOAT_COLUMNS = ("nsd",)
 _SEED_FOLDER = re.compile(r"seed(\d+)")
 #: One evaluation: a (dataset, method) of one training seed.
 _EVALUATION = ["dataset", "method", "seed"]
-_OVERLAY_KEYS = ("image", "gt", "pred", "rounds", "slice_id", "click_slice", "click_y", "click_x",
-                 "click_positive", "click_round")
+_OVERLAY_KEYS = (
+    "image",
+    "gt",
+    "pred",
+    "rounds",
+    "slice_id",
+    "click_slice",
+    "click_y",
+    "click_x",
+    "click_positive",
+    "click_round",
+)
 
 
 # --------------------------------------------------------------------------- reading
@@ -128,18 +138,24 @@ def _check_clicks(df: pd.DataFrame, path: Path) -> None:
     dup = df.duplicated([*_EVALUATION, "slice_id", "round"])
     if dup.any():
         r = df.loc[dup].iloc[0]
-        raise InputDataError(f"{path}: duplicate row for dataset={r['dataset']!r} method={r['method']!r} "
-                             f"seed={r['seed']} slice_id={r['slice_id']} round={r['round']}")
+        raise InputDataError(
+            f"{path}: duplicate row for dataset={r['dataset']!r} method={r['method']!r} "
+            f"seed={r['seed']} slice_id={r['slice_id']} round={r['round']}"
+        )
     for (dataset, method, seed), g in df.groupby(_EVALUATION):
         per_slice = g.groupby("slice_id")["round"].agg(["min", "max", "count"])
         n = int(per_slice["max"].max())
         bad = per_slice[(per_slice["min"] != 0) | (per_slice["max"] != n) | (per_slice["count"] != n + 1)]
         if not bad.empty:
-            raise InputDataError(f"{path}: ({dataset}, {method}, seed {seed}) slice_id {bad.index[0]} does not have "
-                                 f"every round 0..{n} like the other slices (truncated evaluation?)")
+            raise InputDataError(
+                f"{path}: ({dataset}, {method}, seed {seed}) slice_id {bad.index[0]} does not have "
+                f"every round 0..{n} like the other slices (truncated evaluation?)"
+            )
         if (g.sort_values(["slice_id", "round"]).groupby("slice_id")["n_clicks"].diff() < 0).any():
-            raise InputDataError(f"{path}: ({dataset}, {method}, seed {seed}) n_clicks decreases between rounds; it "
-                                 "must count every click so far, the first interaction included")
+            raise InputDataError(
+                f"{path}: ({dataset}, {method}, seed {seed}) n_clicks decreases between rounds; it "
+                "must count every click so far, the first interaction included"
+            )
 
 
 def load_clicks(paths: Sequence[Path], default_seed: int = 0, skip_empty: bool = False) -> pd.DataFrame:
@@ -183,9 +199,11 @@ def load_clicks(paths: Sequence[Path], default_seed: int = 0, skip_empty: bool =
             cover = frozenset(zip(g["slice_id"], g["round"], strict=True))
             first_path, first_seed, first_cover = coverage.setdefault(key[:2], (path, key[2], cover))
             if cover != first_cover:
-                raise InputDataError(f"{path}: {dataset}/{method} seed {seed} covers other slices or rounds than "
-                                     f"seed {first_seed} in {first_path}; the seeds of a method must be evaluated "
-                                     "alike")
+                raise InputDataError(
+                    f"{path}: {dataset}/{method} seed {seed} covers other slices or rounds than "
+                    f"seed {first_seed} in {first_path}; the seeds of a method must be evaluated "
+                    "alike"
+                )
         frames.append(df)
     if not frames:
         log.warning("every clicks file is empty (%d files): the tables have no rows", len(empty))
@@ -210,8 +228,10 @@ def identify(path: Path, known: Sequence[Pair]) -> Pair:
         if hits:
             best.append((max(hits), (dataset, method)))
     if not best:
-        raise InputDataError(f"cannot tell which (dataset, method) {path} belongs to: no known pair "
-                             f"{sorted(known)} has both names as folders of its path")
+        raise InputDataError(
+            f"cannot tell which (dataset, method) {path} belongs to: no known pair "
+            f"{sorted(known)} has both names as folders of its path"
+        )
     top = max(i for i, _ in best)
     winners = sorted({pair for i, pair in best if i == top})
     if len(winners) > 1:
@@ -243,8 +263,11 @@ def load_losses(paths: Sequence[Path], known: Sequence[Pair]) -> pd.DataFrame:
             if pair in owner:
                 raise InputDataError(f"loss of (dataset, method) = {pair} appears in both {owner[pair]} and {path}")
             owner[pair] = path
-        extras = [c for c in df.columns if c not in ("dataset", "method", *tables.LOSS_COLUMNS)
-                  and pd.api.types.is_numeric_dtype(df[c])]
+        extras = [
+            c
+            for c in df.columns
+            if c not in ("dataset", "method", *tables.LOSS_COLUMNS) and pd.api.types.is_numeric_dtype(df[c])
+        ]
         frames.append(df[["dataset", "method", *tables.LOSS_COLUMNS, *extras]])
     if not frames:
         return pd.DataFrame(columns=["dataset", "method", *tables.LOSS_COLUMNS])
@@ -273,15 +296,27 @@ def load_overlay(path: Path) -> tuple[Overlay, Pair | None]:
         raise InputDataError(f"overlay file {path} is not a readable .npz: {exc}") from exc
     img, gt, pred, rounds = arrays["image"], arrays["gt"], arrays["pred"], arrays["rounds"]
     k = img.shape[0] if img.ndim == 3 else -1
-    ok = (img.ndim == 3 and gt.shape == img.shape and pred.ndim == 4 and pred.shape[0] == k
-          and pred.shape[2:] == img.shape[1:] and rounds.shape == (pred.shape[1],) and rounds.size > 0
-          and arrays["slice_id"].shape == (k,))
+    ok = (
+        img.ndim == 3
+        and gt.shape == img.shape
+        and pred.ndim == 4
+        and pred.shape[0] == k
+        and pred.shape[2:] == img.shape[1:]
+        and rounds.shape == (pred.shape[1],)
+        and rounds.size > 0
+        and arrays["slice_id"].shape == (k,)
+    )
     m_clicks = arrays["click_slice"].shape
-    ok = ok and all(arrays[c].shape == m_clicks for c in
-                    ("click_y", "click_x", "click_positive", "click_round")) and len(m_clicks) == 1
+    ok = (
+        ok
+        and all(arrays[c].shape == m_clicks for c in ("click_y", "click_x", "click_positive", "click_round"))
+        and len(m_clicks) == 1
+    )
     if not ok:
-        raise InputDataError(f"overlay file {path} has inconsistent shapes: "
-                             + ", ".join(f"{key}{arrays[key].shape}" for key in _OVERLAY_KEYS))
+        raise InputDataError(
+            f"overlay file {path} has inconsistent shapes: "
+            + ", ".join(f"{key}{arrays[key].shape}" for key in _OVERLAY_KEYS)
+        )
     if k == 0:
         raise InputDataError(f"overlay file {path} holds no slices")
     if m_clicks[0] and (arrays["click_slice"].min() < 0 or arrays["click_slice"].max() >= k):
@@ -299,8 +334,9 @@ def _overlay_slices(path: Path) -> int | None:
         return None
 
 
-def load_overlays(paths: Sequence[Path], known: Sequence[Pair], default_seed: int = 0, skip_empty: bool = False
-                  ) -> dict[Pair, tuple[Overlay, int]]:
+def load_overlays(
+    paths: Sequence[Path], known: Sequence[Pair], default_seed: int = 0, skip_empty: bool = False
+) -> dict[Pair, tuple[Overlay, int]]:
     """Read every overlays.npz, keyed by (dataset, method), with the training seed its folder
     names (:func:`seed_of_path`); a pair given twice is an error. With ``skip_empty``, a file
     holding no slices (an evaluation of an empty split) is passed over."""
@@ -372,8 +408,15 @@ def load_skipped(paths: Sequence[Path]) -> pd.DataFrame:
     return both.drop_duplicates(["task", "case"]).sort_values(["task", "case"]).reset_index(drop=True)
 
 
-def significance_table(clicks: pd.DataFrame, per_slice: pd.DataFrame, reference: str | None,
-                       budgets: Sequence[int], noc_budget: int, n_boot: int, seed: int) -> pd.DataFrame:
+def significance_table(
+    clicks: pd.DataFrame,
+    per_slice: pd.DataFrame,
+    reference: str | None,
+    budgets: Sequence[int],
+    noc_budget: int,
+    n_boot: int,
+    seed: int,
+) -> pd.DataFrame:
     """significance.csv: patient-level paired Wilcoxon of every method against ``reference``.
 
     Rows with ``value`` = "dice" test the Dice at each budget where both methods have an
@@ -386,44 +429,63 @@ def significance_table(clicks: pd.DataFrame, per_slice: pd.DataFrame, reference:
     if reference not in set(clicks["method"]):
         log.warning("reference method %r is in no clicks table; significance.csv has no rows", reference)
     dice = stats.paired_patient_tests(per_slice, reference, budgets, n_boot=n_boot, seed=seed)
-    auc = stats.paired_patient_tests(cost.run_dice_auc(clicks, noc_budget), reference, value_col="dice_auc",
-                                     n_boot=n_boot, seed=seed)
+    auc = stats.paired_patient_tests(
+        cost.run_dice_auc(clicks, noc_budget), reference, value_col="dice_auc", n_boot=n_boot, seed=seed
+    )
     return pd.concat([dice, auc], ignore_index=True)
 
 
 _NO_RUNS = "No evaluated slices: every clicks file was empty."
 
 
-def _write_tables(clicks: pd.DataFrame, out_dir: Path, budget_list: list[int], noc_budget: int,
-                  thresholds: Sequence[float], reference_method: str | None, method_order: Sequence[str] | None,
-                  skipped: pd.DataFrame, n_boot: int, seed: int, split: str) -> tuple[dict, pd.DataFrame]:
+def _write_tables(
+    clicks: pd.DataFrame,
+    out_dir: Path,
+    budget_list: list[int],
+    noc_budget: int,
+    thresholds: Sequence[float],
+    reference_method: str | None,
+    method_order: Sequence[str] | None,
+    skipped: pd.DataFrame,
+    n_boot: int,
+    seed: int,
+    split: str,
+) -> tuple[dict, pd.DataFrame]:
     summary = cost.budget_table(clicks, budget_list)
     per_slice = tables.reachable_rows(cost.at_budgets(clicks, budget_list), summary)
-    cis = [stats.patient_ci_table(per_slice, v, n_boot=n_boot, seed=seed) for v in ("dice", "nsd")
-           if v in clicks.columns]
+    cis = [
+        stats.patient_ci_table(per_slice, v, n_boot=n_boot, seed=seed) for v in ("dice", "nsd") if v in clicks.columns
+    ]
     table4 = tables.table4_frame(summary, cis)
     write_csv(table4, out_dir / "table4.csv")
     write_csv(skipped, out_dir / "skipped.csv")
     if not skipped.empty:
-        log.warning("%d case(s) were skipped at extraction: %s", len(skipped),
-                    ", ".join(f"{t}/{c}" for t, c in zip(skipped["task"], skipped["case"], strict=True)))
+        log.warning(
+            "%d case(s) were skipped at extraction: %s",
+            len(skipped),
+            ", ".join(f"{t}/{c}" for t, c in zip(skipped["task"], skipped["case"], strict=True)),
+        )
     if table4.empty:  # every clicks file was empty (skip_empty): header-only tables
-        write_text_atomic(out_dir / "table4.md", _NO_RUNS + "\n\n"
-                          + tables.table4_markdown(table4, budget_list, n_boot, method_order, skipped, split))
+        write_text_atomic(
+            out_dir / "table4.md",
+            _NO_RUNS + "\n\n" + tables.table4_markdown(table4, budget_list, n_boot, method_order, skipped, split),
+        )
         write_text_atomic(out_dir / "table4.tex", f"% {_NO_RUNS}\n")
     else:
-        write_text_atomic(out_dir / "table4.md",
-                          tables.table4_markdown(table4, budget_list, n_boot, method_order, skipped, split))
-        write_text_atomic(out_dir / "table4.tex",
-                          tables.table4_latex(table4, budget_list, n_boot, method_order, split))
+        write_text_atomic(
+            out_dir / "table4.md", tables.table4_markdown(table4, budget_list, n_boot, method_order, skipped, split)
+        )
+        write_text_atomic(out_dir / "table4.tex", tables.table4_latex(table4, budget_list, n_boot, method_order, split))
     noc = tables.noc_frame(cost.noc_table(clicks, thresholds, noc_budget), cost.dice_auc(clicks, noc_budget))
     write_csv(noc, out_dir / "noc.csv")
     write_text_atomic(out_dir / "noc.md", tables.noc_markdown(noc, method_order))
     # The curve covers every table budget and the NoC budget.
     curve = tables.curve_frame(cost.curve_by_clicks(clicks, max(noc_budget, *budget_list)))
     write_csv(curve, out_dir / "dice_per_click.csv")
-    write_csv(significance_table(clicks, per_slice, reference_method, budget_list, noc_budget, n_boot, seed),
-              out_dir / "significance.csv")
+    write_csv(
+        significance_table(clicks, per_slice, reference_method, budget_list, noc_budget, n_boot, seed),
+        out_dir / "significance.csv",
+    )
     write_csv(tables.empty_prediction_frame(summary), out_dir / "empty_predictions.csv")
     metrics = tables.headline_metrics(table4, noc, thresholds)
     write_text_atomic(out_dir / "metrics.json", json.dumps(metrics, indent=2, sort_keys=True, allow_nan=False) + "\n")
@@ -434,8 +496,10 @@ def panel_rounds(clicks: pd.DataFrame, pair: Pair, seed: int, overlay: Overlay, 
     """Per overlay slice_id, the round its panel shows at ``budget`` total clicks
     (:func:`gdgp.report.figures.panel_round`), with ``n_clicks`` from the clicks of that seed."""
     rows = clicks.loc[(clicks["dataset"] == pair[0]) & (clicks["method"] == pair[1]) & (clicks["seed"] == seed)]
-    by_slice = {int(sid): dict(zip(g["round"].astype(int), g["n_clicks"].astype(int), strict=True))
-                for sid, g in rows.groupby("slice_id")}
+    by_slice = {
+        int(sid): dict(zip(g["round"].astype(int), g["n_clicks"].astype(int), strict=True))
+        for sid, g in rows.groupby("slice_id")
+    }
     out = {}
     for sid in map(int, overlay.slice_id):
         if sid not in by_slice:
@@ -447,35 +511,63 @@ def panel_rounds(clicks: pd.DataFrame, pair: Pair, seed: int, overlay: Overlay, 
     return out
 
 
-def _write_figures(clicks: pd.DataFrame, curve: pd.DataFrame, losses: pd.DataFrame,
-                   overlays: dict[Pair, tuple[Overlay, int]], out_dir: Path, budget_list: list[int],
-                   thresholds: Sequence[float], method_order: Sequence[str] | None) -> None:
+def _write_figures(
+    clicks: pd.DataFrame,
+    curve: pd.DataFrame,
+    losses: pd.DataFrame,
+    overlays: dict[Pair, tuple[Overlay, int]],
+    out_dir: Path,
+    budget_list: list[int],
+    thresholds: Sequence[float],
+    method_order: Sequence[str] | None,
+) -> None:
     all_methods = tables.order_methods([*clicks["method"], *losses["method"]], method_order)
     colours = figures.method_colours(all_methods)
     for dataset in sorted(clicks["dataset"].unique()):
         c = curve.loc[curve["dataset"] == dataset]
         methods = tables.order_methods(c["method"], method_order)
-        save_figure(figures.plot_dice_per_click(c, dataset, methods, colours, thresholds, budget_list),
-                    out_dir / f"dice_per_click_{dataset}.png")
+        save_figure(
+            figures.plot_dice_per_click(c, dataset, methods, colours, thresholds, budget_list),
+            out_dir / f"dice_per_click_{dataset}.png",
+        )
     if not losses.empty:
-        save_figure(figures.plot_loss_curves(losses, sorted(losses["dataset"].unique()),
-                                             tables.order_methods(losses["method"], method_order), colours),
-                    out_dir / "loss_curves.png")
+        save_figure(
+            figures.plot_loss_curves(
+                losses,
+                sorted(losses["dataset"].unique()),
+                tables.order_methods(losses["method"], method_order),
+                colours,
+            ),
+            out_dir / "loss_curves.png",
+        )
     budget = max(budget_list)
     for dataset in sorted({d for d, _ in overlays}):
         per_method = {m: ov for (d, m), (ov, _) in overlays.items() if d == dataset}
         shown = {m: panel_rounds(clicks, (d, m), k, ov, budget) for (d, m), (ov, k) in overlays.items() if d == dataset}
         methods = tables.order_methods(per_method, method_order)
-        save_figure(figures.plot_overlays(dataset, per_method, methods, shown, budget),
-                    out_dir / f"overlays_{dataset}.png")
+        save_figure(
+            figures.plot_overlays(dataset, per_method, methods, shown, budget), out_dir / f"overlays_{dataset}.png"
+        )
 
 
-def build_report(clicks_csvs: Sequence[Path], loss_csvs: Sequence[Path], overlay_npzs: Sequence[Path],
-                 out_dir: Path, budgets: Sequence[int] = (4, 8, 12), noc_budget: int = 20,
-                 noc_thresholds: Sequence[float] = (0.85, 0.90), reference_method: str | None = None,
-                 method_order: Sequence[str] | None = None, skipped_csvs: Sequence[Path] = (),
-                 n_boot: int = 10000, seed: int = 0, default_seed: int = 0, skip_empty: bool = False,
-                 with_figures: bool = True, split: str = "test") -> dict:
+def build_report(
+    clicks_csvs: Sequence[Path],
+    loss_csvs: Sequence[Path],
+    overlay_npzs: Sequence[Path],
+    out_dir: Path,
+    budgets: Sequence[int] = (4, 8, 12),
+    noc_budget: int = 20,
+    noc_thresholds: Sequence[float] = (0.85, 0.90),
+    reference_method: str | None = None,
+    method_order: Sequence[str] | None = None,
+    skipped_csvs: Sequence[Path] = (),
+    n_boot: int = 10000,
+    seed: int = 0,
+    default_seed: int = 0,
+    skip_empty: bool = False,
+    with_figures: bool = True,
+    split: str = "test",
+) -> dict:
     """Write every table and figure of the report into ``out_dir``, methods compared at equal cost.
 
     The cost axis is the total number of clicks the user placed, first interaction included
@@ -534,14 +626,27 @@ def build_report(clicks_csvs: Sequence[Path], loss_csvs: Sequence[Path], overlay
     _check_options(noc_budget, noc_thresholds, n_boot)
     thresholds = [float(t) for t in noc_thresholds]
     clicks = load_clicks(clicks_csvs, default_seed, skip_empty=skip_empty)
-    known = sorted({(str(d), str(m)) for d, m in clicks[["dataset", "method"]].drop_duplicates().itertuples(index=False)})
+    known = sorted(
+        {(str(d), str(m)) for d, m in clicks[["dataset", "method"]].drop_duplicates().itertuples(index=False)}
+    )
     losses = load_losses(loss_csvs, known)
     overlays = load_overlays(overlay_npzs, known, default_seed, skip_empty=skip_empty)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     skipped = load_skipped(skipped_csvs)
-    metrics, curve = _write_tables(clicks, out_dir, budget_list, int(noc_budget), thresholds, reference_method,
-                                   method_order, skipped, int(n_boot), int(seed), split)
+    metrics, curve = _write_tables(
+        clicks,
+        out_dir,
+        budget_list,
+        int(noc_budget),
+        thresholds,
+        reference_method,
+        method_order,
+        skipped,
+        int(n_boot),
+        int(seed),
+        split,
+    )
     write_csv(losses, out_dir / "loss_curves.csv")
     if with_figures:
         _write_figures(clicks, curve, losses, overlays, out_dir, budget_list, thresholds, method_order)
@@ -566,5 +671,14 @@ def write_dvc_files(out_dir: Path, metrics_path: Path | None, curves_path: Path 
         write_csv(wide.round(6), curves_path)
 
 
-__all__ = ["build_report", "check_budgets", "identify", "load_clicks", "load_losses", "load_overlay", "load_overlays",
-           "seed_of_path", "write_dvc_files"]
+__all__ = [
+    "build_report",
+    "check_budgets",
+    "identify",
+    "load_clicks",
+    "load_losses",
+    "load_overlay",
+    "load_overlays",
+    "seed_of_path",
+    "write_dvc_files",
+]

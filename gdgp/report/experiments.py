@@ -25,15 +25,15 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import pandas as pd
 
-from gdgp.atomic import write_text_atomic  # noqa: E402
-from gdgp.errors import InputDataError  # noqa: E402
-from gdgp.experiment_plan import LEARNED_PARAMETERS, ROW_LABELS, TABLES, TITLES  # noqa: E402
-from gdgp.report import budgets as cost  # noqa: E402
-from gdgp.report import figures, stats, tables  # noqa: E402
-from gdgp.report.build import _read_csv, load_clicks, write_csv  # noqa: E402
+from gdgp.atomic import write_text_atomic
+from gdgp.errors import InputDataError
+from gdgp.experiment_plan import LEARNED_PARAMETERS, ROW_LABELS, TABLES, TITLES
+from gdgp.report import budgets as cost
+from gdgp.report import figures, stats, tables
+from gdgp.report.build import _read_csv, load_clicks, write_csv
 
 PARAMETERS = LEARNED_PARAMETERS
 
@@ -47,8 +47,9 @@ def _markdown(df: pd.DataFrame) -> str:
 
 
 # --------------------------------------------------------------------------- Table 2
-def learned_parameters_table(losses: Sequence[Path], datasets: Sequence[str],
-                             initial: Mapping[str, float]) -> pd.DataFrame:
+def learned_parameters_table(
+    losses: Sequence[Path], datasets: Sequence[str], initial: Mapping[str, float]
+) -> pd.DataFrame:
     """Initial values (the configured ``methods.gdgp`` settings) and learned values per dataset.
 
     The learned values are the last epoch's row of each training's ``loss.csv``, where the
@@ -66,9 +67,12 @@ def learned_parameters_table(losses: Sequence[Path], datasets: Sequence[str],
         raise InputDataError(f"table2: {len(losses)} loss files but {len(datasets)} dataset names")
     missing = [k for k in PARAMETERS if k not in initial]
     if missing:
-        raise InputDataError(f"table2: no initial value for {missing} (give --initial KEY=VALUE for {list(PARAMETERS)})")
-    not_numbers = {k: initial[k] for k in PARAMETERS if isinstance(initial[k], bool)
-                   or not isinstance(initial[k], int | float)}
+        raise InputDataError(
+            f"table2: no initial value for {missing} (give --initial KEY=VALUE for {list(PARAMETERS)})"
+        )
+    not_numbers = {
+        k: initial[k] for k in PARAMETERS if isinstance(initial[k], bool) or not isinstance(initial[k], int | float)
+    }
     if not_numbers:
         raise InputDataError(f"table2: initial values must be numbers, got {not_numbers}")
     initial_row = {"row": "initial", **{k: float(initial[k]) for k in PARAMETERS}}
@@ -77,8 +81,13 @@ def learned_parameters_table(losses: Sequence[Path], datasets: Sequence[str],
         # a model without the GP (gdgp_abl_cnn) logs no kernel parameters: a clear error naming the file
         curve = _read_csv(path, ("epoch", *PARAMETERS), "Table 2's gdgp loss")
         last = curve.sort_values("epoch").iloc[-1]
-        learned_rows.append({"dataset": dataset, **{k: float(last[k]) for k in PARAMETERS},
-                             **{f"{k}_initial": initial_row[k] for k in PARAMETERS}})
+        learned_rows.append(
+            {
+                "dataset": dataset,
+                **{k: float(last[k]) for k in PARAMETERS},
+                **{f"{k}_initial": initial_row[k] for k in PARAMETERS},
+            }
+        )
     per_seed = pd.DataFrame(learned_rows)
     grouped = per_seed.groupby("dataset", sort=False)
     out = grouped.mean(numeric_only=True).reset_index()
@@ -93,27 +102,46 @@ def table2_markdown(df: pd.DataFrame) -> str:
     shown = df[["row", *PARAMETERS]].copy()
     seeds = df["n_seeds"].fillna(1)  # the initial row has none
     for k in PARAMETERS:
-        shown[k] = [f"{v:.2f} ± {sd:.2f}" if n > 1 else f"{v:.2f}"
-                    for v, sd, n in zip(shown[k], df[f"{k}_std"], seeds, strict=True)]
+        shown[k] = [
+            f"{v:.2f} ± {sd:.2f}" if n > 1 else f"{v:.2f}"
+            for v, sd, n in zip(shown[k], df[f"{k}_std"], seeds, strict=True)
+        ]
     note = ""
     if (seeds > 1).any():
         shown["seeds"] = [str(int(n)) if r != "initial" else "" for n, r in zip(seeds, df["row"], strict=True)]
         note = "\nWith several training seeds: mean ± std over the seeds' learned values.\n"
-    return ("# Table 2: initial and learned parameters\n\n" + _markdown(shown.rename(columns={"row": ""}))
-            + note)
+    return "# Table 2: initial and learned parameters\n\n" + _markdown(shown.rename(columns={"row": ""})) + note
 
 
 # --------------------------------------------------------------------------- Tables 3, 5, 6
 #: Columns of variant_table (and of table3/5/6.csv).
 VARIANT_COLUMNS: tuple[str, ...] = (
-    "dataset", "method", "row", "budget", "reachable", "n_slices", "n_patients", "n_seeds", "dice_mean", "dice_std",
-    "dice_seed_std", "assd_px_mean", "assd_px_std", "n_run_ended", "n_units", "mean_diff", "ci_low", "ci_high", "p",
+    "dataset",
+    "method",
+    "row",
+    "budget",
+    "reachable",
+    "n_slices",
+    "n_patients",
+    "n_seeds",
+    "dice_mean",
+    "dice_std",
+    "dice_seed_std",
+    "assd_px_mean",
+    "assd_px_std",
+    "n_run_ended",
+    "n_units",
+    "mean_diff",
+    "ci_low",
+    "ci_high",
+    "p",
     "p_holm",
 )
 
 
-def variant_table(clicks_csvs: Sequence[Path], table: str, budget: int, n_boot: int = 10000, seed: int = 0,
-                  default_seed: int = 0) -> pd.DataFrame:
+def variant_table(
+    clicks_csvs: Sequence[Path], table: str, budget: int, n_boot: int = 10000, seed: int = 0, default_seed: int = 0
+) -> pd.DataFrame:
     """One row per (dataset, gdgp or variant): Dice/ASSD at a total-click budget, and the test vs gdgp.
 
     Args:
@@ -144,8 +172,11 @@ def variant_table(clicks_csvs: Sequence[Path], table: str, budget: int, n_boot: 
     summary = cost.budget_table(clicks, [budget])
     per_slice = tables.reachable_rows(cost.at_budgets(clicks, [budget]), summary)
     tests = stats.paired_patient_tests(per_slice, "gdgp", budget, n_boot=n_boot, seed=seed)
-    out = summary.merge(tests[["dataset", "method", "budget", "n_units", "mean_diff", "ci_low", "ci_high", "p",
-                               "p_holm"]], on=["dataset", "method", "budget"], how="left")
+    out = summary.merge(
+        tests[["dataset", "method", "budget", "n_units", "mean_diff", "ci_low", "ci_high", "p", "p_holm"]],
+        on=["dataset", "method", "budget"],
+        how="left",
+    )
     order = {m: i for i, m in enumerate(["gdgp", *TABLES[table]])}
     out["row"] = out["method"].map(ROW_LABELS)
     out = out.sort_values(["dataset", "method"], key=lambda s: s.map(order) if s.name == "method" else s)
@@ -169,19 +200,24 @@ def variant_markdown(df: pd.DataFrame, table: str) -> str:
             if m != "gdgp" and not pd.isna(r["mean_diff"]):
                 p_text = "–" if pd.isna(r["p_holm"]) else f"{r['p_holm']:.2g}"
                 p = f" (Δ {100 * r['mean_diff']:+.1f}, p={p_text})"
-            seeds = (f" [seeds ± {100 * r['dice_seed_std']:.1f}]" if r["n_seeds"] > 1 else "")
-            cells[f"{d} Dice (%)"] = (tables.format_mean_std(100 * r["dice_mean"], 100 * r["dice_std"], 2)
-                                      + seeds + p)
+            seeds = f" [seeds ± {100 * r['dice_seed_std']:.1f}]" if r["n_seeds"] > 1 else ""
+            cells[f"{d} Dice (%)"] = tables.format_mean_std(100 * r["dice_mean"], 100 * r["dice_std"], 2) + seeds + p
             cells[f"{d} ASSD (px)"] = tables.format_mean_std(r["assd_px_mean"], r["assd_px_std"], 2)
         rows.append(cells)
     budget = int(df["budget"].max()) if len(df) else 0
     n_seeds = int(df["n_seeds"].max()) if len(df) else 1
-    seeds = (f" Each slice's metrics are the mean over {n_seeds} training seeds; [seeds ± s] is the std "
-             "of the per-seed mean Dice (points)." if n_seeds > 1 else "")
-    note = (f"\nDice and ASSD at a budget of {budget} total clicks (first interaction included), mean ± std over "
-            "test slices; – = the first interaction alone exceeds the budget. Δ = GDGP − row (Dice points, mean "
-            "over patients of the per-patient mean difference; positive: GDGP better), p = two-sided paired Wilcoxon "
-            f"over patients, Holm-corrected per dataset (– with too few patients).{seeds}\n")
+    seeds = (
+        f" Each slice's metrics are the mean over {n_seeds} training seeds; [seeds ± s] is the std "
+        "of the per-seed mean Dice (points)."
+        if n_seeds > 1
+        else ""
+    )
+    note = (
+        f"\nDice and ASSD at a budget of {budget} total clicks (first interaction included), mean ± std over "
+        "test slices; – = the first interaction alone exceeds the budget. Δ = GDGP − row (Dice points, mean "
+        "over patients of the per-patient mean difference; positive: GDGP better), p = two-sided paired Wilcoxon "
+        f"over patients, Holm-corrected per dataset (– with too few patients).{seeds}\n"
+    )
     return f"# {TITLES[table]}\n\n" + _markdown(pd.DataFrame(rows)) + note
 
 
@@ -210,12 +246,16 @@ def plot_gdgp_loss(loss_csvs: Sequence[Path], datasets: Sequence[str]) -> plt.Fi
     ncols = min(len(by_dataset), 3)
     nrows = -(-len(by_dataset) // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(4.6 * ncols, 3.4 * nrows), squeeze=False, dpi=figures.DPI)
-    for ax in list(axes.flat)[len(by_dataset):]:
+    for ax in list(axes.flat)[len(by_dataset) :]:
         ax.set_visible(False)
     for ax, (dataset, paths) in zip(axes.flat, by_dataset.items(), strict=False):
         df, band = _seed_mean_loss(paths)
-        ax.plot(df["epoch"], df["loss"], lw=2, label="L (total)" + (f", mean of {len(paths)} seeds"
-                                                                    if len(paths) > 1 else ""))
+        ax.plot(
+            df["epoch"],
+            df["loss"],
+            lw=2,
+            label="L (total)" + (f", mean of {len(paths)} seeds" if len(paths) > 1 else ""),
+        )
         if len(paths) > 1:
             ax.fill_between(band["epoch"], band["min"], band["max"], alpha=0.2, label="L, seed range")
         ax.plot(df["epoch"], df["seg"], lw=1.2, ls="--", label="0.5 Dice + 0.5 CE")
@@ -237,16 +277,25 @@ def plot_gdgp_loss(loss_csvs: Sequence[Path], datasets: Sequence[str]) -> plt.Fi
     return fig
 
 
-def write_table2(losses: Sequence[Path], datasets: Sequence[str], initial: Mapping[str, float], out_csv: Path,
-                 out_md: Path) -> pd.DataFrame:
+def write_table2(
+    losses: Sequence[Path], datasets: Sequence[str], initial: Mapping[str, float], out_csv: Path, out_md: Path
+) -> pd.DataFrame:
     df = learned_parameters_table(losses, datasets, initial)
     write_csv(df, out_csv)
     write_text_atomic(out_md, table2_markdown(df))
     return df
 
 
-def write_variant_table(clicks_csvs: Sequence[Path], table: str, budget: int, out_csv: Path, out_md: Path,
-                        n_boot: int = 10000, seed: int = 0, default_seed: int = 0) -> pd.DataFrame:
+def write_variant_table(
+    clicks_csvs: Sequence[Path],
+    table: str,
+    budget: int,
+    out_csv: Path,
+    out_md: Path,
+    n_boot: int = 10000,
+    seed: int = 0,
+    default_seed: int = 0,
+) -> pd.DataFrame:
     df = variant_table(clicks_csvs, table, budget, n_boot=n_boot, seed=seed, default_seed=default_seed)
     write_csv(df, out_csv)
     write_text_atomic(out_md, variant_markdown(df, table))

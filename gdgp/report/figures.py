@@ -15,12 +15,12 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.patches import Patch  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 
 DPI = 120
 _GT_COLOUR = "#ffd60a"
@@ -90,9 +90,14 @@ def method_colours(methods: Sequence[str]) -> dict[str, tuple[float, float, floa
     return {m: cmap(i % cmap.N) for i, m in enumerate(methods)}
 
 
-def plot_dice_per_click(curve: pd.DataFrame, dataset: str, methods: Sequence[str],
-                        colours: Mapping[str, tuple] | None = None,
-                        thresholds: Sequence[float] = (), budgets: Sequence[int] = ()) -> Figure:
+def plot_dice_per_click(
+    curve: pd.DataFrame,
+    dataset: str,
+    methods: Sequence[str],
+    colours: Mapping[str, tuple] | None = None,
+    thresholds: Sequence[float] = (),
+    budgets: Sequence[int] = (),
+) -> Figure:
     """Mean Dice vs total clicks for one dataset, one line per method, ± SEM shaded.
 
     Args:
@@ -119,8 +124,16 @@ def plot_dice_per_click(curve: pd.DataFrame, dataset: str, methods: Sequence[str
         ax.fill_between(x, y - sem, y + sem, step="post", color=colours[m], alpha=0.18, lw=0)
     for t in thresholds:
         ax.axhline(t, color="0.5", lw=0.8, ls=":", zorder=0)
-        ax.annotate(f"{t:.2f}", xy=(1.0, t), xycoords=("axes fraction", "data"), xytext=(3, 0),
-                    textcoords="offset points", va="center", fontsize=8, color="0.4")
+        ax.annotate(
+            f"{t:.2f}",
+            xy=(1.0, t),
+            xycoords=("axes fraction", "data"),
+            xytext=(3, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=8,
+            color="0.4",
+        )
     for b in budgets:
         ax.axvline(b, color="0.6", lw=0.8, ls=":", zorder=0)
     ax.set_xlabel("total clicks (first interaction included)")
@@ -135,8 +148,9 @@ def plot_dice_per_click(curve: pd.DataFrame, dataset: str, methods: Sequence[str
     return fig
 
 
-def plot_loss_curves(losses: pd.DataFrame, datasets: Sequence[str], methods: Sequence[str],
-                     colours: Mapping[str, tuple] | None = None) -> Figure:
+def plot_loss_curves(
+    losses: pd.DataFrame, datasets: Sequence[str], methods: Sequence[str], colours: Mapping[str, tuple] | None = None
+) -> Figure:
     """Training loss vs epoch, one subplot per dataset, one line per method.
 
     The y axis is logarithmic when the losses of a subplot span more than a factor 10, so
@@ -152,8 +166,9 @@ def plot_loss_curves(losses: pd.DataFrame, datasets: Sequence[str], methods: Seq
         for m in methods:
             c = d.loc[d["method"] == m].sort_values("epoch")
             if not c.empty:
-                ax.plot(c["epoch"], c["loss"], lw=1.6, color=colours[m], label=m,
-                        marker="o" if len(c) <= 30 else None, ms=3)
+                ax.plot(
+                    c["epoch"], c["loss"], lw=1.6, color=colours[m], label=m, marker="o" if len(c) <= 30 else None, ms=3
+                )
         values = d["loss"].to_numpy(float)
         values = values[np.isfinite(values)]
         if values.size and values.min() > 0 and values.max() / values.min() > 10:
@@ -164,7 +179,7 @@ def plot_loss_curves(losses: pd.DataFrame, datasets: Sequence[str], methods: Seq
         ax.grid(True, alpha=0.3, which="both")
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8)
-    for ax in list(axes.flat)[len(datasets):]:
+    for ax in list(axes.flat)[len(datasets) :]:
         ax.set_visible(False)
     fig.tight_layout()
     return fig
@@ -198,8 +213,16 @@ def _draw_clicks(ax: plt.Axes, ov: Overlay, k: int, up_to_round: int) -> None:
     pos = np.asarray(ov.click_positive, dtype=bool)
     for mask, colour, marker in ((sel & pos, _POS_COLOUR, "o"), (sel & ~pos, _NEG_COLOUR, "X")):
         if mask.any():
-            ax.scatter(np.asarray(ov.click_x)[mask], np.asarray(ov.click_y)[mask], s=36, c=colour,
-                       marker=marker, edgecolors="white", linewidths=0.8, zorder=5)
+            ax.scatter(
+                np.asarray(ov.click_x)[mask],
+                np.asarray(ov.click_y)[mask],
+                s=36,
+                c=colour,
+                marker=marker,
+                edgecolors="white",
+                linewidths=0.8,
+                zorder=5,
+            )
 
 
 def _blank(ax: plt.Axes, text: str) -> None:
@@ -211,13 +234,19 @@ def _blank(ax: plt.Axes, text: str) -> None:
 def _panel_title(method: str | None, p: PanelRound, budget: int) -> str:
     """``"7 clicks (round 3)"``; ``"round 0: 7 clicks > budget 4"`` when the first interaction
     alone exceeds the budget; the method's name on a line above when given (first row)."""
-    info = (f"round 0: {p.n_clicks} clicks > budget {budget}" if p.over_budget
-            else f"{p.n_clicks} clicks (round {p.round})")
+    info = (
+        f"round 0: {p.n_clicks} clicks > budget {budget}" if p.over_budget else f"{p.n_clicks} clicks (round {p.round})"
+    )
     return info if method is None else f"{method}\n{info}"
 
 
-def plot_overlays(dataset: str, overlays: Mapping[str, Overlay], methods: Sequence[str],
-                  shown: Mapping[str, Mapping[int, PanelRound]], budget: int) -> Figure:
+def plot_overlays(
+    dataset: str,
+    overlays: Mapping[str, Overlay],
+    methods: Sequence[str],
+    shown: Mapping[str, Mapping[int, PanelRound]],
+    budget: int,
+) -> Figure:
     """Qualitative grid: rows = slices; columns = image | ground truth | each method's prediction.
 
     Each prediction is the one ``shown[method][slice_id]`` names (:func:`panel_round`: the
@@ -233,8 +262,9 @@ def plot_overlays(dataset: str, overlays: Mapping[str, Overlay], methods: Sequen
     nrows, ncols = max(len(slice_ids), 1), 2 + len(methods)
     h, w = first.image.shape[1:]
     panel = 2.3
-    fig, axes = plt.subplots(nrows, ncols, figsize=(panel * ncols * max(w / h, 0.5), (panel + 0.25) * nrows + 1.0),
-                             dpi=DPI, squeeze=False)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(panel * ncols * max(w / h, 0.5), (panel + 0.25) * nrows + 1.0), dpi=DPI, squeeze=False
+    )
     axes[0, 0].set_title("image", fontsize=10)
     axes[0, 1].set_title("ground truth", fontsize=10)
     for row, sid in enumerate(slice_ids):
@@ -256,16 +286,29 @@ def plot_overlays(dataset: str, overlays: Mapping[str, Overlay], methods: Sequen
             _draw_mask(ax, pred, _PRED_COLOUR, 0.35)
             _draw_mask(ax, ov.gt[k], _GT_COLOUR, 0.0, ls="--")
             _draw_clicks(ax, ov, k, p.round)
-            ax.set_title(_panel_title(m if row == 0 else None, p, budget), fontsize=8,
-                         color="#b00020" if p.over_budget else "black")
-            ax.text(0.03, 0.97, f"Dice {_dice(pred, ov.gt[k]):.3f}", transform=ax.transAxes, va="top",
-                    ha="left", fontsize=8, color="white", bbox={"facecolor": "black", "alpha": 0.6, "pad": 1.5,
-                                                                "lw": 0})
-    handles = [Patch(facecolor=_GT_COLOUR, alpha=0.6, label="ground truth"),
-               Patch(facecolor=_PRED_COLOUR, alpha=0.6, label="prediction"),
-               Line2D([], [], color=_GT_COLOUR, ls="--", label="ground-truth outline"),
-               Line2D([], [], marker="o", ls="", color=_POS_COLOUR, markeredgecolor="white", label="positive click"),
-               Line2D([], [], marker="X", ls="", color=_NEG_COLOUR, markeredgecolor="white", label="negative click")]
+            ax.set_title(
+                _panel_title(m if row == 0 else None, p, budget),
+                fontsize=8,
+                color="#b00020" if p.over_budget else "black",
+            )
+            ax.text(
+                0.03,
+                0.97,
+                f"Dice {_dice(pred, ov.gt[k]):.3f}",
+                transform=ax.transAxes,
+                va="top",
+                ha="left",
+                fontsize=8,
+                color="white",
+                bbox={"facecolor": "black", "alpha": 0.6, "pad": 1.5, "lw": 0},
+            )
+    handles = [
+        Patch(facecolor=_GT_COLOUR, alpha=0.6, label="ground truth"),
+        Patch(facecolor=_PRED_COLOUR, alpha=0.6, label="prediction"),
+        Line2D([], [], color=_GT_COLOUR, ls="--", label="ground-truth outline"),
+        Line2D([], [], marker="o", ls="", color=_POS_COLOUR, markeredgecolor="white", label="positive click"),
+        Line2D([], [], marker="X", ls="", color=_NEG_COLOUR, markeredgecolor="white", label="negative click"),
+    ]
     fig.suptitle(f"{dataset}: each method at a budget of {budget} total clicks", fontsize=12)
     fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0.04, 1, 1))

@@ -32,8 +32,8 @@ from pathlib import Path
 import pandas as pd
 from scipy.stats import kendalltau
 
-from gdgp.errors import ConfigError
 from gdgp.clicks.protocols import PROTOCOLS
+from gdgp.errors import ConfigError
 from gdgp.report import budgets as cost
 from gdgp.report.build import check_budgets, load_clicks, write_csv
 from gdgp.report.tables import order_methods
@@ -52,8 +52,12 @@ def tau_column(a: str, b: str) -> str:
 def protocol_columns(protocols: Sequence[str]) -> list[str]:
     """The columns of protocol_sensitivity.csv for these protocols, in order."""
     protocols = list(protocols)
-    return [*PROTOCOL_KEYS, *(f"dice_{p}" for p in protocols), *(f"rank_{p}" for p in protocols),
-            *(tau_column(a, b) for a, b in itertools.combinations(protocols, 2))]
+    return [
+        *PROTOCOL_KEYS,
+        *(f"dice_{p}" for p in protocols),
+        *(f"rank_{p}" for p in protocols),
+        *(tau_column(a, b) for a, b in itertools.combinations(protocols, 2)),
+    ]
 
 
 def _check_protocols(protocols: Sequence[str]) -> list[str]:
@@ -77,8 +81,9 @@ def _kendall(x: pd.Series, y: pd.Series) -> float:
     return float(kendalltau(both.iloc[:, 0], both.iloc[:, 1]).statistic)
 
 
-def protocol_sensitivity(clicks: Mapping[str, pd.DataFrame], budgets: Sequence[int],
-                         method_order: Sequence[str] | None = None) -> pd.DataFrame:
+def protocol_sensitivity(
+    clicks: Mapping[str, pd.DataFrame], budgets: Sequence[int], method_order: Sequence[str] | None = None
+) -> pd.DataFrame:
     """Dice, rank and pairwise Kendall tau of the methods under each click protocol.
 
     Args:
@@ -103,8 +108,14 @@ def protocol_sensitivity(clicks: Mapping[str, pd.DataFrame], budgets: Sequence[i
     for p in protocols:
         rows = clicks[p]
         if rows.empty:
-            part = pd.DataFrame({"dataset": pd.Series(dtype=object), "method": pd.Series(dtype=object),
-                                 "budget": pd.Series(dtype=int), f"dice_{p}": pd.Series(dtype=float)})
+            part = pd.DataFrame(
+                {
+                    "dataset": pd.Series(dtype=object),
+                    "method": pd.Series(dtype=object),
+                    "budget": pd.Series(dtype=int),
+                    f"dice_{p}": pd.Series(dtype=float),
+                }
+            )
         else:
             part = cost.budget_table(rows, budget_list)[["dataset", "method", "budget", "dice_mean"]]
             part = part.rename(columns={"dice_mean": f"dice_{p}"})
@@ -116,23 +127,28 @@ def protocol_sensitivity(clicks: Mapping[str, pd.DataFrame], budgets: Sequence[i
         merged[f"rank_{p}"] = cell[f"dice_{p}"].rank(ascending=False, method="average")
     for a, b in itertools.combinations(protocols, 2):
         taus = {key: _kendall(g[f"rank_{a}"], g[f"rank_{b}"]) for key, g in cell}
-        merged[tau_column(a, b)] = [taus[(d, int(k))] for d, k in zip(merged["dataset"], merged["budget"],
-                                                                        strict=True)]
+        merged[tau_column(a, b)] = [taus[(d, int(k))] for d, k in zip(merged["dataset"], merged["budget"], strict=True)]
     position = {m: i for i, m in enumerate(order_methods(merged["method"], method_order))}
     merged = merged.assign(_order=merged["method"].map(position))
     merged = merged.sort_values(["dataset", "budget", "_order"], kind="stable").drop(columns="_order")
     return merged[protocol_columns(protocols)].reset_index(drop=True)
 
 
-def load_protocol_clicks(clicks_csvs: Mapping[str, Sequence[Path]], skip_empty: bool = False
-                         ) -> dict[str, pd.DataFrame]:
+def load_protocol_clicks(
+    clicks_csvs: Mapping[str, Sequence[Path]], skip_empty: bool = False
+) -> dict[str, pd.DataFrame]:
     """Read each protocol's clicks.csv files (:func:`gdgp.report.build.load_clicks`; the
     training seed comes from the ``seed<k>`` folder)."""
     return {p: load_clicks([Path(f) for f in files], skip_empty=skip_empty) for p, files in clicks_csvs.items()}
 
 
-def write_protocol_sensitivity(clicks_csvs: Mapping[str, Sequence[Path]], budgets: Sequence[int], out_csv: Path,
-                               method_order: Sequence[str] | None = None, skip_empty: bool = False) -> pd.DataFrame:
+def write_protocol_sensitivity(
+    clicks_csvs: Mapping[str, Sequence[Path]],
+    budgets: Sequence[int],
+    out_csv: Path,
+    method_order: Sequence[str] | None = None,
+    skip_empty: bool = False,
+) -> pd.DataFrame:
     """Read the runs of every protocol, write ``protocol_sensitivity.csv`` atomically, return it.
 
     Args:
@@ -148,5 +164,11 @@ def write_protocol_sensitivity(clicks_csvs: Mapping[str, Sequence[Path]], budget
     return table
 
 
-__all__ = ["PROTOCOL_KEYS", "load_protocol_clicks", "protocol_columns", "protocol_sensitivity", "tau_column",
-           "write_protocol_sensitivity"]
+__all__ = [
+    "PROTOCOL_KEYS",
+    "load_protocol_clicks",
+    "protocol_columns",
+    "protocol_sensitivity",
+    "tau_column",
+    "write_protocol_sensitivity",
+]

@@ -35,8 +35,20 @@ from gdgp.report.tables import holm
 UNIT = "patient"
 
 PATIENT_TEST_COLUMNS: tuple[str, ...] = (
-    "dataset", "method", "reference", "budget", "value", "unit", "n_units", "n_nonzero", "mean_diff",
-    "ci_low", "ci_high", "statistic", "p", "p_holm",
+    "dataset",
+    "method",
+    "reference",
+    "budget",
+    "value",
+    "unit",
+    "n_units",
+    "n_nonzero",
+    "mean_diff",
+    "ci_low",
+    "ci_high",
+    "statistic",
+    "p",
+    "p_holm",
 )
 
 #: Most resampled values held in memory at once by :func:`bootstrap_ci`.
@@ -69,8 +81,12 @@ def patient_means(values: pd.DataFrame, value_col: str = "dice") -> pd.DataFrame
     return out.reset_index()
 
 
-def bootstrap_ci(per_patient_values: Iterable[float] | np.ndarray | pd.Series, n_boot: int = 10000,
-                 seed: int = 0, level: float = 0.95) -> tuple[float, float]:
+def bootstrap_ci(
+    per_patient_values: Iterable[float] | np.ndarray | pd.Series,
+    n_boot: int = 10000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> tuple[float, float]:
     """Percentile bootstrap confidence interval of the mean over patients.
 
     Patients are resampled with replacement ``n_boot`` times (one generator
@@ -133,8 +149,9 @@ def wilcoxon_safe(reference: np.ndarray, other: np.ndarray, min_nonzero: int = 2
     return float(res.statistic), float(res.pvalue)
 
 
-def patient_ci_table(per_slice_at_budget: pd.DataFrame, value_col: str = "dice", n_boot: int = 10000,
-                     seed: int = 0, level: float = 0.95) -> pd.DataFrame:
+def patient_ci_table(
+    per_slice_at_budget: pd.DataFrame, value_col: str = "dice", n_boot: int = 10000, seed: int = 0, level: float = 0.95
+) -> pd.DataFrame:
     """Patient-level bootstrap CI of the mean of per-patient means, per (dataset, method, budget).
 
     Args:
@@ -173,10 +190,17 @@ def _budgets(values: pd.DataFrame, budget: int | Iterable[int] | None) -> list[i
     return [b for b in wanted if b in present]
 
 
-def paired_patient_tests(per_slice_at_budget: pd.DataFrame, reference: str,
-                         budget: int | Iterable[int] | None = None, *, value_col: str = "dice",
-                         n_boot: int = 10000, seed: int = 0, level: float = 0.95,
-                         min_nonzero: int = 2) -> pd.DataFrame:
+def paired_patient_tests(
+    per_slice_at_budget: pd.DataFrame,
+    reference: str,
+    budget: int | Iterable[int] | None = None,
+    *,
+    value_col: str = "dice",
+    n_boot: int = 10000,
+    seed: int = 0,
+    level: float = 0.95,
+    min_nonzero: int = 2,
+) -> pd.DataFrame:
     """Paired Wilcoxon signed-rank tests over patients: the reference vs every other method.
 
     Per dataset and budget, each patient's value is :func:`patient_means` of ``value_col``;
@@ -221,11 +245,23 @@ def paired_patient_tests(per_slice_at_budget: pd.DataFrame, reference: str,
                 diff = a - o
                 statistic, p = wilcoxon_safe(a, o, min_nonzero)
                 low, high = bootstrap_ci(diff, n_boot=n_boot, seed=seed, level=level)
-                block.append({"dataset": dataset, "method": method, "reference": reference, "budget": int(b),
-                              "value": value_col, "unit": UNIT, "n_units": len(pairs),
-                              "n_nonzero": int(np.count_nonzero(diff)),
-                              "mean_diff": float(diff.mean()) if len(diff) else math.nan,
-                              "ci_low": low, "ci_high": high, "statistic": statistic, "p": p})
+                block.append(
+                    {
+                        "dataset": dataset,
+                        "method": method,
+                        "reference": reference,
+                        "budget": int(b),
+                        "value": value_col,
+                        "unit": UNIT,
+                        "n_units": len(pairs),
+                        "n_nonzero": int(np.count_nonzero(diff)),
+                        "mean_diff": float(diff.mean()) if len(diff) else math.nan,
+                        "ci_low": low,
+                        "ci_high": high,
+                        "statistic": statistic,
+                        "p": p,
+                    }
+                )
             for rec, ph in zip(block, holm([r["p"] for r in block]), strict=True):
                 rec["p_holm"] = ph
             records += block

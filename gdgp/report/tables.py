@@ -29,8 +29,23 @@ import pandas as pd
 
 #: Columns every clicks.csv must have (the evaluator writes these; ``nsd`` and ``seed`` are optional).
 CLICKS_COLUMNS: tuple[str, ...] = (
-    "dataset", "method", "slice_id", "case", "slice_z", "round", "n_clicks", "click_y", "click_x",
-    "click_positive", "dice", "assd_px", "assd_mm", "tp", "fp", "fn", "empty_pred",
+    "dataset",
+    "method",
+    "slice_id",
+    "case",
+    "slice_z",
+    "round",
+    "n_clicks",
+    "click_y",
+    "click_x",
+    "click_positive",
+    "dice",
+    "assd_px",
+    "assd_mm",
+    "tp",
+    "fp",
+    "fn",
+    "empty_pred",
 )
 #: Columns every loss.csv must have.
 LOSS_COLUMNS: tuple[str, ...] = ("epoch", "loss", "lr", "seconds")
@@ -40,9 +55,28 @@ _CELL = ["dataset", "method", "budget"]
 
 #: table4.csv, in this order (the ``nsd_*`` columns only when the clicks have NSD).
 TABLE4_COLUMNS: tuple[str, ...] = (
-    "dataset", "method", "budget", "dice_mean", "dice_std", "dice_ci_low", "dice_ci_high", "dice_patient_mean",
-    "dice_seed_std", "nsd_mean", "nsd_ci_low", "nsd_ci_high", "assd_px_mean", "assd_px_median", "assd_mm_mean",
-    "assd_mm_median", "n_empty", "n_run_ended", "n_slices", "n_patients", "n_seeds", "reachable",
+    "dataset",
+    "method",
+    "budget",
+    "dice_mean",
+    "dice_std",
+    "dice_ci_low",
+    "dice_ci_high",
+    "dice_patient_mean",
+    "dice_seed_std",
+    "nsd_mean",
+    "nsd_ci_low",
+    "nsd_ci_high",
+    "assd_px_mean",
+    "assd_px_median",
+    "assd_mm_mean",
+    "assd_mm_median",
+    "n_empty",
+    "n_run_ended",
+    "n_slices",
+    "n_patients",
+    "n_seeds",
+    "reachable",
 )
 #: empty_predictions.csv.
 EMPTY_COLUMNS: tuple[str, ...] = ("dataset", "method", "budget", "reachable", "n_slices", "n_seeds", "n_empty")
@@ -178,8 +212,9 @@ TABLE4_BLOCKS: tuple[tuple[str, object, str, bool, int], ...] = (
 )
 
 
-def table4_cells(table4: pd.DataFrame, method_order: Sequence[str] | None = None
-                 ) -> tuple[list[tuple[str, int]], list[str], dict[tuple[str, str, int, str], tuple[str, bool, bool]]]:
+def table4_cells(
+    table4: pd.DataFrame, method_order: Sequence[str] | None = None
+) -> tuple[list[tuple[str, int]], list[str], dict[tuple[str, str, int, str], tuple[str, bool, bool]]]:
     """The content of Table 4 independent of output format.
 
     Returns:
@@ -205,30 +240,41 @@ def table4_cells(table4: pd.DataFrame, method_order: Sequence[str] | None = None
 def table4_caption(budgets: Sequence[int], n_boot: int, split: str = "test") -> str:
     """The caption line shared by the Markdown and LaTeX views; ``split`` names the slices
     the runs scored (``test``, or ``validation`` for the validation report)."""
-    return (f"Dice at total-click budgets of {', '.join(map(str, budgets))} clicks (first interaction included: a "
-            f"point = 1 click, a box = 2): mean over {split} slices of the seed-averaged Dice [95 % CI, "
-            f"patient-level bootstrap of the mean of per-patient means, {n_boot} resamples]; below, ASSD (px) "
-            f"median over {split} slices (empty predictions among the seed × slice runs). Best per dataset and "
-            "budget in bold; – = the method's first interaction alone costs more than the budget.")
+    return (
+        f"Dice at total-click budgets of {', '.join(map(str, budgets))} clicks (first interaction included: a "
+        f"point = 1 click, a box = 2): mean over {split} slices of the seed-averaged Dice [95 % CI, "
+        f"patient-level bootstrap of the mean of per-patient means, {n_boot} resamples]; below, ASSD (px) "
+        f"median over {split} slices (empty predictions among the seed × slice runs). Best per dataset and "
+        "budget in bold; – = the method's first interaction alone costs more than the budget."
+    )
 
 
-_HELD_NOTE = ("some runs of this method ended (no more rounds) before this budget; their last value is held "
-              "(raise evaluate.rounds to spend the whole budget).")
+_HELD_NOTE = (
+    "some runs of this method ended (no more rounds) before this budget; their last value is held "
+    "(raise evaluate.rounds to spend the whole budget)."
+)
 
 
 def skipped_note(skipped: pd.DataFrame) -> list[str]:
     """Lines naming every case the extraction skipped (empty when none): never a silent drop."""
     if skipped.empty:
         return []
-    lines = [f"**{len(skipped)} case(s) skipped** as unreadable or without the target (`preprocess.on_bad_case: skip`; "
-             "see `skipped.csv`):"]
+    lines = [
+        f"**{len(skipped)} case(s) skipped** as unreadable or without the target (`preprocess.on_bad_case: skip`; "
+        "see `skipped.csv`):"
+    ]
     lines += [f"- {r.task} / {r.case}: {r.reason}" for r in skipped.itertuples(index=False)]
     return lines
 
 
-def table4_markdown(table4: pd.DataFrame, budgets: Sequence[int], n_boot: int,
-                    method_order: Sequence[str] | None = None, skipped: pd.DataFrame | None = None,
-                    split: str = "test") -> str:
+def table4_markdown(
+    table4: pd.DataFrame,
+    budgets: Sequence[int],
+    n_boot: int,
+    method_order: Sequence[str] | None = None,
+    skipped: pd.DataFrame | None = None,
+    split: str = "test",
+) -> str:
     """Table 4 as GitHub markdown: rows = methods, columns = dataset × budget, one table per
     block (Dice with CI; ASSD median with the empty-prediction count), best in bold, "–"
     where there is no entry; notes on held values and skipped cases follow."""
@@ -245,8 +291,12 @@ def table4_markdown(table4: pd.DataFrame, budgets: Sequence[int], n_boot: int,
                 held |= h
                 row.append((f"**{text}**" if is_best else text) + ("†" if h else ""))
             rows.append(row)
-        lines += ["", f"**{title}**", "", pd.DataFrame(rows, columns=header).to_markdown(index=False,
-                                                                                          disable_numparse=True)]
+        lines += [
+            "",
+            f"**{title}**",
+            "",
+            pd.DataFrame(rows, columns=header).to_markdown(index=False, disable_numparse=True),
+        ]
     if held:
         lines += ["", f"† {_HELD_NOTE}"]
     if skipped is not None and not skipped.empty:
@@ -255,8 +305,16 @@ def table4_markdown(table4: pd.DataFrame, budgets: Sequence[int], n_boot: int,
 
 
 _LATEX_SPECIAL = {
-    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-    "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
 }
 
 
@@ -273,8 +331,13 @@ def _latex_cell(cell: tuple[str, bool, bool] | None) -> str:
     return text + (r"$^\dagger$" if held else "")
 
 
-def table4_latex(table4: pd.DataFrame, budgets: Sequence[int], n_boot: int,
-                 method_order: Sequence[str] | None = None, split: str = "test") -> str:
+def table4_latex(
+    table4: pd.DataFrame,
+    budgets: Sequence[int],
+    n_boot: int,
+    method_order: Sequence[str] | None = None,
+    split: str = "test",
+) -> str:
     """Table 4 as booktabs ``tabular``s (needs ``\\usepackage{booktabs}``), one per block:
     a dataset header spanning its budgets, best in ``\\textbf``, ``--`` where there is no entry."""
     columns, methods, cells = table4_cells(table4, method_order)
@@ -285,22 +348,28 @@ def table4_latex(table4: pd.DataFrame, budgets: Sequence[int], n_boot: int,
     lines = [f"% {table4_caption(budgets, n_boot, split)}", "% Written by gdgp.report."]
     for title, *_ in TABLE4_BLOCKS:
         lines += [
-            "", f"% {title}",
+            "",
+            f"% {title}",
             r"\begin{tabular}{l" + "c" * len(columns) + "}",
             r"\toprule",
-            " & ".join([""] + [rf"\multicolumn{{{n}}}{{c}}{{{latex_escape(d)}}}"
-                               for d, n in zip(datasets, spans, strict=True)]) + r" \\",
+            " & ".join(
+                [""] + [rf"\multicolumn{{{n}}}{{c}}{{{latex_escape(d)}}}" for d, n in zip(datasets, spans, strict=True)]
+            )
+            + r" \\",
             "".join(rf"\cmidrule(lr){{{s}-{s + n - 1}}}" for s, n in zip(starts, spans, strict=True)),
             " & ".join([latex_escape(title)] + [f"{b} clicks" for _, b in columns]) + r" \\",
             r"\midrule",
         ]
         for m in methods:
-            lines.append(" & ".join([latex_escape(m)] + [_latex_cell(cells.get((m, d, b, title)))
-                                                          for d, b in columns]) + r" \\")
+            lines.append(
+                " & ".join([latex_escape(m)] + [_latex_cell(cells.get((m, d, b, title))) for d, b in columns]) + r" \\"
+            )
         lines.append(r"\bottomrule")
         if held:
-            lines.append(rf"\multicolumn{{{1 + len(columns)}}}{{l}}{{\footnotesize $^\dagger$ "
-                         rf"{latex_escape(_HELD_NOTE)}}} \\")
+            lines.append(
+                rf"\multicolumn{{{1 + len(columns)}}}{{l}}{{\footnotesize $^\dagger$ "
+                rf"{latex_escape(_HELD_NOTE)}}} \\"
+            )
         lines.append(r"\end{tabular}")
     return "\n".join(lines) + "\n"
 
@@ -322,27 +391,41 @@ def noc_markdown(noc: pd.DataFrame, method_order: Sequence[str] | None = None) -
             fmt[c] = fmt[c].map(lambda v: _fmt(v, 2))
         elif c == "dice_auc":
             fmt[c] = fmt[c].map(lambda v: _fmt(v, 3))
-    fmt = fmt.rename(columns={c: f"NoC@{c[4:]}" if c.startswith("noc_") else f"NoF@{c[4:]}" if c.startswith("nof_")
-                              else "Dice AUC" if c == "dice_auc" else c for c in fmt.columns})
+    fmt = fmt.rename(
+        columns={
+            c: f"NoC@{c[4:]}"
+            if c.startswith("noc_")
+            else f"NoF@{c[4:]}"
+            if c.startswith("nof_")
+            else "Dice AUC"
+            if c == "dice_auc"
+            else c
+            for c in fmt.columns
+        }
+    )
     text = fmt.to_markdown(index=False, disable_numparse=True) if len(fmt) else "(no data)"
     budget = int(noc["budget"].iloc[0]) if len(noc) else 0
-    return (f"Within one common budget of {budget} total clicks (first interaction included): NoC@t = mean number "
-            "of clicks to reach Dice >= t, a slice that does not reach it within the budget counting the whole "
-            "budget; NoF@t = slices that never reach it (mean over seeds); – = the method's first interaction "
-            f"alone exceeds the budget. Dice AUC = mean Dice over budgets 0..{budget} (0 before the first "
-            "interaction is complete), i.e. the normalised area under the Dice-vs-clicks curve.\n\n" + text + "\n")
+    return (
+        f"Within one common budget of {budget} total clicks (first interaction included): NoC@t = mean number "
+        "of clicks to reach Dice >= t, a slice that does not reach it within the budget counting the whole "
+        "budget; NoF@t = slices that never reach it (mean over seeds); – = the method's first interaction "
+        f"alone exceeds the budget. Dice AUC = mean Dice over budgets 0..{budget} (0 before the first "
+        "interaction is complete), i.e. the normalised area under the Dice-vs-clicks curve.\n\n" + text + "\n"
+    )
 
 
 def headline_metrics(table4: pd.DataFrame, noc: pd.DataFrame, thresholds: Sequence[float]) -> dict:
     """``{dataset: {method: {"dice@<B>": ..., "noc85": ..., "noc90": ..., "auc": ...}}}``,
     floats rounded to 4 decimals; NaN (no entry) becomes ``None`` so the JSON stays valid for DVC."""
+
     def num(v: float) -> float | None:
         return None if _missing(v) else round(float(v), 4)
 
     out: dict[str, dict[str, dict[str, float | None]]] = {}
     for r in table4.to_dict("records"):
-        out.setdefault(str(r["dataset"]), {}).setdefault(str(r["method"]), {})[f"dice@{int(r['budget'])}"] = \
-            num(r["dice_mean"])
+        out.setdefault(str(r["dataset"]), {}).setdefault(str(r["method"]), {})[f"dice@{int(r['budget'])}"] = num(
+            r["dice_mean"]
+        )
     for r in noc.to_dict("records"):
         entry = out.setdefault(str(r["dataset"]), {}).setdefault(str(r["method"]), {})
         for t in thresholds:

@@ -45,8 +45,22 @@ log = logging.getLogger(__name__)
 
 #: tuning.csv, in this order.
 TUNING_COLUMNS: tuple[str, ...] = (
-    "method", "key", "value", "setting", "dataset", "budget", "reachable", "n_slices", "n_patients", "n_seeds",
-    "dice_mean", "dice_std", "dice_patient_mean", "dice_over_datasets", "chosen", "configured",
+    "method",
+    "key",
+    "value",
+    "setting",
+    "dataset",
+    "budget",
+    "reachable",
+    "n_slices",
+    "n_patients",
+    "n_seeds",
+    "dice_mean",
+    "dice_std",
+    "dice_patient_mean",
+    "dice_over_datasets",
+    "chosen",
+    "configured",
 )
 
 
@@ -71,8 +85,9 @@ def _check_groups(groups: Sequence[SettingRuns]) -> dict[str, list[SettingRuns]]
     for g in groups:
         same = by_method.setdefault(g.method, [])
         if same and same[0].key != g.key:
-            raise ConfigError(f"{g.method}: two hyperparameters tuned ({same[0].key}, {g.key}); the sweep varies "
-                              "one key per method")
+            raise ConfigError(
+                f"{g.method}: two hyperparameters tuned ({same[0].key}, {g.key}); the sweep varies one key per method"
+            )
         if any(s.value == g.value for s in same):
             raise ConfigError(f"{g.method}: the setting {g.setting} is given twice")
         if not g.clicks.empty:
@@ -93,10 +108,15 @@ def _dataset_rows(g: SettingRuns, budget: int) -> dict[str, dict]:
     out = {}
     for dataset, d in rows.groupby("dataset", sort=True):
         s = summary.loc[dataset]
-        rec = {"reachable": bool(s["reachable"]), "n_slices": int(d["slice_id"].nunique()),
-               "n_patients": int(d["case"].nunique()) if "case" in d.columns else 0,
-               "n_seeds": int(d["seed"].nunique()), "dice_mean": float(s["dice_mean"]),
-               "dice_std": float(s["dice_std"]), "dice_patient_mean": math.nan}
+        rec = {
+            "reachable": bool(s["reachable"]),
+            "n_slices": int(d["slice_id"].nunique()),
+            "n_patients": int(d["case"].nunique()) if "case" in d.columns else 0,
+            "n_seeds": int(d["seed"].nunique()),
+            "dice_mean": float(s["dice_mean"]),
+            "dice_std": float(s["dice_std"]),
+            "dice_patient_mean": math.nan,
+        }
         if rec["reachable"] and "case" in d.columns:
             per_slice = at.loc[at["dataset"] == dataset].groupby(["case", "slice_id"])["dice"].mean()
             rec["dice_patient_mean"] = float(per_slice.groupby(level="case").mean().mean())
@@ -105,8 +125,15 @@ def _dataset_rows(g: SettingRuns, budget: int) -> dict[str, dict]:
 
 
 def _empty_row() -> dict:
-    return {"reachable": False, "n_slices": 0, "n_patients": 0, "n_seeds": 0, "dice_mean": math.nan,
-            "dice_std": math.nan, "dice_patient_mean": math.nan}
+    return {
+        "reachable": False,
+        "n_slices": 0,
+        "n_patients": 0,
+        "n_seeds": 0,
+        "dice_mean": math.nan,
+        "dice_std": math.nan,
+        "dice_patient_mean": math.nan,
+    }
 
 
 def choose(values: Sequence[str], scores: Sequence[float]) -> str | None:
@@ -118,8 +145,12 @@ def choose(values: Sequence[str], scores: Sequence[float]) -> str | None:
     return best
 
 
-def tuning_table(groups: Sequence[SettingRuns], budget: int, configured: Mapping[str, tuple[str, str]] | None = None,
-                 method_order: Sequence[str] | None = None) -> pd.DataFrame:
+def tuning_table(
+    groups: Sequence[SettingRuns],
+    budget: int,
+    configured: Mapping[str, tuple[str, str]] | None = None,
+    method_order: Sequence[str] | None = None,
+) -> pd.DataFrame:
     """The tuning table (:data:`TUNING_COLUMNS`; see the module docstring).
 
     Args:
@@ -143,8 +174,9 @@ def tuning_table(groups: Sequence[SettingRuns], budget: int, configured: Mapping
     by_method = _check_groups(groups)
     for method, (key, _) in configured.items():
         if method in by_method and by_method[method][0].key != key:
-            raise ConfigError(f"{method}: the configured value is of {key}, but the sweep tunes "
-                              f"{by_method[method][0].key}")
+            raise ConfigError(
+                f"{method}: the configured value is of {key}, but the sweep tunes {by_method[method][0].key}"
+            )
     records = []
     for method in order_methods(by_method, method_order):
         settings = by_method[method]
@@ -159,9 +191,20 @@ def tuning_table(groups: Sequence[SettingRuns], budget: int, configured: Mapping
         for g, rows, score in zip(settings, per_value, scores, strict=True):
             for dataset in datasets or [""]:
                 rec = rows.get(dataset, _empty_row())
-                records.append({"method": method, "key": g.key, "value": g.value, "setting": g.setting,
-                                "dataset": dataset, "budget": budget, **rec, "dice_over_datasets": score,
-                                "chosen": g.value == chosen, "configured": g.value == conf_value})
+                records.append(
+                    {
+                        "method": method,
+                        "key": g.key,
+                        "value": g.value,
+                        "setting": g.setting,
+                        "dataset": dataset,
+                        "budget": budget,
+                        **rec,
+                        "dice_over_datasets": score,
+                        "chosen": g.value == chosen,
+                        "configured": g.value == conf_value,
+                    }
+                )
     table = pd.DataFrame(records, columns=list(TUNING_COLUMNS))
     for col in ("dice_mean", "dice_std", "dice_patient_mean", "dice_over_datasets"):
         table[col] = table[col].astype(float)
@@ -202,10 +245,18 @@ def decisions(table: pd.DataFrame, configured: Mapping[str, tuple[str, str]] | N
         chosen = per_value.loc[per_value["chosen"], "value"]
         chosen_value = str(chosen.iloc[0]) if len(chosen) else None
         conf_value = configured.get(str(method), (None, None))[1]
-        out.append(Decision(method=str(method), key=str(g["key"].iloc[0]), chosen=chosen_value, configured=conf_value,
-                            chosen_dice=score.get(chosen_value, math.nan) if chosen_value else math.nan,
-                            configured_dice=score.get(conf_value, math.nan) if conf_value else math.nan,
-                            values=tuple(per_value["value"]), evaluated=bool((g["n_slices"] > 0).any())))
+        out.append(
+            Decision(
+                method=str(method),
+                key=str(g["key"].iloc[0]),
+                chosen=chosen_value,
+                configured=conf_value,
+                chosen_dice=score.get(chosen_value, math.nan) if chosen_value else math.nan,
+                configured_dice=score.get(conf_value, math.nan) if conf_value else math.nan,
+                values=tuple(per_value["value"]),
+                evaluated=bool((g["n_slices"] > 0).any()),
+            )
+        )
     return out
 
 
@@ -217,44 +268,59 @@ def _verdict(d: Decision, budget: int) -> str:
     if d.chosen is None and not d.evaluated:
         return "no validation slice was evaluated (empty validation split?): nothing chosen"
     if d.chosen is None:
-        return (f"no value has a validation Dice at {budget} clicks (the first interaction alone costs more): "
-                "nothing chosen")
+        return (
+            f"no value has a validation Dice at {budget} clicks (the first interaction alone costs more): "
+            "nothing chosen"
+        )
     if d.configured is None:
         return f"chooses {d.key} = {d.chosen} (Dice {_num(d.chosen_dice)}); configured value not given"
     if d.configured not in d.values:
-        return (f"chooses {d.key} = {d.chosen} (Dice {_num(d.chosen_dice)}); the configured {d.configured} is not in "
-                "the grid")
+        return (
+            f"chooses {d.key} = {d.chosen} (Dice {_num(d.chosen_dice)}); the configured {d.configured} is not in "
+            "the grid"
+        )
     if d.agrees:
         return f"configured {d.key} = {d.configured} is the chosen value (Dice {_num(d.chosen_dice)})"
     tie = " (a tie: the value listed first is chosen)" if d.configured_dice == d.chosen_dice else ""
-    return (f"**differs**: configured {d.key} = {d.configured} (Dice {_num(d.configured_dice)}), validation chooses "
-            f"{d.chosen} (Dice {_num(d.chosen_dice)}){tie}")
+    return (
+        f"**differs**: configured {d.key} = {d.configured} (Dice {_num(d.configured_dice)}), validation chooses "
+        f"{d.chosen} (Dice {_num(d.chosen_dice)}){tie}"
+    )
 
 
 def tuning_markdown(table: pd.DataFrame, budget: int, configured: Mapping[str, tuple[str, str]] | None = None) -> str:
     """The Markdown view of the tuning table: Dice per value and dataset, the mean over the
     datasets (the chosen value in bold), and per method the verdict against the config."""
-    intro = (f"Validation Dice at **{budget}** total clicks (first interaction included): each validation slice "
-             "averaged over the training seeds, then the mean over slices, per tuning dataset; *mean* = mean over "
-             "the tuning datasets, which chooses the value (**bold**; ties go to the value listed first). "
-             "\"–\" = no Dice at this budget (the method's first interaction alone costs more clicks, or no "
-             "validation slice was evaluated). Copy a chosen value into config/config.yaml by hand; the test "
-             "split is never used here.")
+    intro = (
+        f"Validation Dice at **{budget}** total clicks (first interaction included): each validation slice "
+        "averaged over the training seeds, then the mean over slices, per tuning dataset; *mean* = mean over "
+        "the tuning datasets, which chooses the value (**bold**; ties go to the value listed first). "
+        '"–" = no Dice at this budget (the method\'s first interaction alone costs more clicks, or no '
+        "validation slice was evaluated). Copy a chosen value into config/config.yaml by hand; the test "
+        "split is never used here."
+    )
     lines = ["# Tuning on the validation split", "", intro, ""]
     if table.empty:
         return "\n".join([*lines, "No tuning runs were given.", ""])
     datasets = sorted(d for d in table["dataset"].unique() if d)
     header = ["method", "setting", *datasets, "mean", "configured"]
-    lines += ["| " + " | ".join(header) + " |", "|" + "|".join([":--"] * 2 + ["--:"] * (len(datasets) + 1)
-                                                               + [":--"]) + "|"]
+    lines += [
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join([":--"] * 2 + ["--:"] * (len(datasets) + 1) + [":--"]) + "|",
+    ]
     for method, g in table.groupby("method", sort=False):
-        for i, (value, v) in enumerate(g.groupby("value", sort=False)):
-            cells = {d: _num(float(v.loc[v["dataset"] == d, "dice_mean"].iloc[0]))
-                     if (v["dataset"] == d).any() else "" for d in datasets}
+        for i, (_value, v) in enumerate(g.groupby("value", sort=False)):
+            cells = {
+                d: _num(float(v.loc[v["dataset"] == d, "dice_mean"].iloc[0])) if (v["dataset"] == d).any() else ""
+                for d in datasets
+            }
             bold = bool(v["chosen"].iloc[0])
             setting = str(v["setting"].iloc[0])
-            row = [str(method) if i == 0 else "", f"**{setting}**" if bold else setting,
-                   *(f"**{cells[d]}**" if bold and cells[d] not in ("", "–") else cells[d] for d in datasets)]
+            row = [
+                str(method) if i == 0 else "",
+                f"**{setting}**" if bold else setting,
+                *(f"**{cells[d]}**" if bold and cells[d] not in ("", "–") else cells[d] for d in datasets),
+            ]
             mean = _num(float(v["dice_over_datasets"].iloc[0]))
             row += [f"**{mean}**" if bold and mean != "–" else mean, "yes" if v["configured"].any() else ""]
             lines.append("| " + " | ".join(row) + " |")
@@ -262,9 +328,14 @@ def tuning_markdown(table: pd.DataFrame, budget: int, configured: Mapping[str, t
     lines += [f"* {d.method}: {_verdict(d, budget)}" for d in decisions(table, configured)]
     counts = table.loc[table["dataset"] != ""].groupby("dataset")
     if len(counts):
-        lines += ["", "Validation slices / patients / seeds per dataset (min–max over the runs): "
-                  + "; ".join(f"{d}: {_span(c['n_slices'])} / {_span(c['n_patients'])} / {_span(c['n_seeds'])}"
-                              for d, c in counts) + "."]
+        lines += [
+            "",
+            "Validation slices / patients / seeds per dataset (min–max over the runs): "
+            + "; ".join(
+                f"{d}: {_span(c['n_slices'])} / {_span(c['n_patients'])} / {_span(c['n_seeds'])}" for d, c in counts
+            )
+            + ".",
+        ]
     else:
         lines += ["", "No validation slice was evaluated (every run is empty: is the validation split empty?)."]
     return "\n".join([*lines, ""])
@@ -275,17 +346,23 @@ def _span(values: pd.Series) -> str:
     return str(lo) if lo == hi else f"{lo}–{hi}"
 
 
-def load_setting_runs(groups: Sequence[tuple[str, str, Sequence[Path]]], skip_empty: bool = False,
-                      default_seed: int = 0) -> list[SettingRuns]:
+def load_setting_runs(
+    groups: Sequence[tuple[str, str, Sequence[Path]]], skip_empty: bool = False, default_seed: int = 0
+) -> list[SettingRuns]:
     """Read each (method, ``key=value``, clicks.csv files) group (:func:`gdgp.report.build.load_clicks`;
     the training seed from the ``seed<k>`` folder). The setting's value is normalised by
     :func:`gdgp.tuning_plan.parse_setting` (``50`` and ``50.0`` are one value)."""
     out = []
     for method, setting, files in groups:
         key, value = parse_setting(setting)
-        out.append(SettingRuns(method=method, key=key, value=value,
-                               clicks=load_clicks([Path(f) for f in files], default_seed=default_seed,
-                                                  skip_empty=skip_empty)))
+        out.append(
+            SettingRuns(
+                method=method,
+                key=key,
+                value=value,
+                clicks=load_clicks([Path(f) for f in files], default_seed=default_seed, skip_empty=skip_empty),
+            )
+        )
     return out
 
 
@@ -306,9 +383,16 @@ def warn_differences(table: pd.DataFrame, budget: int, configured: Mapping[str, 
             log.warning("tuning %s: %s", d.method, _verdict(d, budget).replace("**", ""))
 
 
-def write_tuning_report(groups: Sequence[tuple[str, str, Sequence[Path]]], budget: int, out_csv: Path, out_md: Path,
-                        configured: Sequence[tuple[str, str]] = (), method_order: Sequence[str] | None = None,
-                        skip_empty: bool = False, default_seed: int = 0) -> pd.DataFrame:
+def write_tuning_report(
+    groups: Sequence[tuple[str, str, Sequence[Path]]],
+    budget: int,
+    out_csv: Path,
+    out_md: Path,
+    configured: Sequence[tuple[str, str]] = (),
+    method_order: Sequence[str] | None = None,
+    skip_empty: bool = False,
+    default_seed: int = 0,
+) -> pd.DataFrame:
     """Read the sweep's runs, write ``tuning.csv`` and ``tuning.md`` atomically, return the table.
 
     Args:
@@ -330,5 +414,16 @@ def write_tuning_report(groups: Sequence[tuple[str, str, Sequence[Path]]], budge
     return table
 
 
-__all__ = ["TUNING_COLUMNS", "Decision", "SettingRuns", "choose", "decisions", "load_setting_runs",
-           "parse_configured", "tuning_markdown", "tuning_table", "warn_differences", "write_tuning_report"]
+__all__ = [
+    "TUNING_COLUMNS",
+    "Decision",
+    "SettingRuns",
+    "choose",
+    "decisions",
+    "load_setting_runs",
+    "parse_configured",
+    "tuning_markdown",
+    "tuning_table",
+    "warn_differences",
+    "write_tuning_report",
+]

@@ -64,10 +64,22 @@ def pull_matrices(angles: np.ndarray, zooms: np.ndarray, shape: tuple[int, int])
 
 # normalized=False: theta is in pixel indices, MONAI converts it to torch's [-1, 1] grid with
 # the same align_corners that grid_sample then uses, so the result is scipy's (tests/test_augment.py)
-_RESAMPLE_IMAGE = AffineTransform(normalized=False, mode="bilinear", padding_mode="zeros", align_corners=True,
-                                  reverse_indexing=True, zero_centered=False)
-_RESAMPLE_LABEL = AffineTransform(normalized=False, mode="nearest", padding_mode="zeros", align_corners=True,
-                                  reverse_indexing=True, zero_centered=False)
+_RESAMPLE_IMAGE = AffineTransform(
+    normalized=False,
+    mode="bilinear",
+    padding_mode="zeros",
+    align_corners=True,
+    reverse_indexing=True,
+    zero_centered=False,
+)
+_RESAMPLE_LABEL = AffineTransform(
+    normalized=False,
+    mode="nearest",
+    padding_mode="zeros",
+    align_corners=True,
+    reverse_indexing=True,
+    zero_centered=False,
+)
 
 
 def apply_augmentation(images: np.ndarray, labels: np.ndarray, params: AugmentParams) -> tuple[np.ndarray, np.ndarray]:
@@ -113,19 +125,21 @@ class BatchAugmentation:
     so a seed fixes the whole sequence of batches.
     """
 
-    def __init__(self, rotate_deg: float, scale: float, flip_prob: float, prob: float = 0.5,
-                 seed: int | None = None) -> None:
+    def __init__(
+        self, rotate_deg: float, scale: float, flip_prob: float, prob: float = 0.5, seed: int | None = None
+    ) -> None:
         if rotate_deg < 0 or not 0 <= scale < 1 or not 0 <= prob <= 1 or not 0 <= flip_prob <= 1:
-            raise ValueError(f"augmentation needs rotate_deg >= 0, 0 <= scale < 1 and probabilities in [0, 1], got "
-                             f"rotate_deg={rotate_deg}, scale={scale}, prob={prob}, flip_prob={flip_prob}")
+            raise ValueError(
+                f"augmentation needs rotate_deg >= 0, 0 <= scale < 1 and probabilities in [0, 1], got "
+                f"rotate_deg={rotate_deg}, scale={scale}, prob={prob}, flip_prob={flip_prob}"
+            )
         self.max_angle = math.radians(rotate_deg)
         self.scale = scale
         self.flip_prob = flip_prob
         self.prob = prob
         self.rng = np.random.default_rng(seed)
 
-    def set_random_state(self, seed: int | None = None,
-                         state: np.random.Generator | None = None) -> BatchAugmentation:
+    def set_random_state(self, seed: int | None = None, state: np.random.Generator | None = None) -> BatchAugmentation:
         """Reseed (MONAI ``Randomizable``'s API, which the trainer calls once per epoch)."""
         self.rng = state if state is not None else np.random.default_rng(seed)
         return self

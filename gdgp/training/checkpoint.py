@@ -17,9 +17,15 @@ from gdgp.errors import InputDataError
 from gdgp.methods import Method, build_method
 
 
-def save_checkpoint(path: str | Path, method: Method, optimizer: torch.optim.Optimizer | None,
-                    scheduler: torch.optim.lr_scheduler.LRScheduler | None, epoch: int,
-                    history: list[dict[str, float]], train_config: dict[str, Any]) -> None:
+def save_checkpoint(
+    path: str | Path,
+    method: Method,
+    optimizer: torch.optim.Optimizer | None,
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None,
+    epoch: int,
+    history: list[dict[str, float]],
+    train_config: dict[str, Any],
+) -> None:
     """Write a checkpoint atomically (temporary file, then rename).
 
     ``optimizer``/``scheduler`` are ``None`` for externally trained methods (nnU-Net keeps

@@ -63,8 +63,11 @@ def _resume_state(latest: Path, method: Method, cfg: TrainConfig) -> dict[str, A
     if not latest.exists():
         return None
     state = read_checkpoint(latest)
-    if state["method"] != method.name or state["init_kwargs"] != method.hparams or \
-            state["train_config"] != dataclasses.asdict(cfg):
+    if (
+        state["method"] != method.name
+        or state["init_kwargs"] != method.hparams
+        or state["train_config"] != dataclasses.asdict(cfg)
+    ):
         log.warning("%s was written with other settings; starting from epoch 0", latest)
         return None
     return state
@@ -78,8 +81,9 @@ def _write_history(path: Path, history: list[dict[str, float]]) -> None:
         frame[first + [c for c in frame.columns if c not in first]].to_csv(tmp, index=False)
 
 
-def _train_external(method: Method, train_set: SliceSet, final_path: Path, loss_path: Path,
-                    cfg: TrainConfig) -> pd.DataFrame:
+def _train_external(
+    method: Method, train_set: SliceSet, final_path: Path, loss_path: Path, cfg: TrainConfig
+) -> pd.DataFrame:
     """A method with its own training framework: one call, then the same outputs as the loop.
 
     The framework's files live in ``<model dir>/work/`` while it runs and are removed after
@@ -95,9 +99,16 @@ def _train_external(method: Method, train_set: SliceSet, final_path: Path, loss_
     return pd.DataFrame(history)
 
 
-def train_method(method_name: str, hparams: dict[str, Any], train_set: SliceSet, final_path: str | Path,
-                 loss_path: str | Path, cfg: TrainConfig, device: torch.device | str = "cpu",
-                 stop_after_epoch: int | None = None) -> pd.DataFrame:
+def train_method(
+    method_name: str,
+    hparams: dict[str, Any],
+    train_set: SliceSet,
+    final_path: str | Path,
+    loss_path: str | Path,
+    cfg: TrainConfig,
+    device: torch.device | str = "cpu",
+    stop_after_epoch: int | None = None,
+) -> pd.DataFrame:
     """Train one method on the training slices; write ``final.pt`` and ``loss.csv``.
 
     Args:
@@ -148,10 +159,16 @@ def train_method(method_name: str, hparams: dict[str, Any], train_set: SliceSet,
                 sums[key] = sums.get(key, 0.0) + value * len(idx)
         lr = optimizer.param_groups[0]["lr"]
         scheduler.step()
-        history.append({"epoch": epoch + 1, "loss": sums["loss"] / n, "lr": lr,
-                        "seconds": time.perf_counter() - t0,
-                        **{k: v / n for k, v in sums.items() if k != "loss"},
-                        **method.learned_parameters()})
+        history.append(
+            {
+                "epoch": epoch + 1,
+                "loss": sums["loss"] / n,
+                "lr": lr,
+                "seconds": time.perf_counter() - t0,
+                **{k: v / n for k, v in sums.items() if k != "loss"},
+                **method.learned_parameters(),
+            }
+        )
         bar.set_postfix(loss=f"{history[-1]['loss']:.4f}")
         log.info("epoch %d/%d loss %.4f (%.1f s)", epoch + 1, cfg.epochs, history[-1]["loss"], history[-1]["seconds"])
         save_checkpoint(latest, method, optimizer, scheduler, epoch + 1, history, dataclasses.asdict(cfg))

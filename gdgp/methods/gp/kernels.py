@@ -38,8 +38,8 @@ def _sq_dist(a: Tensor, b: Tensor, differentiable: bool) -> Tensor:
     One ``baddbmm`` (``|b|^2 - 2 a b^T``) plus ``|a|^2``: no square root (the RBF term
     needs none) and no separate norm/concatenation passes as in ``torch.cdist``.
     """
-    a_sq = a.square().sum(-1, keepdim=True)                   # (B, N, 1)
-    b_sq = b.square().sum(-1).unsqueeze(1)                    # (B, 1, M)
+    a_sq = a.square().sum(-1, keepdim=True)  # (B, N, 1)
+    b_sq = b.square().sum(-1).unsqueeze(1)  # (B, 1, M)
     out = torch.baddbmm(b_sq, a, b.transpose(1, 2), alpha=-2.0)
     if differentiable:
         return (out + a_sq).clamp_min(0.0)
@@ -65,9 +65,15 @@ class HybridKernel(nn.Module):
             precision (``.double()`` after construction keeps float32-rounded values).
     """
 
-    def __init__(self, alpha1: float = DEFAULT_HYPERS["alpha1"], alpha2: float = DEFAULT_HYPERS["alpha2"],
-                 tau: float = DEFAULT_HYPERS["tau"], l: float = DEFAULT_HYPERS["l"],  # noqa: E741
-                 learnable: bool = True, dtype: torch.dtype | None = None) -> None:
+    def __init__(
+        self,
+        alpha1: float = DEFAULT_HYPERS["alpha1"],
+        alpha2: float = DEFAULT_HYPERS["alpha2"],
+        tau: float = DEFAULT_HYPERS["tau"],
+        l: float = DEFAULT_HYPERS["l"],  # noqa: E741
+        learnable: bool = True,
+        dtype: torch.dtype | None = None,
+    ) -> None:
         super().__init__()
         self.rbf = gpytorch.kernels.ScaleKernel(gpytorch.kernels.RBFKernel())
         self.matern = gpytorch.kernels.ScaleKernel(gpytorch.kernels.MaternKernel(nu=2.5))
@@ -135,8 +141,9 @@ class HybridKernel(nn.Module):
         # ``LazyEvaluatedKernelTensor`` wrapper of ``__call__`` (same values, ~0.3 ms less).
         return _dense(self.rbf.forward(x1_int, x2_int)) + _dense(self.matern.forward(x1_deep, x2_deep))
 
-    def cross(self, x1_int: Tensor, x1_deep: Tensor, x2_int: Tensor, x2_deep: Tensor,
-              h: dict[str, Tensor] | None = None) -> Tensor:
+    def cross(
+        self, x1_int: Tensor, x1_deep: Tensor, x2_int: Tensor, x2_deep: Tensor, h: dict[str, Tensor] | None = None
+    ) -> Tensor:
         """Same matrix as ``forward``, fused for large ``M`` (the test pixels).
 
         Reads the (constrained) hyperparameters of the GPyTorch kernels and evaluates
@@ -157,18 +164,26 @@ class HybridKernel(nn.Module):
         grad = torch.is_grad_enabled()
         r = _sq_dist(x1_deep * s5, x2_deep * s5, grad)
         r = r.clamp_min(1e-30).sqrt() if grad else r.clamp_min_(1e-30).sqrt_()  # sqrt(5) |x - x'| / l
-        d2 = _sq_dist(x1_int / h["tau"], x2_int / h["tau"], grad)                # |x - x'|^2 / tau^2
+        d2 = _sq_dist(x1_int / h["tau"], x2_int / h["tau"], grad)  # |x - x'|^2 / tau^2
         if grad:
             k_deep = (1.0 + r + r * r / 3.0) * torch.exp2(r * -LOG2E)
             return h["alpha1"] * torch.exp2(d2 * (-0.5 * LOG2E)) + h["alpha2"] * k_deep
         # Inference: the same formulas in place, the weights folded into the exponents
         # (alpha e^x = 2^(x log2 e + log2 alpha)): fewer passes over the (B, N, M) buffers.
-        k = torch.div(r, 3.0).add_(1.0).mul_(r).add_(1.0)                    # 1 + r + r^2 / 3
+        k = torch.div(r, 3.0).add_(1.0).mul_(r).add_(1.0)  # 1 + r + r^2 / 3
         k.mul_(r.mul_(-LOG2E).add_(torch.log2(h["alpha2"])).exp2_())
         return k.add_(d2.mul_(-0.5 * LOG2E).add_(torch.log2(h["alpha1"])).exp2_())
 
-    def project(self, rows: Tensor, x1_int: Tensor, x1_deep: Tensor, x2_int: Tensor, x2_deep: Tensor,
-                block: int = 8192, h: dict[str, Tensor] | None = None) -> Tensor:
+    def project(
+        self,
+        rows: Tensor,
+        x1_int: Tensor,
+        x1_deep: Tensor,
+        x2_int: Tensor,
+        x2_deep: Tensor,
+        block: int = 8192,
+        h: dict[str, Tensor] | None = None,
+    ) -> Tensor:
         """``rows @ k(X1, X2)`` (B, R, M) without keeping the (N, M) kernel matrix.
 
         The GP head's prediction (latent mean and, with ``R = N + 1``, the variance rows)
@@ -199,23 +214,23 @@ class HybridKernel(nn.Module):
         # module docstring), so log2(e) goes into the RBF input scale and the Matern exponent.
         c = math.sqrt(LOG2E) / (math.sqrt(2.0) * h["tau"])
         a_deep, a_int = x1_deep * s5, x1_int * c
-        a_deep_sq = a_deep.square().sum(-1, keepdim=True)                   # (B, N, 1)
+        a_deep_sq = a_deep.square().sum(-1, keepdim=True)  # (B, N, 1)
         a_int_sq = a_int.square().sum(-1, keepdim=True)
         w_rbf, w_matern = rows * h["alpha1"], rows * h["alpha2"]
         # Squared norms of all test pixels at once (one reduction, not one per block).
-        b_deep_sq = x2_deep.square().sum(-1).mul_(s5 * s5).unsqueeze(1)    # (B, 1, M)
+        b_deep_sq = x2_deep.square().sum(-1).mul_(s5 * s5).unsqueeze(1)  # (B, 1, M)
         b_int_sq = x2_int.square().sum(-1).mul_(c * c).unsqueeze(1)
         n_test = x2_int.shape[1]
         out = rows.new_empty(rows.shape[0], rows.shape[1], n_test)
         for s in range(0, n_test, block):
-            b_deep, b_int = x2_deep[:, s:s + block] * s5, x2_int[:, s:s + block] * c
-            r = torch.baddbmm(b_deep_sq[..., s:s + block], a_deep, b_deep.transpose(1, 2), alpha=-2.0)
-            r.add_(a_deep_sq).clamp_min_(1e-30).sqrt_()                     # sqrt(5) |x - x'| / l
-            e = torch.mul(r, -LOG2E).exp2_()                                # e^-r
+            b_deep, b_int = x2_deep[:, s : s + block] * s5, x2_int[:, s : s + block] * c
+            r = torch.baddbmm(b_deep_sq[..., s : s + block], a_deep, b_deep.transpose(1, 2), alpha=-2.0)
+            r.add_(a_deep_sq).clamp_min_(1e-30).sqrt_()  # sqrt(5) |x - x'| / l
+            e = torch.mul(r, -LOG2E).exp2_()  # e^-r
             k_matern = r.addcmul_(r, r, value=1.0 / 3.0).add_(1.0).mul_(e)  # (1 + r + r^2/3) e^-r
-            q = torch.baddbmm(b_int_sq[..., s:s + block], a_int, b_int.transpose(1, 2), beta=-1.0, alpha=2.0)
-            k_rbf = q.sub_(a_int_sq).clamp_max_(0.0).exp2_()                # exp(-|x - x'|^2 / (2 tau^2))
-            out[:, :, s:s + block] = torch.bmm(w_matern, k_matern).baddbmm_(w_rbf, k_rbf)
+            q = torch.baddbmm(b_int_sq[..., s : s + block], a_int, b_int.transpose(1, 2), beta=-1.0, alpha=2.0)
+            k_rbf = q.sub_(a_int_sq).clamp_max_(0.0).exp2_()  # exp(-|x - x'|^2 / (2 tau^2))
+            out[:, :, s : s + block] = torch.bmm(w_matern, k_matern).baddbmm_(w_rbf, k_rbf)
         return out
 
     def diag(self, x_int: Tensor, x_deep: Tensor, h: dict[str, Tensor] | None = None) -> Tensor:

@@ -135,8 +135,9 @@ def _neg_log_likelihood(f: Tensor, neg_y: Tensor, m: Tensor | None) -> Tensor:
     return _masked(F.softplus(neg_y * f), m).sum(-1)
 
 
-def _logistic_terms(f: Tensor, y01: Tensor, m: Tensor | None,
-                    with_loglik: bool = True) -> tuple[Tensor | None, Tensor, Tensor]:
+def _logistic_terms(
+    f: Tensor, y01: Tensor, m: Tensor | None, with_loglik: bool = True
+) -> tuple[Tensor | None, Tensor, Tensor]:
     """Logistic likelihood terms (GPML Table 3.1), masked (``m = None``: no padding).
 
     Returns:
@@ -157,8 +158,9 @@ def _stable_b(K: Tensor, W_sr: Tensor, eye: Tensor) -> Tensor:
     return torch.addcmul(eye, K, W_sr[:, :, None] * W_sr[:, None, :])
 
 
-def _newton_step(K: Tensor, f: Tensor, y01: Tensor, m: Tensor | None, jitter: float,
-                 eye: Tensor | None = None) -> tuple[Tensor, Tensor]:
+def _newton_step(
+    K: Tensor, f: Tensor, y01: Tensor, m: Tensor | None, jitter: float, eye: Tensor | None = None
+) -> tuple[Tensor, Tensor]:
     """One Newton step of GPML Alg. 3.1 (lines 4-8).
 
     Returns:
@@ -167,10 +169,10 @@ def _newton_step(K: Tensor, f: Tensor, y01: Tensor, m: Tensor | None, jitter: fl
     _, grad, W_sr = _logistic_terms(f, y01, m, with_loglik=False)  # line 4
     if eye is None:
         eye = torch.eye(K.shape[-1], dtype=K.dtype, device=K.device)
-    L = robust_cholesky(_stable_b(K, W_sr, eye), jitter)            # line 5
-    b = torch.addcmul(grad, W_sr * W_sr, f)                         # line 6
-    a = b - W_sr * _cho_solve(L, W_sr * _matvec(K, b))              # line 7
-    return a, _matvec(K, a)                                         # line 8
+    L = robust_cholesky(_stable_b(K, W_sr, eye), jitter)  # line 5
+    b = torch.addcmul(grad, W_sr * W_sr, f)  # line 6
+    a = b - W_sr * _cho_solve(L, W_sr * _matvec(K, b))  # line 7
+    return a, _matvec(K, a)  # line 8
 
 
 def _psi(a: Tensor, f: Tensor, neg_y: Tensor, m: Tensor | None) -> Tensor:
@@ -184,8 +186,16 @@ def _psi_dropped(psi_new: Tensor, psi: Tensor) -> Tensor:
 
 
 @torch.no_grad()
-def find_mode(K: Tensor, y01: Tensor, m: Tensor | None, jitter: float, tol: float,
-              max_iter: int = 50, max_halvings: int = 10, eye: Tensor | None = None) -> Tensor:
+def find_mode(
+    K: Tensor,
+    y01: Tensor,
+    m: Tensor | None,
+    jitter: float,
+    tol: float,
+    max_iter: int = 50,
+    max_halvings: int = 10,
+    eye: Tensor | None = None,
+) -> Tensor:
     """Posterior mode by Newton's method (GPML Alg. 3.1), batched, without gradients.
 
     A step that decreases ``Psi`` (eq. 3.12) is halved (in ``a``, hence in ``f = K a``)
@@ -218,8 +228,9 @@ def find_mode(K: Tensor, y01: Tensor, m: Tensor | None, jitter: float, tol: floa
         a_new, f_new = _newton_step(K, f, y01, m, jitter, eye)
         psi_new = _psi(a_new, f_new, neg_y, m)
         worse = _psi_dropped(psi_new, psi)
-        any_worse, step, scale = torch.stack([worse.any().to(f.dtype), (f_new - f).abs().max(),
-                                              f_new.abs().max()]).tolist()
+        any_worse, step, scale = torch.stack(
+            [worse.any().to(f.dtype), (f_new - f).abs().max(), f_new.abs().max()]
+        ).tolist()
         if any_worse:
             for _ in range(max_halvings):
                 a_new = torch.where(worse[:, None], 0.5 * (a + a_new), a_new)
@@ -255,11 +266,11 @@ def averaged_probability(mean: Tensor, var: Tensor) -> Tensor:
     mu, v = mean.to(acc), var.to(acc).clamp_min(0.0)
     out = torch.full_like(mu, 0.5 * sum(_WB_COEFS))
     if not torch.is_grad_enabled():  # the same sum with in-place passes (5x fewer allocations)
-        for lam, c in zip(_WB_LAMBDAS, _WB_COEFS):
+        for lam, c in zip(_WB_LAMBDAS, _WB_COEFS, strict=True):
             z = torch.mul(v, 2.0 * lam**2).add_(1.0).rsqrt_().mul_(mu).mul_(lam).erf_()
             out.add_(z, alpha=0.5 * c)
         return out.clamp_(0.0, 1.0).to(mean.dtype)
-    for lam, c in zip(_WB_LAMBDAS, _WB_COEFS):
+    for lam, c in zip(_WB_LAMBDAS, _WB_COEFS, strict=True):
         out = out + (0.5 * c) * torch.erf(lam * mu / torch.sqrt(1.0 + 2.0 * lam**2 * v))
     return out.clamp(0.0, 1.0).to(mean.dtype)
 
@@ -288,19 +299,27 @@ class LaplaceGPHead(nn.Module):
             ``prob_mode="sigmoid"``, which does not need it): GDGP's setting.
     """
 
-    def __init__(self, alpha1: float = DEFAULT_HYPERS["alpha1"], alpha2: float = DEFAULT_HYPERS["alpha2"],
-                 tau: float = DEFAULT_HYPERS["tau"], l: float = DEFAULT_HYPERS["l"],  # noqa: E741
-                 learnable: bool = True, prob_mode: ProbMode = "sigmoid", jitter: float | None = None,
-                 tol: float | None = None, max_iter: int = 50, dtype: torch.dtype | None = None,
-                 predict_var: bool = True) -> None:
+    def __init__(
+        self,
+        alpha1: float = DEFAULT_HYPERS["alpha1"],
+        alpha2: float = DEFAULT_HYPERS["alpha2"],
+        tau: float = DEFAULT_HYPERS["tau"],
+        l: float = DEFAULT_HYPERS["l"],  # noqa: E741
+        learnable: bool = True,
+        prob_mode: ProbMode = "sigmoid",
+        jitter: float | None = None,
+        tol: float | None = None,
+        max_iter: int = 50,
+        dtype: torch.dtype | None = None,
+        predict_var: bool = True,
+    ) -> None:
         super().__init__()
         if prob_mode not in ("sigmoid", "averaged"):
             raise ValueError(f"prob_mode must be 'sigmoid' or 'averaged', got {prob_mode!r}")
         if not predict_var and prob_mode == "averaged":
             raise ValueError("prob_mode='averaged' needs the latent variance (predict_var=True)")
         self.predict_var = predict_var
-        self.kernel = HybridKernel(alpha1=alpha1, alpha2=alpha2, tau=tau, l=l, learnable=learnable,
-                                   dtype=dtype)
+        self.kernel = HybridKernel(alpha1=alpha1, alpha2=alpha2, tau=tau, l=l, learnable=learnable, dtype=dtype)
         self.prob_mode: ProbMode = prob_mode
         self.jitter = jitter
         self.tol = tol
@@ -314,8 +333,15 @@ class LaplaceGPHead(nn.Module):
     def _dtype(self) -> torch.dtype:
         return next(self.kernel.parameters()).dtype
 
-    def forward(self, train_int: Tensor, train_deep: Tensor, train_y: Tensor, train_mask: Tensor | None,
-                test_int: Tensor, test_deep: Tensor) -> dict[str, Tensor]:
+    def forward(
+        self,
+        train_int: Tensor,
+        train_deep: Tensor,
+        train_y: Tensor,
+        train_mask: Tensor | None,
+        test_int: Tensor,
+        test_deep: Tensor,
+    ) -> dict[str, Tensor]:
         """Fit the Laplace posterior to the clicks and predict every test pixel.
 
         Args:
@@ -346,7 +372,7 @@ class LaplaceGPHead(nn.Module):
         else:
             mask = train_mask.to(torch.bool)
             keep = mask[..., None]
-            x_int = torch.where(keep, train_int.to(dt), 0.0)   # padded features may be garbage
+            x_int = torch.where(keep, train_int.to(dt), 0.0)  # padded features may be garbage
             x_deep = torch.where(keep, train_deep.to(dt), 0.0)
             y01 = torch.where(mask, (train_y.to(dt) > 0).to(dt), 0.0)
             no_clicks = n_train == 0 or not bool(mask.any())
@@ -370,7 +396,7 @@ class LaplaceGPHead(nn.Module):
         a, f = _newton_step(K, f_k.detach(), y01, m, jitter, eye)
         loglik, grad, W_sr = _logistic_terms(f, y01, m)
         L = robust_cholesky(_stable_b(K, W_sr, eye), jitter)
-        logdet_half = L.diagonal(dim1=-2, dim2=-1).log().sum(-1)            # sum log diag L
+        logdet_half = L.diagonal(dim1=-2, dim2=-1).log().sum(-1)  # sum log diag L
 
         # GPML Alg. 3.2 lines 4-6: mean = k*^T grad log p, v = L \ (W^1/2 k*), var = k** - v^T v.
         # One (N+1, N) @ (N, M) product: rows [grad^T; L^-1 diag(W^1/2)].  Padded points
@@ -378,7 +404,7 @@ class LaplaceGPHead(nn.Module):
         rows = grad[:, None, :]
         if self.predict_var:
             A = torch.linalg.solve_triangular(L, torch.diag_embed(W_sr), upper=False)
-            rows = torch.cat([rows, A], dim=1)                              # (B, N+1, N)
+            rows = torch.cat([rows, A], dim=1)  # (B, N+1, N)
         R = self._times_cross_kernel(rows, x_int, x_deep, t_int, t_deep, h)  # (B, R, M)
         mean = R[:, 0]
         var = None
@@ -387,12 +413,14 @@ class LaplaceGPHead(nn.Module):
             var = (self.kernel.diag(t_int, t_deep, h) - v_sq.sum(1)).clamp_min(0.0)  # k** - v^T v
 
         # GPML eq. 3.32: -log q(y|X) = a^T f / 2 - log p(y|f) + sum log diag L.
-        quad = (a * f).sum(-1)                                              # f^T K^-1 f
+        quad = (a * f).sum(-1)  # f^T K^-1 f
         nll = 0.5 * quad - loglik + logdet_half
         kl = self._kl(L, quad, logdet_half)
         prob = self._probability(mean, var)
-        return {k: (None if t is None else t.to(out_dtype)) for k, t in
-                {"mean": mean, "var": var, "prob": prob, "nll": nll, "kl": kl}.items()}
+        return {
+            k: (None if t is None else t.to(out_dtype))
+            for k, t in {"mean": mean, "var": var, "prob": prob, "nll": nll, "kl": kl}.items()
+        }
 
     #: Kernel entries (batch x clicks x test pixels) per block of the no-gradient prediction
     #: (``HybridKernel.project``): 20 clicks x 8192 pixels of float32 is 640 KiB per buffer,
@@ -408,8 +436,15 @@ class LaplaceGPHead(nn.Module):
             return max(1, n_test)
         return max(256, cls.PREDICT_CHUNK // max(1, n_batch * n_train))
 
-    def _times_cross_kernel(self, rows: Tensor, x_int: Tensor, x_deep: Tensor, t_int: Tensor,
-                            t_deep: Tensor, h: dict[str, Tensor] | None = None) -> Tensor:
+    def _times_cross_kernel(
+        self,
+        rows: Tensor,
+        x_int: Tensor,
+        x_deep: Tensor,
+        t_int: Tensor,
+        t_deep: Tensor,
+        h: dict[str, Tensor] | None = None,
+    ) -> Tensor:
         """``rows @ k(X, X*)`` (B, R, M), in blocks of test pixels (``predict_block``)."""
         block = self.predict_block(t_int.device, x_int.shape[0], x_int.shape[1], t_int.shape[1])
         return self.kernel.project(rows, x_int, x_deep, t_int, t_deep, block=block, h=h)
@@ -437,10 +472,23 @@ class LaplaceGPHead(nn.Module):
         """No clicks: the prior (mean 0, variance k**, probability 0.5, nll = kl = 0)."""
         zeros = torch.zeros_like(kss)
         zb = kss.new_zeros(n_batch)
-        out = {"mean": zeros, "var": kss if self.predict_var else None, "prob": self._probability(zeros, kss),
-               "nll": zb, "kl": zb}
+        out = {
+            "mean": zeros,
+            "var": kss if self.predict_var else None,
+            "prob": self._probability(zeros, kss),
+            "nll": zb,
+            "kl": zb,
+        }
         return {k: (None if t is None else t.to(out_dtype)) for k, t in out.items()}
 
 
-__all__ = ["LaplaceGPHead", "ProbMode", "averaged_probability", "default_jitter", "default_tol",
-           "find_mode", "masked_train_cov", "robust_cholesky"]
+__all__ = [
+    "LaplaceGPHead",
+    "ProbMode",
+    "averaged_probability",
+    "default_jitter",
+    "default_tol",
+    "find_mode",
+    "masked_train_cov",
+    "robust_cholesky",
+]

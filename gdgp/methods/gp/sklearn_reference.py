@@ -24,13 +24,13 @@ class Columns(Kernel):
         self.base = base
         self.cols = cols
 
-    def __call__(self, X, Y=None, eval_gradient=False):  # noqa: N803 (sklearn's signature)
+    def __call__(self, X, Y=None, eval_gradient=False):
         if eval_gradient:
             raise NotImplementedError
-        Y = None if Y is None else np.asarray(Y)[:, list(self.cols)]  # noqa: N806
+        Y = None if Y is None else np.asarray(Y)[:, list(self.cols)]
         return self.base(np.asarray(X)[:, list(self.cols)], Y)
 
-    def diag(self, X):  # noqa: N803
+    def diag(self, X):
         return self.base.diag(np.asarray(X)[:, list(self.cols)])
 
     def is_stationary(self):
