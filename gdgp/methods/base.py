@@ -74,6 +74,19 @@ class Method(ABC):
     #: True for a method trained by its own framework (nnU-Net): the shared trainer then calls
     #: :meth:`train_external` once instead of looping over :meth:`train_step`.
     external_training: ClassVar[bool] = False
+    #: The first interaction as ``gdgp methods`` lists it ("1 click", "box (2 clicks)", "none");
+    #: empty: "none" for an automatic method, else "1 click" (the default :meth:`first_interaction`).
+    first_interaction_cost: ClassVar[str] = ""
+    #: True for a pretrained method: no training; its train job records the weights file
+    #: (``methods.<name>.checkpoint``), its sha256 and licence instead (:meth:`load_pretrained`).
+    pretrained: ClassVar[bool] = False
+    #: Where a user obtains the weights (URL or model card; never downloaded at run time).
+    weights_source: ClassVar[str] = ""
+    #: The weights' licence (e.g. "Apache-2.0").
+    weights_licence: ClassVar[str] = ""
+    #: Public datasets in the model's (pre)training data, as source names ("MSD", "NIH-Pancreas-CT";
+    #: docs/pretrained.md): a dataset whose ``datasets.<name>.source`` is one of them is marked in Table 4.
+    trained_on: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, **hparams: Any) -> None:
         self.settings: MethodSettings = build_settings(self.name, self.Settings, hparams)
@@ -100,6 +113,10 @@ class Method(ABC):
     ) -> list[dict[str, float]]:
         """Train with the method's own framework; returns per-epoch rows (epoch, loss, lr, seconds)."""
         raise NotImplementedError(f"method {self.name!r} trains through the shared loop")
+
+    def load_pretrained(self, checkpoint: Path) -> None:
+        """Load a pretrained method's weights file into :attr:`network` (pretrained methods only)."""
+        raise NotImplementedError(f"method {self.name!r} is not pretrained: it has no weights file to load")
 
     def extra_state(self) -> dict[str, str]:
         """Plain-data state the network is rebuilt from before its weights load (nnU-Net's plans)."""
