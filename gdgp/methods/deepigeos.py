@@ -164,6 +164,7 @@ class DeepIGeoS(Method):
 
     name = "deepigeos"
     interactive = True
+    first_interaction_cost = "none (round 0 is P-Net's automatic prediction)"
 
     @dataclass(frozen=True)
     class Settings(MethodSettings):

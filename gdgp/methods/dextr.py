@@ -130,6 +130,7 @@ class DEXTR(Method):
 
     name = "dextr"
     interactive = True
+    first_interaction_cost = "4 extreme points (4 clicks)"
 
     @dataclass(frozen=True)
     class Settings(UNetSettings):

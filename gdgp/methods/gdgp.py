@@ -161,6 +161,7 @@ class GDGP(Method):
 
     name = "gdgp"
     interactive = True
+    first_interaction_cost = "7 points: n_centre = 3 fg + n_edge = 4 bg (hybrid)"
 
     @dataclass(frozen=True)
     class Settings(MethodSettings):

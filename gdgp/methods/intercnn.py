@@ -92,6 +92,7 @@ class InterCNN(Method):
 
     name = "intercnn"
     interactive = True
+    first_interaction_cost = "none (round 0 is the automatic CNN's prediction)"
 
     @dataclass(frozen=True)
     class Settings(UNetSettings):

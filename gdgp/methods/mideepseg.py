@@ -228,6 +228,7 @@ class MIDeepSeg(Method):
 
     name = "mideepseg"
     interactive = True
+    first_interaction_cost = "n_points = 4 interior margin points (4 clicks)"
 
     @dataclass(frozen=True)
     class Settings(UNetSettings):

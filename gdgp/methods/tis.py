@@ -147,6 +147,7 @@ class TIS(Method):
 
     name = "tis"
     interactive = True
+    first_interaction_cost = "none (round 0 is the automatic segmentation)"
 
     @dataclass(frozen=True)
     class Settings(MethodSettings):
