@@ -122,6 +122,30 @@ def cmd_train(a: argparse.Namespace) -> None:
     train_method(a.method, hparams, train_set, a.out_checkpoint, a.out_loss, cfg, device)
 
 
+def cmd_methods(a: argparse.Namespace) -> None:
+    from tabulate import tabulate
+
+    from gdgp.methods.catalogue import catalogue
+
+    infos = catalogue()
+    if a.json:
+        print(json.dumps([dataclasses.asdict(i) for i in infos], indent=2))
+        return
+    rows = [
+        (
+            i.name,
+            f"{i.kind} ({i.package})",
+            "interactive" if i.interactive else "automatic",
+            i.first_interaction,
+            "pretrained" if i.pretrained else "trainable",
+            ", ".join(i.trained_on) or "–",
+        )
+        for i in infos
+    ]
+    headers = ("method", "from", "use", "first interaction", "weights", "trained on")
+    print(tabulate(rows, headers=headers, disable_numparse=True))
+
+
 def cmd_evaluate(a: argparse.Namespace) -> None:
     _start_torch(a.threads)
     from gdgp.data.slice_set import load_slices
@@ -362,6 +386,14 @@ def build_parser() -> argparse.ArgumentParser:
     _setting(s, "--patients", key="demo.patients", type=int, help="patients (volumes) per task (3 slices each)")
     s.add_argument("--task", action="append", help="only this demo task (repeatable); default: all")
     s.set_defaults(func=cmd_demo)
+
+    s = sub.add_parser(
+        "methods",
+        help="list every method: built-in or plugin (and its package), interactive or automatic, its first "
+        "interaction, trainable or pretrained (and the public datasets it was trained on)",
+    )
+    s.add_argument("--json", action="store_true", help="one JSON object per method instead of the table")
+    s.set_defaults(func=cmd_methods)
 
     s = sub.add_parser("extract", help="valid axial slices of one target: preprocess, split, save")
     s.add_argument(

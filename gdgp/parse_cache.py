@@ -5,9 +5,11 @@ Checking ``methods.<name>`` (and a tuning grid over a method's key) needs each m
 so it imports torch and MONAI: ~6 s added to every ``snakemake`` invocation, and Snakemake
 parses the workflow again in every cluster job and every dry run. Each check is a pure function
 of its config input and of the code that does it, so its result is kept in a small JSON file
-keyed by both (sha256 of the input as written and of every ``gdgp/methods/*.py``,
-``gdgp/tuning_plan.py`` and, for the tuning plan, the schema): an unchanged config and code read
-it back in milliseconds; any change to either misses and checks again. A bad setting raises and
+keyed by both (sha256 of the input as written, of every ``gdgp/methods/**.py``,
+``gdgp/tuning_plan.py``, ``gdgp/plugins.py``, of the installed method plugins (:func:`gdgp.plugins.fingerprint`:
+their packages, versions and sources) and, for the tuning plan, the schema): an unchanged config
+and code read it back in milliseconds; any change to either, or a plugin installed, updated or
+edited, misses and checks again. A bad setting raises and
 is never written, so it fails at every parse.
 """
 
@@ -22,6 +24,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from gdgp import plugins
 from gdgp.atomic import write_text_atomic
 
 #: Where the workflow keeps the results, relative to the Snakemake working directory, unless
@@ -33,13 +36,14 @@ _PACKAGE = Path(__file__).resolve().parent
 
 def _code_files() -> list[Path]:
     """The source whose change must invalidate a cached check."""
-    return [*sorted((_PACKAGE / "methods").glob("*.py")), _PACKAGE / "tuning_plan.py"]
+    return [*sorted((_PACKAGE / "methods").rglob("*.py")), _PACKAGE / "tuning_plan.py", _PACKAGE / "plugins.py"]
 
 
 def _cache_key(kind: str, payload: Any, extra_files: tuple[Path, ...] = ()) -> str:
     """sha256 of the check's name, its input (as written, in order: the order of the methods is
-    the tables' order) and the code and files it depends on."""
+    the tables' order), the code and files it depends on and the installed method plugins."""
     digest = hashlib.sha256(kind.encode() + b"\0" + json.dumps(payload, default=str).encode())
+    digest.update(plugins.fingerprint().encode())
     for source in (*_code_files(), *extra_files):
         digest.update(str(source.name).encode())
         digest.update(source.read_bytes())

@@ -1,7 +1,9 @@
 """The registry of benchmarked methods: the one place a new method is registered.
 
-A method is one module with its class and the class's ``Settings`` (its hyperparameters, their
-defaults and checks: :mod:`gdgp.methods.settings`), plus one line in :data:`METHODS`.
+A built-in method is one module with its class and the class's ``Settings`` (its hyperparameters,
+their defaults and checks: :mod:`gdgp.methods.settings`), plus one line in :data:`METHODS`. A
+method from another installed package (a plugin, entry-point group ``gdgp.methods``:
+:mod:`gdgp.plugins`) is found by the same lookups, its entry points read at the first one.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from gdgp import plugins
 from gdgp.errors import ConfigError
 from gdgp.methods.auto_unet import AutoUNet
 from gdgp.methods.base import Method
@@ -39,12 +42,35 @@ METHODS: dict[str, type[Method]] = {
 }
 
 
+def method_names() -> list[str]:
+    """Every method's name: the built-ins (:data:`METHODS`), then the installed plugins' (not imported)."""
+    return [*METHODS, *(name for name in sorted(plugins.plugins()) if name not in METHODS)]
+
+
+def plugin_of(name: str) -> plugins.Plugin | None:
+    """The plugin that registers ``name`` (None for a built-in or an unknown name).
+
+    Raises:
+        ConfigError: a name clash (a built-in's name, or two plugins with one name).
+    """
+    found = plugins.plugins().get(name)
+    return None if not found else plugins.check_name(name, found, METHODS.keys())
+
+
 def get_method_class(name: str) -> type[Method]:
-    """Look a method up by name; unknown names raise listing the known ones."""
+    """Look a method up by name: a built-in, else an installed plugin (imported now, once).
+
+    Raises:
+        ConfigError: an unknown name (listing the known ones), a name clash naming both packages,
+            or a plugin that fails to import (naming its package and the exception).
+    """
+    plugin = plugin_of(name)
+    if plugin is not None:
+        return plugins.load(plugin)
     try:
         return METHODS[name]
     except KeyError:
-        raise ConfigError(f"unknown method {name!r}; known methods: {', '.join(sorted(METHODS))}") from None
+        raise ConfigError(f"unknown method {name!r}; known methods: {', '.join(sorted(method_names()))}") from None
 
 
 def build_method(name: str, **hparams: Any) -> Method:
@@ -63,4 +89,13 @@ def method_settings(name: str, hparams: dict[str, Any] | None = None) -> dict[st
     return dataclasses.asdict(build_settings(name, cls.Settings, dict(hparams or {})))
 
 
-__all__ = ["METHODS", "Method", "MethodSettings", "build_method", "get_method_class", "method_settings"]
+__all__ = [
+    "METHODS",
+    "Method",
+    "MethodSettings",
+    "build_method",
+    "get_method_class",
+    "method_names",
+    "method_settings",
+    "plugin_of",
+]
