@@ -1,7 +1,8 @@
 """Checkpoints hold plain data only (weights, optimizer state, epoch, init kwargs), never pickled objects.
 
-The method is rebuilt as ``METHODS[name](**init_kwargs)`` and its weights loaded, as
-nnU-Net rebuilds its trainer from ``init_args``.
+The method is rebuilt as ``get_method_class(name)(**init_kwargs)`` and its weights loaded, as
+nnU-Net rebuilds its trainer from ``init_args``. A pretrained method's checkpoint is the record of
+its weights file instead (:mod:`gdgp.training.pretrained`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from gdgp import __version__
 from gdgp.atomic import atomic_path
 from gdgp.errors import InputDataError
 from gdgp.methods import Method, build_method
+from gdgp.training.pretrained import load_pretrained_record
 
 
 def save_checkpoint(
@@ -56,8 +58,11 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
 
 
 def load_method(path: str | Path, device: torch.device | str = "cpu") -> Method:
-    """Rebuild the method stored in a checkpoint, weights loaded, on ``device``."""
+    """Rebuild the method stored in a checkpoint, weights loaded, on ``device`` (a pretrained
+    method's record: its weights file checked against the recorded sha256, then loaded)."""
     state = read_checkpoint(path)
+    if state.get("pretrained") is not None:
+        return load_pretrained_record(state, Path(path)).to(device)
     method = build_method(state["method"], **state["init_kwargs"])
     method.load_extra_state(state.get("extra_state") or {})
     method.network.load_state_dict(state["network_weights"])

@@ -23,10 +23,11 @@ from tqdm import tqdm
 
 from gdgp.atomic import atomic_path
 from gdgp.data.slice_set import SliceSet
-from gdgp.methods import Method, build_method
+from gdgp.methods import Method, build_method, get_method_class
 from gdgp.schema_defaults import schema_default
 from gdgp.training.augment import augment_batch, build_augmentation
 from gdgp.training.checkpoint import read_checkpoint, save_checkpoint
+from gdgp.training.pretrained import record_pretrained
 
 log = logging.getLogger(__name__)
 
@@ -122,10 +123,21 @@ def train_method(
         stop_after_epoch: stop after this epoch without writing ``final.pt`` (used by
             tests to simulate a killed job).
 
+    A pretrained method is not trained: ``final.pt`` is the record of its weights file
+    (:mod:`gdgp.training.pretrained`) and ``loss.csv`` has no epoch rows.
+
     Returns:
         The loss history as a DataFrame.
+
+    Raises:
+        ConfigError, InputDataError: a pretrained method's weights file is not set or missing
+            (nothing is written).
     """
     final_path, loss_path = Path(final_path), Path(loss_path)
+    cls = get_method_class(method_name)
+    if cls.pretrained:
+        log.info("%s is pretrained: recording its weights file instead of training", method_name)
+        return record_pretrained(cls, hparams, final_path, loss_path, dataclasses.asdict(cfg))
     latest = final_path.with_name("latest.pt")
     torch.manual_seed(cfg.seed)
     method = build_method(method_name, **hparams).to(device)
