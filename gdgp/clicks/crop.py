@@ -88,7 +88,7 @@ def clicks_in_crop(clicks: Sequence[Click], box: Box, size: int) -> list[Click]:
     for c in clicks:
         y = min(max(int((c.y - box.y0 + 0.5) * sy), 0), size - 1)
         x = min(max(int((c.x - box.x0 + 0.5) * sx), 0), size - 1)
-        out.append(Click(y, x, c.positive, c.index))
+        out.append(Click(y, x, c.positive, c.index, c.kind))
     return out
 
 

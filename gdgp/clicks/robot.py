@@ -21,23 +21,29 @@ The same class serves training-time simulation and evaluation so that they never
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
 from gdgp.clicks.protocols import NEEDS_RNG, error_distance, get_protocol
 
 # error_distance lives with the protocols and is re-exported here for existing importers.
-__all__ = ["Click", "Robot", "error_distance"]
+__all__ = ["Click", "ClickKind", "Robot", "error_distance"]
+
+#: What a click is: a point, or one of the two corners of a box (:mod:`gdgp.clicks.box`).
+ClickKind = Literal["point", "box"]
 
 
 @dataclass(frozen=True)
 class Click:
-    """One click: pixel (y, x), foreground if ``positive``, ``index`` = order of placement."""
+    """One click: pixel (y, x), foreground if ``positive``, ``index`` = order of placement;
+    ``kind`` tells a box corner from a point (the files written keep y, x, positive and index only)."""
 
     y: int
     x: int
     positive: bool
     index: int
+    kind: ClickKind = "point"
 
 
 class Robot:
@@ -82,9 +88,9 @@ class Robot:
         self.rng = rng
         self.clicks: list[Click] = []
 
-    def add(self, y: int, x: int, positive: bool) -> Click:
+    def add(self, y: int, x: int, positive: bool, kind: ClickKind = "point") -> Click:
         """Record a click placed by a first-interaction rule (not by the error protocol)."""
-        click = Click(int(y), int(x), bool(positive), len(self.clicks))
+        click = Click(int(y), int(x), bool(positive), len(self.clicks), kind)
         self.clicks.append(click)
         self.not_clicked[click.y, click.x] = False
         return click
