@@ -14,7 +14,7 @@ from typing import Any
 from gdgp import plugins
 from gdgp.errors import ConfigError
 from gdgp.methods.auto_unet import AutoUNet
-from gdgp.methods.base import Method
+from gdgp.methods.base import EncodedNetworkMethod, ExternallyTrainedMethod, Method, PretrainedMethod
 from gdgp.methods.bs_iris import BSIRIS
 from gdgp.methods.click_unet import ClickUNet
 from gdgp.methods.deepigeos import DeepIGeoS
@@ -91,8 +91,11 @@ def method_settings(name: str, hparams: dict[str, Any] | None = None) -> dict[st
 
 __all__ = [
     "METHODS",
+    "EncodedNetworkMethod",
+    "ExternallyTrainedMethod",
     "Method",
     "MethodSettings",
+    "PretrainedMethod",
     "build_method",
     "get_method_class",
     "method_names",

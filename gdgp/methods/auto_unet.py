@@ -11,11 +11,11 @@ import numpy as np
 from torch import nn
 
 from gdgp.clicks.robot import Click
-from gdgp.methods.base import Method, monai_unet
+from gdgp.methods.base import EncodedNetworkMethod, monai_unet
 from gdgp.methods.settings import UNetSettings
 
 
-class AutoUNet(Method):
+class AutoUNet(EncodedNetworkMethod):
     """Image in, mask out."""
 
     name = "auto_unet"

@@ -62,7 +62,7 @@ from torch import Tensor, nn
 
 from gdgp.clicks.encodings import gaussian_heatmap
 from gdgp.clicks.robot import Click
-from gdgp.methods.base import Method
+from gdgp.methods.base import Images, Method
 from gdgp.methods.settings import MethodSettings, require, setting, unet_checks
 
 CE_EPS = 1e-2  # probabilities are clamped to [eps, 1 - eps] in the reward's CE (a 0/1 pixel stays finite)
@@ -223,9 +223,7 @@ class BSIRIS(Method):
         return prob
 
     # --- prediction ----------------------------------------------------------------------
-    def predict_batch(
-        self, images: Sequence[np.ndarray], clicks: Sequence[Sequence[Click]], prev_masks: Sequence[np.ndarray]
-    ) -> np.ndarray:
+    def predict_batch(self, images: Images, clicks: Sequence[Sequence[Click]], prev_masks: Images) -> np.ndarray:
         """The click sequence's replay (stage k: first k clicks as hints, ``n_steps`` greedy actions).
 
         Starts each image from its cached stage when that stage's clicks are a prefix of

@@ -16,11 +16,11 @@ from torch import nn
 
 from gdgp.clicks.encodings import euclidean_distance_map
 from gdgp.clicks.robot import Click
-from gdgp.methods.base import Method, monai_unet
+from gdgp.methods.base import EncodedNetworkMethod, monai_unet
 from gdgp.methods.settings import UNetSettings, require, setting
 
 
-class ClickUNet(Method):
+class ClickUNet(EncodedNetworkMethod):
     """Image + fg/bg EDV maps in, mask out."""
 
     name = "click_unet"

@@ -62,7 +62,7 @@ from torch import Tensor, nn
 from gdgp.clicks.encodings import click_map
 from gdgp.clicks.geodesic import geodesic_distance
 from gdgp.clicks.robot import Click, Robot
-from gdgp.methods.base import Method, route_first_or_refine
+from gdgp.methods.base import Images, Method, route_first_or_refine
 from gdgp.methods.graph_cut import graph_cut
 from gdgp.methods.settings import MethodSettings, require, setting, unet_checks
 
@@ -228,9 +228,7 @@ class DeepIGeoS(Method):
         ]
         return np.stack(out).astype(np.float32)
 
-    def predict_batch(
-        self, images: Sequence[np.ndarray], clicks: Sequence[Sequence[Click]], prev_masks: Sequence[np.ndarray]
-    ) -> np.ndarray:
+    def predict_batch(self, images: Images, clicks: Sequence[Sequence[Click]], prev_masks: Images) -> np.ndarray:
         """P-Net (no click) or R-Net (clicks), then the seeded graph cut: (B, H, W) in {0, 1}."""
         imgs = np.stack(images).astype(np.float32)
         x = torch.from_numpy(self._encode_batch(imgs, clicks, np.stack(prev_masks))).to(self.device)

@@ -52,7 +52,7 @@ from torch import Tensor, nn
 from gdgp.clicks.crop import Box, click_box, clicks_in_crop, crop_resize, paste_back
 from gdgp.clicks.encodings import click_map
 from gdgp.clicks.robot import Click, Robot
-from gdgp.methods.base import Method
+from gdgp.methods.base import Images, Method
 from gdgp.methods.point_crop import JitterRobot, check_crop_size, cropped_unet, place_first_points
 from gdgp.methods.settings import UNetSettings, require, setting
 
@@ -198,9 +198,7 @@ class DEXTR(Method):
         return torch.from_numpy(x).to(self.device), boxes
 
     # --- prediction and training ----------------------------------------------------------
-    def predict_batch(
-        self, images: Sequence[np.ndarray], clicks: Sequence[Sequence[Click]], prev_masks: Sequence[np.ndarray]
-    ) -> np.ndarray:
+    def predict_batch(self, images: Images, clicks: Sequence[Sequence[Click]], prev_masks: Images) -> np.ndarray:
         """Full-slice foreground probabilities (B, H, W): crop, predict, paste back."""
         with self.inference():
             x, boxes = self._prepare(images, clicks)

@@ -42,7 +42,7 @@ from gdgp.clicks.encodings import click_map, euclidean_distance_map, gaussian_he
 from gdgp.clicks.geodesic_encodings import GaussianGeodesicEncoding, geodesic_map
 from gdgp.clicks.hybrid import HybridConfig, hybrid_interaction, plain_interaction
 from gdgp.clicks.robot import Click, Robot
-from gdgp.methods.base import Method
+from gdgp.methods.base import Images, Method
 from gdgp.methods.fast_dropout import replace_dropout
 from gdgp.methods.gp import LaplaceGPHead
 from gdgp.methods.settings import MethodSettings, require, setting
@@ -381,9 +381,7 @@ class GDGP(Method):
         return torch.cat([batch.images[:, None], maps], 1)[0].float().cpu().numpy()
 
     # --- prediction and training ----------------------------------------------------------
-    def predict_batch(
-        self, images: Sequence[np.ndarray], clicks: Sequence[Sequence[Click]], prev_masks: Sequence[np.ndarray]
-    ) -> np.ndarray:
+    def predict_batch(self, images: Images, clicks: Sequence[Sequence[Click]], prev_masks: Images) -> np.ndarray:
         """Full-slice foreground probabilities (B, H, W): crop, predict, paste back."""
         with self.inference():
             batch = self.prepare(images, clicks)

@@ -46,7 +46,7 @@ import torch
 from torch import Tensor, nn
 
 from gdgp.clicks.robot import Click, Robot
-from gdgp.methods.base import Method, monai_unet, route_first_or_refine
+from gdgp.methods.base import EncodedNetworkMethod, monai_unet, route_first_or_refine
 from gdgp.methods.settings import UNetSettings, require, setting
 
 
@@ -87,7 +87,7 @@ class InterCNNNetwork(nn.Module):
         return route_first_or_refine(x, scribbled, self.auto, self.inter)
 
 
-class InterCNN(Method):
+class InterCNN(EncodedNetworkMethod):
     """Automatic U-Net, then scribble-driven editing U-Net; see the module docstring."""
 
     name = "intercnn"
@@ -157,7 +157,7 @@ class InterCNN(Method):
         for _ in range(self.hparams["train_rounds"]):
             for robot, mask in zip(robots, prev, strict=True):
                 robot.next_click(mask)
-            x = self._batch(images, [r.clicks for r in robots], prev)
+            x = self.encode_batch(images, [r.clicks for r in robots], prev)
             optimizer.zero_grad(set_to_none=True)
             logits = net.inter(x)
             loss = self.loss_fn(logits, target)

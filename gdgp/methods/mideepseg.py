@@ -93,7 +93,7 @@ from gdgp.clicks.crop import Box, click_box, clicks_in_crop, crop_resize, paste_
 from gdgp.clicks.encodings import click_map
 from gdgp.clicks.geodesic import geodesic_distance
 from gdgp.clicks.robot import Click, Robot
-from gdgp.methods.base import Method
+from gdgp.methods.base import Images, Method
 from gdgp.methods.graph_cut import graph_cut
 from gdgp.methods.point_crop import JitterRobot, check_crop_size, cropped_unet, place_first_points
 from gdgp.methods.settings import UNetSettings, require, setting
@@ -417,9 +417,7 @@ class MIDeepSeg(Method):
         seg[box.y0 : box.y1, box.x0 : box.x1] &= ~bg_seeds  # hole filling must not undo a negative click
         return seg.astype(np.float32)
 
-    def predict_batch(
-        self, images: Sequence[np.ndarray], clicks: Sequence[Sequence[Click]], prev_masks: Sequence[np.ndarray]
-    ) -> np.ndarray:
+    def predict_batch(self, images: Images, clicks: Sequence[Sequence[Click]], prev_masks: Images) -> np.ndarray:
         """(B, H, W) binary {0, 1} float32 masks: network probability, then :meth:`refine`.
 
         The network sees only the interior margin points; the corrective clicks act through the

@@ -55,7 +55,7 @@ from torch import nn
 from gdgp.atomic import write_text_atomic
 from gdgp.clicks.robot import Click
 from gdgp.errors import GdgpError
-from gdgp.methods.base import Method
+from gdgp.methods.base import ExternallyTrainedMethod, Images
 from gdgp.methods.settings import MethodSettings, require, setting
 
 log = logging.getLogger(__name__)
@@ -183,12 +183,11 @@ def can_resume(work_dir: Path, record: dict[str, Any]) -> bool:
     return False
 
 
-class NNUNet(Method):
+class NNUNet(ExternallyTrainedMethod):
     """nnU-Net v2, 2D configuration, trained and run by nnU-Net itself."""
 
     name = "nnunet"
     interactive = False
-    external_training = True
 
     @dataclass(frozen=True)
     class Settings(MethodSettings):
@@ -398,12 +397,7 @@ class NNUNet(Method):
             self._predictor = predictor
         return self._predictor
 
-    def encode(self, image: np.ndarray, clicks: Sequence[Click], prev_mask: np.ndarray) -> np.ndarray:
-        return image[None].astype(np.float32)
-
-    def predict_batch(
-        self, images: Sequence[np.ndarray], clicks: Sequence[Sequence[Click]], prev_masks: Sequence[np.ndarray]
-    ) -> np.ndarray:
+    def predict_batch(self, images: Images, clicks: Sequence[Sequence[Click]], prev_masks: Images) -> np.ndarray:
         """Foreground probability of each slice from nnU-Net's own predictor (same spacing as the
         exported training cases, so no resampling)."""
         predictor = self._get_predictor()

@@ -46,7 +46,7 @@ from monai.networks.nets import UNet
 from torch import Tensor, nn
 
 from gdgp.clicks.robot import Click, Robot
-from gdgp.methods.base import Method
+from gdgp.methods.base import Images, Method
 from gdgp.methods.settings import MethodSettings, require, setting, unet_checks
 
 PROB_EPS = 1e-6  # the fused probability is turned back into a logit for the Dice+CE loss
@@ -202,10 +202,6 @@ class TIS(Method):
         """None: round 0 is the automatic segmentation."""
         return []
 
-    def encode(self, image: np.ndarray, clicks: Sequence[Click], prev_mask: np.ndarray) -> np.ndarray:
-        """The image (1, H, W): clicks enter as tokens, not as input maps."""
-        return image[None].astype(np.float32)
-
     def _clicks(self, clicks: Sequence[Sequence[Click]], width: int) -> tuple[Tensor, Tensor, Tensor]:
         """Padded (B, N) flat indices, fg flags and validity of the clicks."""
         n = max((len(c) for c in clicks), default=0)
@@ -222,9 +218,7 @@ class TIS(Method):
         idx, pos, valid = self._clicks(clicks, x.shape[-1])
         return self.network(x, idx, pos, valid, float(self.hparams["temperature"]))
 
-    def predict_batch(
-        self, images: Sequence[np.ndarray], clicks: Sequence[Sequence[Click]], prev_masks: Sequence[np.ndarray]
-    ) -> np.ndarray:
+    def predict_batch(self, images: Images, clicks: Sequence[Sequence[Click]], prev_masks: Images) -> np.ndarray:
         """Refined foreground probabilities (B, H, W); the automatic one where a slice has no click."""
         with self.inference():
             logits = self._forward(images, clicks)["refined"]

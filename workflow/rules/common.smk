@@ -18,7 +18,11 @@ from gdgp.experiment_plan import (
 )
 from gdgp.tuning_plan import EXTERNALLY_TRAINED, method_learning_rate
 
-from gdgp.parse_cache import checked_method_settings, checked_tuning_plan
+from gdgp.parse_cache import (
+    checked_method_facts,
+    checked_method_settings,
+    checked_tuning_plan,
+)
 
 # `--config "train={seeds: [0, 1, 2]}"` arrives as strings; which seed keys the user wrote
 # is read before validate() fills in train.seeds' default.
@@ -301,6 +305,46 @@ def experiment_outputs():
     for table in tables_for(VARIANTS):
         names += [f"{table}.csv", f"{table}.md"]
     return [f"results/experiments/{n}" for n in names]
+
+
+# Table 4's caveats (docs/pretrained.md): the collections each dataset comes from
+# (datasets.<name>.source), those the pretrained methods were trained on (their classes'
+# trained_on; cached like the settings) and the methods run with random weights.
+METHOD_FACTS = checked_method_facts(METHODS)
+
+
+def dataset_sources(dataset):
+    """datasets.<name>.source as a list ("" = unknown: none)."""
+    source = config["datasets"][dataset]["source"] or []
+    return [source] if isinstance(source, str) else list(source)
+
+
+def report_caveats():
+    """gdgp report's --sources, --trained-on and --random-weights: Table 4's contamination and
+    random-weights marks."""
+    sources = [
+        f"{d}={','.join(dataset_sources(d))}" for d in DATASETS if dataset_sources(d)
+    ]
+    trained = [
+        f"{m}={','.join(facts['trained_on'])}"
+        for m, facts in METHOD_FACTS.items()
+        if facts["trained_on"]
+    ]
+    random = [
+        m
+        for m in METHODS
+        if METHOD_FACTS[m]["pretrained"] and config["methods"][m].get("random_weights")
+    ]
+    options = [
+        ("--sources", sources),
+        ("--trained-on", trained),
+        ("--random-weights", random),
+    ]
+    return " ".join(
+        f"{flag} {' '.join(shlex.quote(v) for v in values)}"
+        for flag, values in options
+        if values
+    )
 
 
 def report_tables(out_dir, names):

@@ -81,11 +81,13 @@ rule report:
             else ""
         ),
         order=" ".join(METHODS),
+        # Table 4's contamination and random-weights marks (docs/pretrained.md)
+        caveats=report_caveats(),
     shell:
         "gdgp report --clicks {input.clicks} --losses {input.losses} --overlays {input.overlays} "
         "--skipped {input.skipped} --out-dir results/report --metrics {output.metrics} --curves {output.curve_csv} "
         "--budgets {params.budgets} --noc-budget {params.noc_budget} --noc {params.noc} {params.reference} "
-        "--order {params.order} "
+        "--order {params.order} {params.caveats} "
         "> {log} 2>&1"
 
 
@@ -138,10 +140,11 @@ rule report_val:
             else ""
         ),
         order=" ".join(METHODS + VARIANTS),
+        caveats=report_caveats(),
     shell:
         "gdgp report --clicks {input.clicks} --skipped {input.skipped} --out-dir {params.out_dir} "
         "--budgets {params.budgets} --noc-budget {params.noc_budget} --noc {params.noc} {params.reference} "
-        "--order {params.order} --skip-empty --no-figures --split-name validation "
+        "--order {params.order} {params.caveats} --skip-empty --no-figures --split-name validation "
         "> {log} 2>&1"
 
 
