@@ -235,8 +235,14 @@ def _warn_table_round(a: argparse.Namespace) -> None:
 def cmd_report(a: argparse.Namespace) -> None:
     from gdgp.report import build_report
     from gdgp.report.build import write_dvc_files
+    from gdgp.report.caveats import Caveats, parse_name_lists
 
     _warn_table_round(a)
+    caveats = Caveats(
+        dataset_sources=parse_name_lists(a.sources, "--sources"),
+        trained_on=parse_name_lists(a.trained_on, "--trained-on"),
+        random_weights=frozenset(a.random_weights),
+    )
     metrics = build_report(
         [Path(p) for p in a.clicks],
         [Path(p) for p in a.losses],
@@ -254,6 +260,7 @@ def cmd_report(a: argparse.Namespace) -> None:
         skip_empty=a.skip_empty,
         with_figures=not a.no_figures,
         split=a.split_name,
+        caveats=caveats,
     )
     write_dvc_files(Path(a.out_dir), Path(a.metrics) if a.metrics else None, Path(a.curves) if a.curves else None)
     log.info("report written to %s", a.out_dir)
@@ -606,6 +613,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument(
         "--no-figures", action="store_true", help="write the tables only, no PNG figures (the validation report)"
+    )
+    s.add_argument(
+        "--sources",
+        nargs="*",
+        default=[],
+        metavar="DATASET=SOURCE[,SOURCE]",
+        help="the public collection(s) each dataset comes from (datasets.<name>.source): with --trained-on, "
+        "marks Table 4's possibly contaminated entries (docs/pretrained.md)",
+    )
+    s.add_argument(
+        "--trained-on",
+        nargs="*",
+        default=[],
+        metavar="METHOD=SOURCE[,SOURCE]",
+        help="the collections a pretrained method was trained on (its class's trained_on; `gdgp methods` lists them)",
+    )
+    s.add_argument(
+        "--random-weights",
+        nargs="*",
+        default=[],
+        metavar="METHOD",
+        help="pretrained methods run with random weights (tests only): Table 4 marks them, never a result",
     )
     s.set_defaults(func=cmd_report)
 

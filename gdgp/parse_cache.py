@@ -20,7 +20,7 @@ import hashlib
 import json
 import os
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +94,24 @@ def checked_method_settings(methods: Mapping[str, Any], cache_dir: Path | None =
     return cached_check("methods", written, check, cache_dir)
 
 
+def checked_method_facts(names: Sequence[str], cache_dir: Path | None = None) -> dict[str, dict[str, Any]]:
+    """``{name: {"pretrained": bool, "trained_on": [source, ...]}}`` of the configured methods (their
+    classes' attributes: the report's contamination marks), cached like the settings.
+
+    Raises:
+        ConfigError: an unknown method.
+    """
+
+    def check() -> dict[str, dict[str, Any]]:
+        get_method_class = _import_methods().get_method_class
+        return {
+            name: {"pretrained": bool(cls.pretrained), "trained_on": list(cls.trained_on)}
+            for name, cls in ((name, get_method_class(name)) for name in names)
+        }
+
+    return cached_check("method_facts", list(names), check, cache_dir)
+
+
 def checked_tuning_plan(
     config: Mapping[str, Any], schema_path: str | os.PathLike[str], cache_dir: Path | None = None
 ) -> Any:
@@ -118,4 +136,11 @@ def checked_tuning_plan(
     )
 
 
-__all__ = ["CACHE_ENV", "DEFAULT_CACHE_DIR", "cached_check", "checked_method_settings", "checked_tuning_plan"]
+__all__ = [
+    "CACHE_ENV",
+    "DEFAULT_CACHE_DIR",
+    "cached_check",
+    "checked_method_facts",
+    "checked_method_settings",
+    "checked_tuning_plan",
+]

@@ -411,6 +411,8 @@ def test_table4_columns_and_unreachable_budget_shows_dash(two_methods: list[Path
         "n_patients",
         "n_seeds",
         "reachable",
+        "contaminated",
+        "random_weights",
     ]
     gdgp4 = _at(t4, "gdgp", 4)  # first interaction 7 clicks > 4
     assert not gdgp4["reachable"] and gdgp4[["dice_mean", "assd_px_median", "n_empty"]].isna().all()

@@ -34,6 +34,7 @@ from gdgp.data.slice_set import SKIPPED_COLUMNS
 from gdgp.errors import ConfigError, InputDataError
 from gdgp.report import budgets as cost
 from gdgp.report import figures, stats, tables
+from gdgp.report.caveats import Caveats
 from gdgp.report.figures import Overlay, PanelRound
 
 log = logging.getLogger(__name__)
@@ -243,11 +244,15 @@ def load_losses(paths: Sequence[Path], known: Sequence[Pair]) -> pd.DataFrame:
     """Read the per-epoch loss tables, tagged with dataset and method.
 
     Numeric extra columns are kept (they go to ``loss_curves.csv``); non-numeric extras are
-    dropped because nothing downstream can plot them.
+    dropped because nothing downstream can plot them. A file with a header and no epoch is a
+    pretrained method's (not trained here: :mod:`gdgp.training.pretrained`) and has no curve.
     """
     frames, owner = [], {}
     for path in map(Path, paths):
-        df = _read_csv(path, tables.LOSS_COLUMNS, "loss")
+        df = _read_csv(path, tables.LOSS_COLUMNS, "loss", allow_empty=True)
+        if df.empty:
+            log.info("%s has no epochs (a pretrained method): no loss curve", path)
+            continue
         if "dataset" in df.columns and "method" in df.columns:
             pairs = {(str(d), str(m)) for d, m in df[["dataset", "method"]].drop_duplicates().itertuples(index=False)}
         else:
@@ -450,13 +455,14 @@ def _write_tables(
     n_boot: int,
     seed: int,
     split: str,
+    caveats: Caveats,
 ) -> tuple[dict, pd.DataFrame]:
     summary = cost.budget_table(clicks, budget_list)
     per_slice = tables.reachable_rows(cost.at_budgets(clicks, budget_list), summary)
     cis = [
         stats.patient_ci_table(per_slice, v, n_boot=n_boot, seed=seed) for v in ("dice", "nsd") if v in clicks.columns
     ]
-    table4 = tables.table4_frame(summary, cis)
+    table4 = tables.table4_frame(summary, cis, caveats)
     write_csv(table4, out_dir / "table4.csv")
     write_csv(skipped, out_dir / "skipped.csv")
     if not skipped.empty:
@@ -468,14 +474,19 @@ def _write_tables(
     if table4.empty:  # every clicks file was empty (skip_empty): header-only tables
         write_text_atomic(
             out_dir / "table4.md",
-            _NO_RUNS + "\n\n" + tables.table4_markdown(table4, budget_list, n_boot, method_order, skipped, split),
+            _NO_RUNS
+            + "\n\n"
+            + tables.table4_markdown(table4, budget_list, n_boot, method_order, skipped, split, caveats),
         )
         write_text_atomic(out_dir / "table4.tex", f"% {_NO_RUNS}\n")
     else:
         write_text_atomic(
-            out_dir / "table4.md", tables.table4_markdown(table4, budget_list, n_boot, method_order, skipped, split)
+            out_dir / "table4.md",
+            tables.table4_markdown(table4, budget_list, n_boot, method_order, skipped, split, caveats),
         )
-        write_text_atomic(out_dir / "table4.tex", tables.table4_latex(table4, budget_list, n_boot, method_order, split))
+        write_text_atomic(
+            out_dir / "table4.tex", tables.table4_latex(table4, budget_list, n_boot, method_order, split, caveats)
+        )
     noc = tables.noc_frame(cost.noc_table(clicks, thresholds, noc_budget), cost.dice_auc(clicks, noc_budget))
     write_csv(noc, out_dir / "noc.csv")
     write_text_atomic(out_dir / "noc.md", tables.noc_markdown(noc, method_order))
@@ -567,6 +578,7 @@ def build_report(
     skip_empty: bool = False,
     with_figures: bool = True,
     split: str = "test",
+    caveats: Caveats | None = None,
 ) -> dict:
     """Write every table and figure of the report into ``out_dir``, methods compared at equal cost.
 
@@ -614,6 +626,9 @@ def build_report(
         with_figures: False writes the tables only (no PNG; ``loss_curves.csv`` still).
         split: which slices the runs scored, as the table captions name them (``test``;
             ``validation`` for the validation report).
+        caveats: the datasets' sources, the pretrained methods' training collections and the
+            methods run with random weights, which mark Table 4 (:mod:`gdgp.report.caveats`;
+            None: no mark).
 
     Returns:
         The headline metrics (also written to ``metrics.json``).
@@ -646,6 +661,7 @@ def build_report(
         int(n_boot),
         int(seed),
         split,
+        caveats or Caveats(),
     )
     write_csv(losses, out_dir / "loss_curves.csv")
     if with_figures:

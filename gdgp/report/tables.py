@@ -17,6 +17,9 @@ Conventions, fixed here so that every view agrees:
 * **Empty predictions** stay in the means with their documented penalty (Dice 0, ASSD =
   slice diagonal, see :mod:`gdgp.evaluation.metrics`) and are counted (``n_empty``), so a method
   cannot look better by failing silently.
+* **Caveats** (:mod:`gdgp.report.caveats`): a pretrained model trained on the collection a dataset
+  comes from has its entries there marked ‡ (``contaminated``); a pretrained method run with random
+  weights is named "(random weights, not a result)" (``random_weights``).
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+
+from gdgp.report.caveats import Caveats
 
 #: Columns every clicks.csv must have (the evaluator writes these; ``nsd`` and ``seed`` are optional).
 CLICKS_COLUMNS: tuple[str, ...] = (
@@ -77,6 +82,8 @@ TABLE4_COLUMNS: tuple[str, ...] = (
     "n_patients",
     "n_seeds",
     "reachable",
+    "contaminated",
+    "random_weights",
 )
 #: empty_predictions.csv.
 EMPTY_COLUMNS: tuple[str, ...] = ("dataset", "method", "budget", "reachable", "n_slices", "n_seeds", "n_empty")
@@ -130,13 +137,14 @@ def reachable_rows(per_slice: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFra
     return per_slice.merge(cells, on=_CELL, how="inner")
 
 
-def table4_frame(summary: pd.DataFrame, cis: Sequence[pd.DataFrame]) -> pd.DataFrame:
-    """table4.csv: :func:`gdgp.report.budgets.budget_table` joined with patient CIs.
+def table4_frame(summary: pd.DataFrame, cis: Sequence[pd.DataFrame], caveats: Caveats | None = None) -> pd.DataFrame:
+    """table4.csv: :func:`gdgp.report.budgets.budget_table` joined with patient CIs and the caveats.
 
     Args:
         summary: ``budget_table`` rows (with ``n_patients``: the clicks have ``case``).
         cis: :func:`gdgp.report.stats.patient_ci_table` of Dice (and of NSD), on the
             reachable cells only.
+        caveats: fills ``contaminated`` and ``random_weights`` (None: neither on any row).
 
     Returns:
         :data:`TABLE4_COLUMNS` (``nsd_*`` only when ``summary`` has ``nsd_mean``), one row
@@ -145,6 +153,10 @@ def table4_frame(summary: pd.DataFrame, cis: Sequence[pd.DataFrame]) -> pd.DataF
     out = summary.copy()
     for ci in cis:
         out = out.merge(ci.drop(columns="n_patients"), on=_CELL, how="left")
+    caveats = caveats or Caveats()
+    pairs = list(zip(out["dataset"].astype(str), out["method"].astype(str), strict=True))
+    out["contaminated"] = pd.Series([caveats.contaminated(d, m) for d, m in pairs], index=out.index, dtype=bool)
+    out["random_weights"] = pd.Series([m in caveats.random_weights for _, m in pairs], index=out.index, dtype=bool)
     cols = [c for c in TABLE4_COLUMNS if c in out.columns and (not c.startswith("nsd_") or "nsd_mean" in summary)]
     missing = [c for c in TABLE4_COLUMNS if c not in out.columns and not c.startswith("nsd_")]
     if missing:
@@ -267,6 +279,23 @@ def skipped_note(skipped: pd.DataFrame) -> list[str]:
     return lines
 
 
+#: Marks an entry whose model may have seen the dataset's images (:mod:`gdgp.report.caveats`).
+CONTAMINATED = "‡"
+_RANDOM_LABEL = " (random weights, not a result)"
+
+
+def method_label(method: str, caveats: Caveats) -> str:
+    """The method's row label: its name, and "(random weights, not a result)" where it ran without its weights."""
+    return method + (_RANDOM_LABEL if method in caveats.random_weights else "")
+
+
+def caveat_notes(table4: pd.DataFrame, methods: Sequence[str], caveats: Caveats) -> list[tuple[bool, str]]:
+    """The notes under Table 4, ``(marked ‡, text)``: its contaminated entries, its random-weight rows."""
+    pairs = sorted(set(zip(table4["dataset"].astype(str), table4["method"].astype(str), strict=True)))
+    notes = [(True, caveats.contamination_note(pairs)), (False, caveats.random_note(methods))]
+    return [(marked, text) for marked, text in notes if text]
+
+
 def table4_markdown(
     table4: pd.DataFrame,
     budgets: Sequence[int],
@@ -274,10 +303,13 @@ def table4_markdown(
     method_order: Sequence[str] | None = None,
     skipped: pd.DataFrame | None = None,
     split: str = "test",
+    caveats: Caveats | None = None,
 ) -> str:
     """Table 4 as GitHub markdown: rows = methods, columns = dataset × budget, one table per
     block (Dice with CI; ASSD median with the empty-prediction count), best in bold, "–"
-    where there is no entry; notes on held values and skipped cases follow."""
+    where there is no entry, ‡ on possibly contaminated entries; notes on held values, the
+    caveats and skipped cases follow."""
+    caveats = caveats or Caveats()
     columns, methods, cells = table4_cells(table4, method_order)
     header = ["Method"] + [f"{d} @{b}" for d, b in columns]
     lines = [table4_caption(budgets, n_boot, split)]
@@ -285,11 +317,13 @@ def table4_markdown(
     for title, *_ in TABLE4_BLOCKS:
         rows = []
         for m in methods:
-            row = [m]
+            row = [method_label(m, caveats)]
             for d, b in columns:
-                text, is_best, h = cells.get((m, d, b, title), ("–", False, False))
+                cell = cells.get((m, d, b, title))
+                text, is_best, h = cell or ("–", False, False)
                 held |= h
-                row.append((f"**{text}**" if is_best else text) + ("†" if h else ""))
+                mark = CONTAMINATED if cell is not None and caveats.contaminated(d, m) else ""
+                row.append((f"**{text}**" if is_best else text) + ("†" if h else "") + mark)
             rows.append(row)
         lines += [
             "",
@@ -299,6 +333,8 @@ def table4_markdown(
         ]
     if held:
         lines += ["", f"† {_HELD_NOTE}"]
+    for marked, note in caveat_notes(table4, methods, caveats):
+        lines += ["", f"{CONTAMINATED} {note}" if marked else note]
     if skipped is not None and not skipped.empty:
         lines += [""] + skipped_note(skipped)
     return "\n".join(lines) + "\n"
@@ -323,12 +359,12 @@ def latex_escape(text: str) -> str:
     return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in str(text))
 
 
-def _latex_cell(cell: tuple[str, bool, bool] | None) -> str:
+def _latex_cell(cell: tuple[str, bool, bool] | None, contaminated: bool = False) -> str:
     if cell is None:
         return "--"
     text, is_best, held = cell
     text = rf"\textbf{{{text}}}" if is_best else text
-    return text + (r"$^\dagger$" if held else "")
+    return text + (r"$^\dagger$" if held else "") + (r"$^\ddagger$" if contaminated else "")
 
 
 def table4_latex(
@@ -337,9 +373,12 @@ def table4_latex(
     n_boot: int,
     method_order: Sequence[str] | None = None,
     split: str = "test",
+    caveats: Caveats | None = None,
 ) -> str:
     """Table 4 as booktabs ``tabular``s (needs ``\\usepackage{booktabs}``), one per block:
-    a dataset header spanning its budgets, best in ``\\textbf``, ``--`` where there is no entry."""
+    a dataset header spanning its budgets, best in ``\\textbf``, ``--`` where there is no entry,
+    ``$^\\ddagger$`` on possibly contaminated entries, the caveats as notes."""
+    caveats = caveats or Caveats()
     columns, methods, cells = table4_cells(table4, method_order)
     datasets = list(dict.fromkeys(d for d, _ in columns))
     spans = [sum(1 for d2, _ in columns if d2 == d) for d in datasets]
@@ -361,15 +400,17 @@ def table4_latex(
             r"\midrule",
         ]
         for m in methods:
-            lines.append(
-                " & ".join([latex_escape(m)] + [_latex_cell(cells.get((m, d, b, title))) for d, b in columns]) + r" \\"
-            )
+            entries = [_latex_cell(cells.get((m, d, b, title)), caveats.contaminated(d, m)) for d, b in columns]
+            lines.append(" & ".join([latex_escape(method_label(m, caveats)), *entries]) + r" \\")
         lines.append(r"\bottomrule")
         if held:
             lines.append(
                 rf"\multicolumn{{{1 + len(columns)}}}{{l}}{{\footnotesize $^\dagger$ "
                 rf"{latex_escape(_HELD_NOTE)}}} \\"
             )
+        for marked, note in caveat_notes(table4, methods, caveats):
+            mark = r"$^\ddagger$ " if marked else ""
+            lines.append(rf"\multicolumn{{{1 + len(columns)}}}{{l}}{{\footnotesize {mark}{latex_escape(note)}}} \\")
         lines.append(r"\end{tabular}")
     return "\n".join(lines) + "\n"
 
