@@ -16,7 +16,9 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import pandas as pd
 import pytest
+import yaml
 
 from gdgp import parse_cache, plugins
 from gdgp.cli import main
@@ -24,6 +26,7 @@ from gdgp.errors import ConfigError
 from gdgp.methods import METHODS, get_method_class, method_names, method_settings
 from gdgp.methods.catalogue import catalogue
 from gdgp.methods.click_unet import ClickUNet
+from tests.test_workflow import TINY, project, snakemake
 
 #: A plugin method: click_unet with other default channels (a plugin may subclass a built-in).
 UNET_MODULE = """
@@ -199,3 +202,128 @@ def test_import_gdgp_reads_no_entry_point(plugin_dir: Path) -> None:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(plugin_dir), os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+#: The installed test package: a click_unet with narrower defaults and a pretrained click_unet (trained
+#: on "MSD": the tiny dataset names that source, so Table 4 marks it), both through the public API.
+PACKAGE_MODULE = """
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+import gdgp
+from gdgp.methods.settings import setting
+
+ClickUNet = gdgp.get_method_class("click_unet")
+
+
+class NarrowUNet(ClickUNet):
+    name = "{unet}"
+
+    @dataclass(frozen=True)
+    class Settings(ClickUNet.Settings):
+        channels: list[int] = setting([4, 8, 16], "U-Net channels per level.")
+
+
+class TinyPretrained(ClickUNet):
+    name = "{pre}"
+    pretrained = True
+    weights_source = "https://example.org/tiny-pretrained"
+    weights_licence = "CC-BY-4.0"
+    trained_on = ("MSD",)
+
+    @dataclass(frozen=True)
+    class Settings(ClickUNet.Settings):
+        channels: list[int] = setting([4, 8], "U-Net channels per level.")
+        checkpoint: str = setting("", "The weights file.")
+        random_weights: bool = setting(False, "Tests only: random initialisation, no file.")
+
+    def load_pretrained(self, checkpoint: Path) -> None:
+        self.network.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=True))
+"""
+
+
+def write_package(root: Path, dist: str, package: str, unet: str, pre: str) -> Path:
+    (root / package).mkdir(parents=True)
+    (root / package / "__init__.py").write_text("")
+    (root / package / "methods.py").write_text(PACKAGE_MODULE.format(unet=unet, pre=pre))
+    (root / "pyproject.toml").write_text(
+        textwrap.dedent(
+            f"""
+            [build-system]
+            requires = ["setuptools>=69"]
+            build-backend = "setuptools.build_meta"
+
+            [project]
+            name = "{dist}"
+            version = "0.3.0"
+
+            [project.entry-points."gdgp.methods"]
+            {unet} = "{package}.methods:NarrowUNet"
+            {pre} = "{package}.methods:TinyPretrained"
+
+            [tool.setuptools]
+            packages = ["{package}"]
+            """
+        )
+    )
+    return root
+
+
+def pip(*args: str) -> None:
+    proc = subprocess.run([sys.executable, "-m", "pip", *args], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+
+
+@pytest.mark.slow
+def test_installed_plugin_runs_the_workflow_into_table4(tmp_path: Path) -> None:
+    """A package installed with pip (no network) adds two methods: the workflow trains and scores the
+    plain one into Table 4; the pretrained one's train job fails without its weights file, naming it,
+    where to obtain it and its licence, and leaves no output; with random weights its row is marked,
+    as is its contamination (trained on MSD, the tiny dataset's source)."""
+    uid = uuid.uuid4().hex[:8]  # other xdist workers see the installed package: unique names
+    dist, package = f"gdgp-test-plugin-{uid}", f"gdgp_test_plugin_{uid}"
+    unet, pre = f"plug_unet_{uid}", f"plug_pre_{uid}"
+    source = write_package(tmp_path / "src", dist, package, unet, pre)
+    pip("install", "--quiet", "--no-index", "--no-deps", "--no-build-isolation", str(source))
+    try:
+        listing = subprocess.run(
+            [str(Path(sys.executable).parent / "gdgp"), "methods", "--json"], capture_output=True, text=True
+        )
+        rows = {row["name"]: row for row in json.loads(listing.stdout)}
+        assert rows[unet]["package"] == f"{dist} 0.3.0" and rows[pre]["pretrained"] is True
+
+        cfg = yaml.safe_load(TINY.read_text())
+        cfg["datasets"]["tiny_spleen"] |= {"n_val": 0, "source": "MSD"}
+        cfg["methods"] = {
+            "click_unet": cfg["methods"]["click_unet"],
+            unet: {"max_train_rounds": 1},
+            pre: {"checkpoint": "weights/absent.pt"},
+        }
+        cfg["experiments"] = {"datasets": []}
+        cfg["evaluate"]["protocols"] = [cfg["evaluate"].get("protocol", "ritm")]
+        cfg["report"]["reference_method"] = "click_unet"
+        work = project(tmp_path, cfg)
+        record = f"results/models/tiny_spleen/{pre}/seed0/final.pt"
+        failed = snakemake(["--cores", "2", record], work, check=False)
+        assert failed.returncode != 0
+        log = (work / "results" / "logs" / "train" / "tiny_spleen" / pre / "seed0.log").read_text()
+        assert f"the pretrained weights file {work / 'weights' / 'absent.pt'}" in log, log[-2000:]
+        assert "https://example.org/tiny-pretrained" in log and "licence: CC-BY-4.0" in log
+        assert not (work / record).exists() and not (work / record).with_name("loss.csv").exists()
+
+        cfg["methods"][pre] = {"random_weights": True}
+        (work / "config" / "config.yaml").write_text(yaml.safe_dump(cfg))
+        snakemake(["--cores", "2", "results/report/table4.csv"], work)
+        table = pd.read_csv(work / "results" / "report" / "table4.csv")
+        assert set(table["method"]) == {"click_unet", unet, pre}
+        plugin_rows = table[table["method"] == unet]
+        assert plugin_rows["dice_mean"].notna().any() and plugin_rows["dice_mean"].dropna().between(0, 1).all()
+        assert not plugin_rows["contaminated"].any() and not plugin_rows["random_weights"].any()
+        pre_rows = table[table["method"] == pre]
+        assert pre_rows["contaminated"].all() and pre_rows["random_weights"].all()
+        md = (work / "results" / "report" / "table4.md").read_text()
+        assert f"{pre} (random weights, not a result)" in md and f"{pre} on tiny_spleen (MSD)" in md
+    finally:
+        pip("uninstall", "--quiet", "--yes", dist)
