@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from gdgp.cli import main
+from gdgp.methods import METHODS
 from gdgp.report.caveats import Caveats, parse_name_lists
 from tests.test_report import DICE_A, DICE_B, N_BOOT, make_clicks, write_clicks
 from tests.test_workflow import TINY, project, shell_lines, snakemake
@@ -114,3 +115,18 @@ def test_workflow_passes_the_dataset_sources_to_both_reports(tmp_path: Path) -> 
     cfg["datasets"]["tiny_spleen"]["source"] = "NIH Pancreas"  # a space: not a source name
     proc = snakemake(["-n", "results/report/table4.csv"], project(tmp_path / "bad", cfg), check=False)
     assert proc.returncode != 0 and "source" in proc.stdout + proc.stderr
+
+
+def test_docs_table_matches_the_pretrained_builtins() -> None:
+    """docs/pretrained.md's table of what each pretrained method declares is its class's trained_on."""
+    text = (Path(__file__).parents[1] / "docs" / "pretrained.md").read_text()
+    section = text.split("### What the pretrained methods declare", 1)[1]
+    rows = {
+        cells[0].strip("`"): [n.strip() for n in cells[1].split(",")]
+        for cells in ([c.strip() for c in line.strip("|").split("|")] for line in section.splitlines())
+        if len(cells) >= 3 and cells[0].startswith("`")
+    }
+    assert rows  # the table parsed
+    for name, cls in METHODS.items():
+        if cls.pretrained:
+            assert rows.get(name) == list(cls.trained_on), f"docs/pretrained.md: {name} declares {cls.trained_on}"
