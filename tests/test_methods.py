@@ -128,6 +128,7 @@ BASES = {
     "intercnn": EncodedNetworkMethod,
     "nnunet": ExternallyTrainedMethod,
     **dict.fromkeys(["gdgp", "dextr", "deepigeos", "mideepseg", "bs_iris", "tis"], Method),
+    **dict.fromkeys(["sam", "sam_box", "medsam", "sam2", "sam2_box"], PretrainedMethod),
 }
 
 

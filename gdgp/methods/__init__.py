@@ -24,6 +24,8 @@ from gdgp.methods.gdgp_variants import VARIANTS
 from gdgp.methods.intercnn import InterCNN
 from gdgp.methods.mideepseg import MIDeepSeg
 from gdgp.methods.nnunet import NNUNet
+from gdgp.methods.sam import SAM, MedSAM, SAMBox
+from gdgp.methods.sam2 import SAM2, SAM2Box
 from gdgp.methods.settings import MethodSettings, build_settings
 from gdgp.methods.tis import TIS
 
@@ -39,6 +41,11 @@ METHODS: dict[str, type[Method]] = {
     BSIRIS.name: BSIRIS,
     TIS.name: TIS,
     **{variant.name: variant for variant in VARIANTS},
+    SAM.name: SAM,
+    SAMBox.name: SAMBox,
+    MedSAM.name: MedSAM,
+    SAM2.name: SAM2,
+    SAM2Box.name: SAM2Box,
 }
 
 
