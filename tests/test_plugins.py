@@ -32,10 +32,10 @@ from tests.test_workflow import TINY, project, snakemake
 UNET_MODULE = """
 from dataclasses import dataclass
 
-from gdgp.methods import get_method_class
+import gdgp
 from gdgp.methods.settings import setting
 
-ClickUNet = get_method_class("click_unet")
+ClickUNet = gdgp.get_method_class("click_unet")
 
 
 class {cls}(ClickUNet):
@@ -160,7 +160,7 @@ def test_broken_plugin_fails_only_when_used_or_listed(plugin_dir: Path) -> None:
     [
         ("M = 3\n", r"is 3, not a subclass of gdgp\.Method"),
         (
-            "from gdgp.methods import get_method_class\nclass M(get_method_class('click_unet')):\n    pass\n",
+            "import gdgp\nclass M(gdgp.get_method_class('click_unet')):\n    pass\n",
             r"class M has name = 'click_unet'; set name = '{name}'",
         ),
     ],

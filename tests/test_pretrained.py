@@ -36,10 +36,10 @@ from pathlib import Path
 
 import torch
 
-from gdgp.methods import get_method_class
+import gdgp
 from gdgp.methods.settings import setting
 
-ClickUNet = get_method_class("click_unet")
+ClickUNet = gdgp.get_method_class("click_unet")
 
 
 class TinyPretrained(ClickUNet):
