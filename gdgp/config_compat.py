@@ -50,10 +50,12 @@ def coerce_command_line_seeds(config: dict[str, Any]) -> None:
     Anything else is left for the schema to reject.
     """
     train = config.get("train")
-    seeds = train.get("seeds") if isinstance(train, dict) else None
+    if not isinstance(train, dict):
+        return
+    seeds = train.get("seeds")
     if isinstance(seeds, list) and all(isinstance(v, str) and v.isdigit() for v in seeds):
         train["seeds"] = [int(v) for v in seeds]
-    rates = train.get("method_lr") if isinstance(train, dict) else None
+    rates = train.get("method_lr")
     if isinstance(rates, dict):  # --config "train={method_lr: {dextr: 0.003}}"
         for method, value in rates.items():
             with contextlib.suppress(ValueError):

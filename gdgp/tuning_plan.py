@@ -170,7 +170,8 @@ def _method_setting(method: str, key: str, config: Mapping[str, Any], where: str
     from gdgp.methods import get_method_class, method_settings
     from gdgp.methods.settings import field_types
 
-    types = field_types(get_method_class(method).Settings)
+    settings_class: type = get_method_class(method).Settings  # a plain type: mypy takes the class for unhashable
+    types = field_types(settings_class)
     if key not in types:
         raise ValueError(
             f"config: {where}: {key!r} is neither lr nor a hyperparameter of {method} "
@@ -263,8 +264,9 @@ def check_tuning(config: Mapping[str, Any], schema: Mapping[str, Any] | str | os
         ValueError: naming the key: a tuning dataset not in ``datasets`` or with ``n_val`` 0,
             tuning datasets without any grid, or a bad grid (:func:`check_grid`).
     """
-    if not isinstance(schema, Mapping):
-        schema = yaml.safe_load(Path(schema).read_text(encoding="utf-8"))
+    parsed: Mapping[str, Any] = (
+        schema if isinstance(schema, Mapping) else yaml.safe_load(Path(schema).read_text(encoding="utf-8"))
+    )
     tuning = config.get("tuning") or {}
     datasets = list(tuning.get("datasets") or [])
     known = config.get("datasets", {})
@@ -282,7 +284,7 @@ def check_tuning(config: Mapping[str, Any], schema: Mapping[str, Any] | str | os
             "config: tuning.datasets is set but tuning.grids is empty: nothing to tune "
             "(give each method one hyperparameter and its values)"
         )
-    grids = {method: check_grid(method, grid, config, schema) for method, grid in grids_cfg.items()}
+    grids = {method: check_grid(method, grid, config, parsed) for method, grid in grids_cfg.items()}
     return TuningPlan(datasets=tuple(datasets), grids=grids)
 
 

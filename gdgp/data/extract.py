@@ -69,7 +69,7 @@ class ExtractConfig:
             raise ValueError(f"on_bad_case must be one of {BAD_CASE_POLICIES}, got {self.on_bad_case!r}")
 
 
-def _skip_row(task_dir: Path, case: Case, reason: str) -> dict:
+def _skip_row(task_dir: Path, case: Case, reason: str) -> dict[str, str]:
     return {"task": task_dir.name, "case": case.name, "image": str(case.image), "label": str(case.label),
             "reason": reason}
 
@@ -79,7 +79,9 @@ def _values(label: np.ndarray) -> list[int]:
     return np.flatnonzero(np.bincount(label.ravel(), minlength=1)).tolist()
 
 
-def _candidates(task_dir: Path, cfg: ExtractConfig) -> tuple[pd.DataFrame, dict, pd.DataFrame, tuple[int, ...]]:
+def _candidates(
+    task_dir: Path, cfg: ExtractConfig
+) -> tuple[pd.DataFrame, dict[str, tuple[Case, tuple[float, float, float]]], pd.DataFrame, tuple[int, ...]]:
     """Valid (case, slice) pairs, the usable cases, the skipped ones (``on_bad_case="skip"``)
     and the target label values.
 
@@ -90,7 +92,10 @@ def _candidates(task_dir: Path, cfg: ExtractConfig) -> tuple[pd.DataFrame, dict,
     info = read_dataset(task_dir)
     labels = resolve_labels(info, cfg.labels)
     channel = resolve_channel(info, cfg.channel, cfg.dataset)
-    rows, volumes, skipped, no_target = [], {}, [], []
+    rows: list[dict[str, object]] = []
+    volumes: dict[str, tuple[Case, tuple[float, float, float]]] = {}
+    skipped: list[dict[str, str]] = []
+    no_target: list[tuple[Case, str]] = []
     present: set[int] = set()
     skip = cfg.on_bad_case == "skip"
     for case in tqdm(list_cases(info, channel, check_files=not skip), desc=f"scan {task_dir.name}", unit="case"):
@@ -137,7 +142,8 @@ def _candidates(task_dir: Path, cfg: ExtractConfig) -> tuple[pd.DataFrame, dict,
             f"{task_dir}: no valid slice (no axial slice has >= {cfg.min_pixels} pixels of "
             f"label(s) {list(labels)}{also})"
         )
-    skipped_df = pd.DataFrame(sorted(skipped, key=lambda r: r["case"]), columns=SKIPPED_COLUMNS)
+    skipped.sort(key=lambda r: r["case"])
+    skipped_df = pd.DataFrame(skipped, columns=SKIPPED_COLUMNS)
     return pd.DataFrame(rows), volumes, skipped_df, labels
 
 
@@ -156,15 +162,15 @@ def extract_slices(task_dir: str | Path, cfg: ExtractConfig) -> SliceSet:
     chosen = cand[cand["split"] != ""].sort_values(["case", "slice_z"]).reset_index(drop=True)
     images, labels, rows = [], [], []
     for case_name, group in tqdm(chosen.groupby("case", sort=True), desc="preprocess", unit="case"):
-        case, _ = volumes[case_name]
+        case, _ = volumes[str(case_name)]
         vol = load_case(case)
         sx, sy, _ = vol.spacing_xyz
         window = cfg.window if cfg.window is not None else percentile_window(vol.image)
         if not window[1] > window[0]:
             raise InputDataError(f"{case.image}: constant intensity {window[0]}: nothing to normalise")
-        for rec in group.itertuples(index=False):
-            hu = axial_slice(vol.image, rec.slice_z)
-            target = np.isin(axial_slice(vol.label, rec.slice_z), target_labels).astype(np.uint8)
+        for rec in group.to_dict("records"):
+            hu = axial_slice(vol.image, rec["slice_z"])
+            target = np.isin(axial_slice(vol.label, rec["slice_z"]), target_labels).astype(np.uint8)
             img = denoise(window_normalise(hu, *window), cfg.denoise)
             img, lab = resize_pair(img, target, cfg.size)
             if lab.sum() == 0:  # target vanished in the resize: not a valid slice at this size
@@ -173,7 +179,7 @@ def extract_slices(task_dir: str | Path, cfg: ExtractConfig) -> SliceSet:
             images.append(img)
             labels.append(lab)
             rows.append({
-                "case": case_name, "slice_z": rec.slice_z, "split": rec.split,
+                "case": case_name, "slice_z": rec["slice_z"], "split": rec["split"],
                 "spacing_y": sy * h / cfg.size, "spacing_x": sx * w / cfg.size,
                 "orig_spacing_y": sy, "orig_spacing_x": sx, "orig_height": h, "orig_width": w,
                 "target_pixels": int(lab.sum()),

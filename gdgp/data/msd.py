@@ -131,6 +131,8 @@ def _load_nifti(path: Path, channel: int | None = None) -> tuple[np.ndarray, tup
     """Data (3D), voxel size (mm) and voxel-to-world affine of one NIfTI file."""
     try:
         img = nib.load(str(path))
+        if not isinstance(img, nib.spatialimages.SpatialImage):  # e.g. a CIFTI file named .nii
+            raise InputDataError(f"{path}: not a volume image (nibabel read a {type(img).__name__})")
         shape = img.shape
         if len(shape) == 4 and channel is not None:
             if not 0 <= channel < shape[3]:
@@ -149,8 +151,8 @@ def _load_nifti(path: Path, channel: int | None = None) -> tuple[np.ndarray, tup
                              "dataset's channel (datasets.<name>.channel, --channel) to the index to use")
     if data.ndim != 3:
         raise InputDataError(f"{path}: expected a 3D volume, got shape {data.shape}")
-    zooms = tuple(float(z) for z in img.header.get_zooms()[:3])
-    return data, zooms, np.asarray(img.affine, dtype=np.float64)  # type: ignore[return-value]
+    sx, sy, sz = (float(z) for z in img.header.get_zooms()[:3])
+    return data, (sx, sy, sz), np.asarray(img.affine, dtype=np.float64)
 
 
 def load_case(case: Case) -> Volume:

@@ -157,6 +157,7 @@ def evaluate_method(method: Method, test_set: SliceSet, dataset: str, cfg: EvalC
     ov_pred = np.zeros((overlay_k, len(rounds), *test_set.images.shape[1:]), dtype=np.uint8)
     ov_clicks: list[tuple[int, int, int, bool, int]] = []
     n = len(test_set.images)
+    slice_ids = test_set.manifest["slice_id"].to_numpy(dtype=np.int64)
     for start in tqdm(range(0, n, cfg.batch_size), desc=f"evaluate {method.name}", unit="batch"):
         idx = range(start, min(n, start + cfg.batch_size))
         robots = [
@@ -164,7 +165,7 @@ def evaluate_method(method: Method, test_set: SliceSet, dataset: str, cfg: EvalC
                 test_set.labels[i],
                 noise_px=cfg.noise_px,
                 protocol=cfg.protocol,
-                rng=np.random.default_rng([cfg.seed, int(test_set.manifest.at[i, "slice_id"])]),
+                rng=np.random.default_rng([cfg.seed, int(slice_ids[i])]),
             )
             for i in idx
         ]
@@ -180,12 +181,12 @@ def evaluate_method(method: Method, test_set: SliceSet, dataset: str, cfg: EvalC
                 for c in robot.clicks:
                     ov_clicks.append((i, c.y, c.x, c.positive, max(0, c.index - n_first + 1)))
     clicks = np.array(ov_clicks, dtype=np.int64).reshape(-1, 5)
-    overlays = {
+    overlays: dict[str, np.ndarray] = {
         "image": test_set.images[:overlay_k].astype(np.float32),
         "gt": test_set.labels[:overlay_k].astype(np.uint8),
         "pred": ov_pred,
         "rounds": np.array(rounds, dtype=np.int64),
-        "slice_id": test_set.manifest["slice_id"].to_numpy()[:overlay_k].astype(np.int64),
+        "slice_id": slice_ids[:overlay_k],
         "click_slice": clicks[:, 0],
         "click_y": clicks[:, 1],
         "click_x": clicks[:, 2],
@@ -208,4 +209,4 @@ def save_evaluation(
     with atomic_path(first_interaction_csv) as tmp:
         result.first_interaction.to_csv(tmp, index=False)
     with atomic_path(overlays_npz) as tmp:
-        np.savez_compressed(tmp, **result.overlays)
+        np.savez_compressed(tmp, allow_pickle=False, **result.overlays)

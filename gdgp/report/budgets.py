@@ -37,7 +37,8 @@ Conventions, fixed here so that every table agrees:
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -122,6 +123,13 @@ def _pair_totals(runs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"n_runs": g.size(), "n_slices_total": g["slice_id"].nunique(), "n_seeds": g["seed"].nunique()})
 
 
+def _pair_rows(totals: pd.DataFrame) -> Iterator[tuple[str, str, pd.Series]]:
+    """(dataset, method, row) per row of :func:`_pair_totals` (indexed by the pair)."""
+    for pair, row in totals.iterrows():
+        dataset, method = cast(tuple[str, str], pair)
+        yield dataset, method, row
+
+
 def _summary_columns(metrics: Sequence[str], has_empty: bool, has_case: bool) -> list[str]:
     cols = ["dataset", "method", "budget", "reachable", "n_slices", "n_slices_total", "n_seeds"]
     cols += ["n_patients"] if has_case else []
@@ -170,7 +178,7 @@ def budget_table(clicks: pd.DataFrame, budgets: Iterable[int]) -> pd.DataFrame:
     for b in budgets:
         at = _at_budget(runs, int(b))
         groups = dict(tuple(at.groupby(_PAIR, sort=True)))
-        for (dataset, method), tot in totals.iterrows():
+        for dataset, method, tot in _pair_rows(totals):
             g = groups.get((dataset, method), at.iloc[:0])
             per_slice_n = g.groupby("slice_id")["seed"].nunique()
             full = per_slice_n.index[per_slice_n == tot["n_seeds"]]
@@ -252,7 +260,7 @@ def noc_table(clicks: pd.DataFrame, thresholds: Sequence[float] = (0.85, 0.90), 
     per_pair = per_slice.groupby(_PAIR, sort=True).agg(agg) if len(per_slice) else per_slice
     n_runs_within = per_run.groupby(_PAIR).size() if len(per_run) else pd.Series(dtype=int)
     records = []
-    for (dataset, method), tot in totals.iterrows():
+    for dataset, method, tot in _pair_rows(totals):
         reachable = int(n_runs_within.get((dataset, method), 0)) == tot["n_runs"]
         rec = {
             "dataset": dataset,
@@ -263,7 +271,7 @@ def noc_table(clicks: pd.DataFrame, thresholds: Sequence[float] = (0.85, 0.90), 
             "n_seeds": int(tot["n_seeds"]),
         }
         for c in value_cols:
-            rec[c] = float(per_pair.loc[(dataset, method), c]) if reachable else math.nan
+            rec[c] = float(per_pair[c].loc[(dataset, method)]) if reachable else math.nan
         records.append(rec)
     columns = ["dataset", "method", "budget", "reachable", "n_slices", "n_seeds"]
     for t in thresholds:

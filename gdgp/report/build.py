@@ -25,6 +25,7 @@ import logging
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -192,7 +193,8 @@ def load_clicks(paths: Sequence[Path], default_seed: int = 0, skip_empty: bool =
             empty.append(df)
             continue
         _check_clicks(df, path)
-        for (dataset, method, seed), g in df.groupby(_EVALUATION, sort=True):
+        for group, g in df.groupby(_EVALUATION, sort=True):
+            dataset, method, seed = cast(tuple[str, str, int], group)
             key = (str(dataset), str(method), int(seed))
             if key in owner:
                 raise InputDataError(f"(dataset, method, seed) = {key} appears in both {owner[key]} and {path}")
@@ -247,7 +249,8 @@ def load_losses(paths: Sequence[Path], known: Sequence[Pair]) -> pd.DataFrame:
     dropped because nothing downstream can plot them. A file with a header and no epoch is a
     pretrained method's (not trained here: :mod:`gdgp.training.pretrained`) and has no curve.
     """
-    frames, owner = [], {}
+    frames: list[pd.DataFrame] = []
+    owner: dict[tuple[str, str], Path] = {}
     for path in map(Path, paths):
         df = _read_csv(path, tables.LOSS_COLUMNS, "loss", allow_empty=True)
         if df.empty:
@@ -507,10 +510,11 @@ def panel_rounds(clicks: pd.DataFrame, pair: Pair, seed: int, overlay: Overlay, 
     """Per overlay slice_id, the round its panel shows at ``budget`` total clicks
     (:func:`gdgp.report.figures.panel_round`), with ``n_clicks`` from the clicks of that seed."""
     rows = clicks.loc[(clicks["dataset"] == pair[0]) & (clicks["method"] == pair[1]) & (clicks["seed"] == seed)]
-    by_slice = {
-        int(sid): dict(zip(g["round"].astype(int), g["n_clicks"].astype(int), strict=True))
-        for sid, g in rows.groupby("slice_id")
-    }
+    by_slice: dict[int, dict[int, int]] = {}
+    for sid, rnd, n in zip(
+        rows["slice_id"].astype(int), rows["round"].astype(int), rows["n_clicks"].astype(int), strict=True
+    ):
+        by_slice.setdefault(sid, {})[rnd] = n
     out = {}
     for sid in map(int, overlay.slice_id):
         if sid not in by_slice:

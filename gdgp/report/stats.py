@@ -186,7 +186,7 @@ def _budgets(values: pd.DataFrame, budget: int | Iterable[int] | None) -> list[i
     present = sorted(set(values["budget"]))
     if budget is None:
         return present
-    wanted = [int(budget)] if np.isscalar(budget) else [int(b) for b in budget]
+    wanted = [int(b) for b in budget] if isinstance(budget, Iterable) else [int(budget)]
     return [b for b in wanted if b in present]
 
 

@@ -25,7 +25,8 @@ Conventions, fixed here so that every view agrees:
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -218,7 +219,7 @@ def _assd_text(r: Mapping) -> str:
 
 
 #: (block title, text of one table4 row, value deciding "best", higher is better, digits).
-TABLE4_BLOCKS: tuple[tuple[str, object, str, bool, int], ...] = (
+TABLE4_BLOCKS: tuple[tuple[str, Callable[[Mapping], str], str, bool, int], ...] = (
     ("Dice", _dice_text, "dice_mean", True, 3),
     ("ASSD (px) median (empty predictions)", _assd_text, "assd_px_median", False, 2),
 )
@@ -238,7 +239,8 @@ def table4_cells(
     columns = sorted({(str(d), int(b)) for d, b in zip(table4["dataset"], table4["budget"], strict=True)})
     methods = order_methods(table4["method"], method_order)
     cells: dict[tuple[str, str, int, str], tuple[str, bool, bool]] = {}
-    for (dataset, budget), g in table4.groupby(["dataset", "budget"], sort=True):
+    for key, g in table4.groupby(["dataset", "budget"], sort=True):
+        dataset, budget = cast(tuple[str, int], key)
         present = g.loc[g["reachable"].astype(bool)]
         for title, text, value, higher, digits in TABLE4_BLOCKS:
             shown = present[value].astype(float).round(digits)

@@ -103,11 +103,11 @@ def _dataset_rows(g: SettingRuns, budget: int) -> dict[str, dict]:
     if g.clicks.empty:
         return {}
     rows = g.clicks
-    summary = cost.budget_table(rows, [budget]).set_index("dataset")
+    summary = {r["dataset"]: r for r in cost.budget_table(rows, [budget]).to_dict("records")}  # one row a dataset
     at = cost.at_budget(rows, budget)
     out = {}
     for dataset, d in rows.groupby("dataset", sort=True):
-        s = summary.loc[dataset]
+        s = summary[dataset]
         rec = {
             "reachable": bool(s["reachable"]),
             "n_slices": int(d["slice_id"].nunique()),

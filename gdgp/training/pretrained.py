@@ -101,7 +101,7 @@ def record_pretrained(
         "trained_on": list(cls.trained_on),
         "random_weights": random,
     }
-    state = {
+    state: dict[str, Any] = {
         "method": cls.name,
         "init_kwargs": settings,
         "extra_state": {},

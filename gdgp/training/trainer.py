@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from gdgp.atomic import atomic_path
 from gdgp.data.slice_set import SliceSet
-from gdgp.methods import Method, build_method, get_method_class
+from gdgp.methods import ExternallyTrainedMethod, Method, build_method, get_method_class
 from gdgp.schema_defaults import schema_default
 from gdgp.training.augment import augment_batch, build_augmentation
 from gdgp.training.checkpoint import read_checkpoint, save_checkpoint
@@ -83,7 +83,7 @@ def _write_history(path: Path, history: list[dict[str, float]]) -> None:
 
 
 def _train_external(
-    method: Method, train_set: SliceSet, final_path: Path, loss_path: Path, cfg: TrainConfig
+    method: ExternallyTrainedMethod, train_set: SliceSet, final_path: Path, loss_path: Path, cfg: TrainConfig
 ) -> pd.DataFrame:
     """A method with its own training framework: one call, then the same outputs as the loop.
 
@@ -141,7 +141,7 @@ def train_method(
     latest = final_path.with_name("latest.pt")
     torch.manual_seed(cfg.seed)
     method = build_method(method_name, **hparams).to(device)
-    if method.external_training:
+    if isinstance(method, ExternallyTrainedMethod):  # the class that sets external_training
         return _train_external(method, train_set, final_path, loss_path, cfg)
     optimizer, scheduler = method.configure_optimizers(cfg.lr, cfg.lr_step, cfg.lr_gamma)
     history: list[dict[str, float]] = []

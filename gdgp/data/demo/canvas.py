@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 from scipy import ndimage
 
 _N = 96  # in-plane voxels
@@ -67,10 +68,10 @@ class Phantom:
 
 def harmonics(rng: np.random.Generator, phi: np.ndarray, amp: float, kmax: int, zt: np.ndarray | None) -> np.ndarray:
     """Radial factor 1 + sum_k a_k cos(k phi + p_k + d_k z): low-frequency shape irregularity."""
-    out = np.ones_like(phi)
+    out: np.ndarray = np.ones_like(phi)
     for k in range(2, kmax + 1):
         a, p, d = rng.normal(0.0, amp / np.sqrt(k - 1)), rng.uniform(0, 2 * np.pi), rng.normal(0, 1.0)
-        arg = k * phi + np.float32(p)
+        arg: np.ndarray = k * phi + np.float32(p)
         if zt is not None:
             arg = arg + np.float32(d) * zt
         out = out + np.float32(a) * np.cos(arg)
@@ -124,7 +125,7 @@ def disk(ph: Phantom, cu: float, cv: float, r: float) -> Mask:
     return np.hypot(ph.u - np.float32(cu), ph.v - np.float32(cv)) < r
 
 
-def bezier(p0: Sequence[float], p1: Sequence[float], p2: Sequence[float], n: int = 64) -> np.ndarray:
+def bezier(p0: npt.ArrayLike, p1: npt.ArrayLike, p2: npt.ArrayLike, n: int = 64) -> np.ndarray:
     """Quadratic Bezier curve, (n, len(p0)) points: smooth organ and bowel centrelines."""
     t = np.linspace(0.0, 1.0, n)[:, None]
     a, b, c = (np.asarray(p, float) for p in (p0, p1, p2))
