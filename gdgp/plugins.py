@@ -19,6 +19,7 @@ import hashlib
 import importlib.util
 import inspect
 import re
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from functools import cache
 from importlib.metadata import EntryPoint, entry_points
@@ -73,7 +74,7 @@ def plugins() -> dict[str, list[Plugin]]:
     return out
 
 
-def check_name(name: str, found: list[Plugin], builtin: frozenset[str] | set[str]) -> Plugin:
+def check_name(name: str, found: list[Plugin], builtin: AbstractSet[str]) -> Plugin:
     """The one plugin that registers ``name``, or a :class:`ConfigError` naming every package
     that claims it (a built-in's name, or two plugins with one name) or the bad name."""
     if name in builtin:

@@ -260,6 +260,6 @@ def test_encoded_network_train_step_is_one_dice_ce_step_of_the_optimizer() -> No
     )
     loss.backward()
     ref_opt.step()
-    assert out == {"loss": pytest.approx(float(loss), abs=1e-6)}
+    assert out == {"loss": pytest.approx(float(loss.detach()), abs=1e-6)}
     for a, b in zip(m.network.parameters(), ref.parameters(), strict=True):
         torch.testing.assert_close(a, b)

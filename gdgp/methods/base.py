@@ -35,6 +35,11 @@ from gdgp.methods.settings import MethodSettings, build_settings
 Images = np.ndarray | Sequence[np.ndarray]
 
 
+def stack_batch(images: Images) -> np.ndarray:
+    """A batch as one (B, H, W) array, whichever form it came in (``np.stack`` of its items: a copy)."""
+    return np.stack(list(images))
+
+
 def monai_unet(in_channels: int, channels: Sequence[int], dropout: float, res_units: int = 0) -> nn.Module:
     """A 2D MONAI U-Net with instance norm and one logit channel (no final sigmoid).
 

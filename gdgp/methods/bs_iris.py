@@ -62,7 +62,7 @@ from torch import Tensor, nn
 
 from gdgp.clicks.encodings import gaussian_heatmap
 from gdgp.clicks.robot import Click
-from gdgp.methods.base import Images, Method
+from gdgp.methods.base import Images, Method, stack_batch
 from gdgp.methods.settings import MethodSettings, require, setting, unet_checks
 
 CE_EPS = 1e-2  # probabilities are clamped to [eps, 1 - eps] in the reward's CE (a 0/1 pixel stays finite)
@@ -236,7 +236,7 @@ class BSIRIS(Method):
         keys = [_image_key(image) for image in images]
         weights = tuple(p._version for p in self.network.parameters())
         with self.inference():
-            img = torch.from_numpy(np.stack(images).astype(np.float32)).to(self.device)
+            img = torch.from_numpy(stack_batch(images).astype(np.float32)).to(self.device)
             prob = torch.full_like(img, float(self.hparams["init_prob"]))
             done = [0] * len(images)
             for i, (key, seq) in enumerate(zip(keys, seqs, strict=True)):

@@ -62,7 +62,7 @@ from torch import Tensor, nn
 from gdgp.clicks.encodings import click_map
 from gdgp.clicks.geodesic import geodesic_distance
 from gdgp.clicks.robot import Click, Robot
-from gdgp.methods.base import Images, Method, route_first_or_refine
+from gdgp.methods.base import Images, Method, route_first_or_refine, stack_batch
 from gdgp.methods.graph_cut import graph_cut
 from gdgp.methods.settings import MethodSettings, require, setting, unet_checks
 
@@ -165,6 +165,7 @@ class DeepIGeoS(Method):
     name = "deepigeos"
     interactive = True
     first_interaction_cost = "none (round 0 is P-Net's automatic prediction)"
+    network: DeepIGeoSNetwork  # what build_network returns, for the sub-networks' types
 
     @dataclass(frozen=True)
     class Settings(MethodSettings):
@@ -190,7 +191,7 @@ class DeepIGeoS(Method):
             require(self.graphcut_sigma > 0, "graphcut_sigma", "> 0", self.graphcut_sigma)
             require(self.max_train_rounds >= 0, "max_train_rounds", "an integer >= 0", self.max_train_rounds)
 
-    def build_network(self) -> nn.Module:
+    def build_network(self) -> DeepIGeoSNetwork:
         return DeepIGeoSNetwork(self.hparams["channels"], self.hparams["dropout"])
 
     def first_interaction(self, image: np.ndarray, robot: Robot) -> list[Click]:
@@ -230,8 +231,8 @@ class DeepIGeoS(Method):
 
     def predict_batch(self, images: Images, clicks: Sequence[Sequence[Click]], prev_masks: Images) -> np.ndarray:
         """P-Net (no click) or R-Net (clicks), then the seeded graph cut: (B, H, W) in {0, 1}."""
-        imgs = np.stack(images).astype(np.float32)
-        x = torch.from_numpy(self._encode_batch(imgs, clicks, np.stack(prev_masks))).to(self.device)
+        imgs = stack_batch(images).astype(np.float32)
+        x = torch.from_numpy(self._encode_batch(imgs, clicks, stack_batch(prev_masks))).to(self.device)
         with self.inference():
             probs = torch.sigmoid(self.network(x)[:, 0]).float().cpu().numpy()
         return self.refine(imgs, clicks, probs)

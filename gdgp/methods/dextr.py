@@ -192,7 +192,7 @@ class DEXTR(Method):
         """(3, S, S) float32: crop, heatmap of extreme points + positive clicks, heatmap of negative clicks."""
         return self._encode_in(image, clicks, self.box(clicks, image.shape))
 
-    def _prepare(self, images: Sequence[np.ndarray], clicks: Sequence[Sequence[Click]]) -> tuple[Tensor, list[Box]]:
+    def _prepare(self, images: Images, clicks: Sequence[Sequence[Click]]) -> tuple[Tensor, list[Box]]:
         boxes = [self.box(c, img.shape) for img, c in zip(images, clicks, strict=True)]
         x = np.stack([self._encode_in(img, c, b) for img, c, b in zip(images, clicks, boxes, strict=True)])
         return torch.from_numpy(x).to(self.device), boxes

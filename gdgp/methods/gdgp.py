@@ -107,6 +107,7 @@ class GDGPNetwork(nn.Module):
                 sigma=hp["sigma"], lamb=hp["geodesic_lambda"], learnable=hp["learnable"]
             )
         self.backbone = dynunet_features(3, hp["feature_channels"], hp["filters"], hp["dropout"])
+        self.head: LaplaceGPHead | nn.Conv2d
         if self.head_kind == "gp":
             self.head = LaplaceGPHead(
                 alpha1=hp["alpha1"],
@@ -151,7 +152,7 @@ class GDGPNetwork(nn.Module):
         out: dict[str, float] = {}
         if self.encoding == "gaussian_geodesic":
             out["sigma"] = float(self.encoder.sigma.detach())
-        if self.head_kind == "gp":
+        if isinstance(self.head, LaplaceGPHead):  # head "gp"
             out.update(self.head.hyperparameters())
         return out
 
@@ -162,6 +163,7 @@ class GDGP(Method):
     name = "gdgp"
     interactive = True
     first_interaction_cost = "7 points: n_centre = 3 fg + n_edge = 4 bg (hybrid)"
+    network: GDGPNetwork  # what build_network returns, for the sub-networks' types
 
     @dataclass(frozen=True)
     class Settings(MethodSettings):
@@ -273,7 +275,7 @@ class GDGP(Method):
             crop_margin=hp["crop_margin"],
         )
 
-    def build_network(self) -> nn.Module:
+    def build_network(self) -> GDGPNetwork:
         return GDGPNetwork(self.hparams)
 
     def learned_parameters(self) -> dict[str, float]:

@@ -93,6 +93,7 @@ class InterCNN(EncodedNetworkMethod):
     name = "intercnn"
     interactive = True
     first_interaction_cost = "none (round 0 is the automatic CNN's prediction)"
+    network: InterCNNNetwork  # what build_network returns, for the sub-networks' types
 
     @dataclass(frozen=True)
     class Settings(UNetSettings):
@@ -116,7 +117,7 @@ class InterCNN(EncodedNetworkMethod):
             )
             require(self.train_rounds >= 1, "train_rounds", "an integer >= 1", self.train_rounds)
 
-    def build_network(self) -> nn.Module:
+    def build_network(self) -> InterCNNNetwork:
         hp = self.hparams
         return InterCNNNetwork(hp["channels"], hp["dropout"], hp["res_units"])
 

@@ -336,7 +336,7 @@ class MIDeepSeg(Method):
             return np.zeros((2, size, size), dtype=np.float32)
         return self._network_input([image], [first])[0][0].cpu().numpy()
 
-    def network_probability(self, images: Sequence[np.ndarray], clicks: Sequence[Sequence[Click]]) -> np.ndarray:
+    def network_probability(self, images: Images, clicks: Sequence[Sequence[Click]]) -> np.ndarray:
         """(B, H, W) network probability from the interior margin points, pasted back (0 without points)."""
         out = np.zeros((len(images), *images[0].shape), dtype=np.float32)
         firsts = [self.split_clicks(c)[0] for c in clicks]

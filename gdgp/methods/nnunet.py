@@ -366,7 +366,7 @@ class NNUNet(ExternallyTrainedMethod):
         ]
 
     # --- prediction -------------------------------------------------------------------------
-    def _get_predictor(self):
+    def _get_predictor(self) -> Any:  # an nnUNetPredictor (nnunetv2 ships no types)
         if self._predictor is None:
             if not self._state:
                 raise GdgpError("nnunet: no trained model (train it first; the checkpoint has no plans)")

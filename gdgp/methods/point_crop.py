@@ -14,8 +14,9 @@ from gdgp.clicks.robot import Click, Robot
 from gdgp.methods.base import monai_unet
 from gdgp.methods.settings import require
 
-#: ``(target mask, jitter px, rng) -> (K, 2)`` first-interaction points (row, column).
-PointFinder = Callable[[np.ndarray, float, np.random.Generator], np.ndarray]
+#: ``(target mask, jitter px, rng) -> (K, 2)`` first-interaction points (row, column); ``rng`` is
+#: the robot's, None for an evaluation robot without noise (whose jitter is 0).
+PointFinder = Callable[[np.ndarray, float, np.random.Generator | None], np.ndarray]
 
 
 class JitterRobot(Robot):

@@ -108,7 +108,9 @@ class MethodSettings:
     """Base of every method's ``Settings``: the type check of each field, then :meth:`check`."""
 
     def __post_init__(self) -> None:
-        for key, tp in field_types(type(self)).items():
+        # as plain `type`: mypy checks type[Settings] against Hashable with the instances' __hash__
+        cls: type = type(self)
+        for key, tp in field_types(cls).items():
             value = getattr(self, key)
             require(matches(value, tp), key, describe(tp), value)
         self.check()

@@ -46,7 +46,7 @@ from monai.networks.nets import UNet
 from torch import Tensor, nn
 
 from gdgp.clicks.robot import Click, Robot
-from gdgp.methods.base import Images, Method
+from gdgp.methods.base import Images, Method, stack_batch
 from gdgp.methods.settings import MethodSettings, require, setting, unet_checks
 
 PROB_EPS = 1e-6  # the fused probability is turned back into a logit for the Dice+CE loss
@@ -213,8 +213,8 @@ class TIS(Method):
                 idx[b, j], pos[b, j], valid[b, j] = c.y * width + c.x, c.positive, True
         return idx.to(self.device), pos.to(self.device), valid.to(self.device)
 
-    def _forward(self, images: Sequence[np.ndarray], clicks: Sequence[Sequence[Click]]) -> dict[str, Tensor]:
-        x = torch.from_numpy(np.stack(images).astype(np.float32)[:, None]).to(self.device)
+    def _forward(self, images: Images, clicks: Sequence[Sequence[Click]]) -> dict[str, Tensor]:
+        x = torch.from_numpy(stack_batch(images).astype(np.float32)[:, None]).to(self.device)
         idx, pos, valid = self._clicks(clicks, x.shape[-1])
         return self.network(x, idx, pos, valid, float(self.hparams["temperature"]))
 

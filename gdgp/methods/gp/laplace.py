@@ -30,7 +30,7 @@ exactly zero there and they influence nothing.
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Literal, TypedDict
 
 import torch
 import torch.nn.functional as F
@@ -39,6 +39,17 @@ from torch import Tensor, nn
 from gdgp.methods.gp.kernels import DEFAULT_HYPERS, HybridKernel
 
 ProbMode = Literal["sigmoid", "averaged"]
+
+
+class GPOutput(TypedDict):
+    """:meth:`LaplaceGPHead.forward`'s result (shapes there); ``var`` is None without ``predict_var``."""
+
+    mean: Tensor
+    var: Tensor | None
+    prob: Tensor
+    nll: Tensor
+    kl: Tensor
+
 
 # Williams & Barber (1998) approximation of the logistic sigmoid by 5 error
 # functions, exactly as scikit-learn's GaussianProcessClassifier.predict_proba.
@@ -341,7 +352,7 @@ class LaplaceGPHead(nn.Module):
         train_mask: Tensor | None,
         test_int: Tensor,
         test_deep: Tensor,
-    ) -> dict[str, Tensor]:
+    ) -> GPOutput:
         """Fit the Laplace posterior to the clicks and predict every test pixel.
 
         Args:
@@ -395,6 +406,7 @@ class LaplaceGPHead(nn.Module):
         # One differentiable Newton step from the detached mode = implicit gradient.
         a, f = _newton_step(K, f_k.detach(), y01, m, jitter, eye)
         loglik, grad, W_sr = _logistic_terms(f, y01, m)
+        assert loglik is not None  # with_loglik (the default) computes it
         L = robust_cholesky(_stable_b(K, W_sr, eye), jitter)
         logdet_half = L.diagonal(dim1=-2, dim2=-1).log().sum(-1)  # sum log diag L
 
@@ -417,10 +429,20 @@ class LaplaceGPHead(nn.Module):
         nll = 0.5 * quad - loglik + logdet_half
         kl = self._kl(L, quad, logdet_half)
         prob = self._probability(mean, var)
-        return {
-            k: (None if t is None else t.to(out_dtype))
-            for k, t in {"mean": mean, "var": var, "prob": prob, "nll": nll, "kl": kl}.items()
-        }
+        return self._output(mean, var, prob, nll, kl, out_dtype)
+
+    @staticmethod
+    def _output(
+        mean: Tensor, var: Tensor | None, prob: Tensor, nll: Tensor, kl: Tensor, dtype: torch.dtype
+    ) -> GPOutput:
+        """The result, every tensor in ``dtype`` (the inputs' dtype; the solve may run in float64)."""
+        return GPOutput(
+            mean=mean.to(dtype),
+            var=None if var is None else var.to(dtype),
+            prob=prob.to(dtype),
+            nll=nll.to(dtype),
+            kl=kl.to(dtype),
+        )
 
     #: Kernel entries (batch x clicks x test pixels) per block of the no-gradient prediction
     #: (``HybridKernel.project``): 20 clicks x 8192 pixels of float32 is 640 KiB per buffer,
@@ -463,26 +485,22 @@ class LaplaceGPHead(nn.Module):
         tr_b_inv = (L_inv * L_inv).sum((-2, -1))
         return 0.5 * (tr_b_inv - L.shape[-1] + quad + 2.0 * logdet_half)
 
-    def _probability(self, mean: Tensor, var: Tensor) -> Tensor:
+    def _probability(self, mean: Tensor, var: Tensor | None) -> Tensor:
         if self.prob_mode == "averaged":
+            assert var is not None, "prob_mode='averaged' implies predict_var (checked in __init__)"
             return averaged_probability(mean, var)
         return torch.sigmoid(mean)
 
-    def _prior(self, kss: Tensor, n_batch: int, out_dtype: torch.dtype) -> dict[str, Tensor]:
+    def _prior(self, kss: Tensor, n_batch: int, out_dtype: torch.dtype) -> GPOutput:
         """No clicks: the prior (mean 0, variance k**, probability 0.5, nll = kl = 0)."""
         zeros = torch.zeros_like(kss)
         zb = kss.new_zeros(n_batch)
-        out = {
-            "mean": zeros,
-            "var": kss if self.predict_var else None,
-            "prob": self._probability(zeros, kss),
-            "nll": zb,
-            "kl": zb,
-        }
-        return {k: (None if t is None else t.to(out_dtype)) for k, t in out.items()}
+        var = kss if self.predict_var else None
+        return self._output(zeros, var, self._probability(zeros, kss), zb, zb, out_dtype)
 
 
 __all__ = [
+    "GPOutput",
     "LaplaceGPHead",
     "ProbMode",
     "averaged_probability",

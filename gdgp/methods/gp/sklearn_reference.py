@@ -24,16 +24,16 @@ class Columns(Kernel):
         self.base = base
         self.cols = cols
 
-    def __call__(self, X, Y=None, eval_gradient=False):
+    def __call__(self, X: np.ndarray, Y: np.ndarray | None = None, eval_gradient: bool = False) -> np.ndarray:
         if eval_gradient:
             raise NotImplementedError
         Y = None if Y is None else np.asarray(Y)[:, list(self.cols)]
         return self.base(np.asarray(X)[:, list(self.cols)], Y)
 
-    def diag(self, X):
+    def diag(self, X: np.ndarray) -> np.ndarray:
         return self.base.diag(np.asarray(X)[:, list(self.cols)])
 
-    def is_stationary(self):
+    def is_stationary(self) -> bool:
         return True
 
 
