@@ -97,6 +97,7 @@ def test_bench_paper_scale_measures_each_method_and_extrapolates(tmp_path: Path)
     assert "not counted (not measured): auto_unet, click_unet" in run.stdout
 
 
+@pytest.mark.slow
 def test_bench_dropout_times_both_dropouts() -> None:
     run = subprocess.run(
         [sys.executable, str(BENCH / "bench_dropout.py"), "--size", "32", "--batch", "2", "--repeats", "2"],

@@ -104,6 +104,7 @@ def test_bad_sources_option_fails_the_report(two_datasets: list[Path], tmp_path:
     assert not (tmp_path / "out" / "table4.csv").exists()
 
 
+@pytest.mark.slow
 def test_workflow_passes_the_dataset_sources_to_both_reports(tmp_path: Path) -> None:
     cfg = yaml.safe_load(TINY.read_text())
     cfg["datasets"]["tiny_spleen"]["source"] = ["MSD", "BTCV"]

@@ -64,6 +64,7 @@ def tree(root: Path) -> dict[str, float]:
     return {str(p.relative_to(root)): p.stat().st_mtime for p in sorted(root.rglob("*"))}
 
 
+@pytest.mark.slow
 def test_tiny_workflow_on_real_pancreas_from_outside_the_repository(tmp_path: Path) -> None:
     before = tree(PANCREAS)
     data_dir = tmp_path / "data"

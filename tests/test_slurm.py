@@ -71,7 +71,7 @@ def jobs(env: dict[str, str]) -> list[dict[str, str]]:
     return rows
 
 
-def test_local_cluster_schedules_gpu_requests(slurm_env: dict[str, str], tmp_path: Path) -> None:
+def test_local_cluster_schedules_gpu_requests_needs_root(slurm_env: dict[str, str], tmp_path: Path) -> None:
     ok = _run(
         ["sbatch", "--parsable", "--gpus=1", "-p", "gpu", "--mem", "100", "-t", "1", "--wrap", "true"],
         env=slurm_env,
@@ -84,7 +84,9 @@ def test_local_cluster_schedules_gpu_requests(slurm_env: dict[str, str], tmp_pat
     assert too_many.returncode != 0 and "not available" in too_many.stderr  # the node has 2 (fake) GPUs
 
 
-def test_tiny_workflow_runs_through_slurm_with_the_profile(slurm_env: dict[str, str], tmp_path: Path) -> None:
+def test_tiny_workflow_runs_through_slurm_with_the_profile_needs_root(
+    slurm_env: dict[str, str], tmp_path: Path
+) -> None:
     work = tmp_path / "proj"
     (work / "config").mkdir(parents=True)
     (work / "workflow").symlink_to(REPO / "workflow")

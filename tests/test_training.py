@@ -70,6 +70,7 @@ def test_resume_after_kill_gives_identical_weights(name: str, slice_set: SliceSe
     np.testing.assert_allclose(la[extra].to_numpy(), lb[extra].to_numpy())
 
 
+@pytest.mark.slow  # a real training: 12 epochs
 def test_training_reduces_loss_and_beats_chance(slice_set: SliceSet, tmp_path: Path) -> None:
     cfg = TrainConfig(epochs=12, batch_size=4, lr=5e-3, seed=0)
     hist = train_method(

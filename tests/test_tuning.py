@@ -170,6 +170,7 @@ def sets(line: str) -> dict[str, str]:
     return dict(p.split(" --")[0].strip("'").split("=", 1) for p in parts)
 
 
+@pytest.mark.slow
 def test_tune_all_trains_every_value_and_seed_and_scores_validation(tmp_path: Path) -> None:
     cfg = tiny_config()
     dataset = next(iter(cfg["datasets"]))
@@ -231,6 +232,7 @@ def test_tune_all_trains_every_value_and_seed_and_scores_validation(tmp_path: Pa
     assert "results/tuning/" not in default and "report-tuning" not in default
 
 
+@pytest.mark.slow
 def test_workflow_stops_on_a_bad_grid_and_on_tune_all_without_a_sweep(tmp_path: Path) -> None:
     cfg = tiny_config(datasets=[], grids={"gdgp": {"sigma": [1.0, 2.0], "tau": [1.0, 2.0]}})
     proc = snakemake(["-n"], project(tmp_path / "bad", cfg), check=False)
@@ -240,6 +242,7 @@ def test_workflow_stops_on_a_bad_grid_and_on_tune_all_without_a_sweep(tmp_path: 
     assert proc.returncode != 0 and "no tuning sweep configured" in proc.stdout + proc.stderr
 
 
+@pytest.mark.slow
 def test_method_lr_sets_one_methods_learning_rate_and_is_what_the_sweep_compares_with(tmp_path: Path) -> None:
     """train.method_lr (a chosen lr copied into the config): that method trains with it, the
     experiment variants take gdgp's, the others keep train.lr; the tuning report names it as

@@ -43,6 +43,7 @@ def test_snakefmt_clean() -> None:
     assert proc.returncode == 0, proc.stderr
 
 
+@pytest.mark.slow
 def test_lint_clean() -> None:
     proc = snakemake(["--lint"], REPO)
     assert "Congratulations" in proc.stdout + proc.stderr
@@ -89,6 +90,7 @@ def evaluation_runs_with_rounds(line: str) -> list[tuple[str, str, str, int]]:
     return runs
 
 
+@pytest.mark.slow
 def test_dry_run_of_demo_config_shows_full_dag() -> None:
     counts = rule_counts(snakemake(["-n", "--forceall", "--quiet", "rules"], REPO).stdout)
     cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
@@ -121,6 +123,7 @@ def test_dry_run_of_demo_config_shows_full_dag() -> None:
     assert counts.get("variant_table", 0) == (3 if n_variants else 0)
 
 
+@pytest.mark.slow
 def test_demo_config_runs_the_variant_tables_one_option_away() -> None:
     """The default run leaves out the 8 variants; the documented --config adds them on one target."""
     out = snakemake(
@@ -130,6 +133,7 @@ def test_demo_config_runs_the_variant_tables_one_option_away() -> None:
     assert counts.get("evaluate_variant") == len(VARIANT_SETTINGS) and counts.get("variant_table") == 3
 
 
+@pytest.mark.slow
 def test_every_model_trains_and_is_evaluated_with_each_seed_in_its_folder(tmp_path: Path) -> None:
     cfg = yaml.safe_load(TINY.read_text())
     cfg["train"]["seeds"] = [0, 7]
@@ -181,6 +185,7 @@ def test_every_model_trains_and_is_evaluated_with_each_seed_in_its_folder(tmp_pa
     assert "gdgp/seed0/loss.csv" in fig2 and "gdgp/seed7/loss.csv" in fig2
 
 
+@pytest.mark.slow
 def test_seeds_from_the_command_line(tmp_path: Path) -> None:
     work = project(tmp_path)
     out = snakemake(["-n", "-p", "--config", "train={seeds: [0, 1, 2]}"], work).stdout
@@ -189,6 +194,7 @@ def test_seeds_from_the_command_line(tmp_path: Path) -> None:
     assert {option(line, "--epochs") for line in train} == {"1"}  # merged into train, not replacing it
 
 
+@pytest.mark.slow
 def test_old_seed_keys_still_validate_warn_and_train_every_method_with_their_seeds(tmp_path: Path) -> None:
     cfg = yaml.safe_load(TINY.read_text())
     del cfg["train"]["seeds"]
@@ -210,6 +216,7 @@ def test_old_seed_keys_still_validate_warn_and_train_every_method_with_their_see
     assert {option(line, "--seed") for line in shell_lines(proc.stdout, "train")} == {"5"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("n_val", [0, 4])
 def test_validation_runs_exist_only_for_datasets_with_validation_slices(tmp_path: Path, n_val: int) -> None:
     cfg = yaml.safe_load(TINY.read_text())
@@ -238,6 +245,7 @@ def test_validation_runs_exist_only_for_datasets_with_validation_slices(tmp_path
         assert "results/val/" not in main
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("protocols", "n_runs"),
     [
@@ -266,6 +274,7 @@ def test_protocol_sensitivity_runs(tmp_path: Path, protocols: list[str], n_runs:
         assert len(line.split("--clicks ritm ")[1].split(" --")[0].split()) == 3
 
 
+@pytest.mark.slow
 def test_main_protocol_must_be_among_the_compared_ones(tmp_path: Path) -> None:
     cfg = yaml.safe_load(TINY.read_text())
     cfg["evaluate"]["protocols"] = ["largest_component_centre", "weighted_random"]
@@ -273,6 +282,7 @@ def test_main_protocol_must_be_among_the_compared_ones(tmp_path: Path) -> None:
     assert proc.returncode != 0 and "evaluate.protocols" in proc.stdout + proc.stderr
 
 
+@pytest.mark.slow
 def test_deprecated_table_round_still_validates_with_a_warning(tmp_path: Path) -> None:
     cfg = yaml.safe_load(TINY.read_text())
     cfg["report"]["table_round"] = 5
@@ -281,12 +291,14 @@ def test_deprecated_table_round_still_validates_with_a_warning(tmp_path: Path) -
     assert "--budgets 2 4 8 --noc-budget 8" in proc.stdout  # the report still uses the budgets
 
 
+@pytest.mark.slow
 def test_msd_config_replaces_demo_config() -> None:
     proc = snakemake(["-n", "--configfile", "config/msd.yaml"], REPO, check=False)
     text = proc.stdout + proc.stderr
     assert "Task06_Lung" in text and "demo_lung" not in text
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("path", "value", "expected"),
     [
@@ -317,6 +329,7 @@ def test_bad_config_value_is_rejected_naming_the_key(tmp_path: Path, path: tuple
     assert not (tmp_path / "proj" / "results").exists()
 
 
+@pytest.mark.slow
 def test_jobs_get_every_method_setting_from_its_settings_dataclass(tmp_path: Path) -> None:
     """methods.<name> lists only what differs; each job gets every setting (defaults from the
     method's Settings), the same --set options `gdgp train` would fill in itself."""
@@ -341,6 +354,7 @@ def report_results(html: str) -> dict:
     return json.JSONDecoder().raw_decode(html[start:])[0]
 
 
+@pytest.mark.slow
 def test_report_holds_the_tables_with_their_captions(tmp_path: Path) -> None:
     """`snakemake --report` on the report stage's files (stand-ins, no run): every table is in it
     with its caption, which shows the table's Markdown view or the CSV itself."""
