@@ -305,7 +305,7 @@ def test_msd_config_replaces_demo_config() -> None:
         (("train", "epochs"), 0, "epochs"),
         (("evaluate", "threshold"), 2, "threshold"),
         (("split", "mode"), "volume", "mode"),
-        (("methods", "sam"), {}, "sam"),
+        (("methods", "samurai"), {}, "unknown method 'samurai'"),  # no built-in, no installed plugin
         (("methods", "click_unet", "edv_scal"), 3, "edv_scal"),
         (("methods", "gdgp", "encoding"), "sobel", "encoding"),
         (("methods", "gdgp", "sigma"), "wide", "method 'gdgp': sigma must be a number, got 'wide'"),
