@@ -14,7 +14,9 @@ from gdgp.methods.gdgp import GDGP
 
 def _variant(name: str, settings: dict) -> type[GDGP]:
     doc = f"GDGP with {settings} (experiment variant ``{name}``)."
-    return type(f"GDGP_{name}", (GDGP,), {"name": name, "variant": dict(settings), "__doc__": doc})
+    # __module__ set here: type() under GDGP's ABCMeta would take it from abc.py's frame
+    namespace = {"__module__": __name__, "name": name, "variant": dict(settings), "__doc__": doc}
+    return type(f"GDGP_{name}", (GDGP,), namespace)
 
 
 VARIANTS: tuple[type[GDGP], ...] = tuple(_variant(n, s) for n, s in VARIANT_SETTINGS.items())

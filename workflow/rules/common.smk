@@ -23,6 +23,7 @@ from gdgp.parse_cache import (
     checked_method_settings,
     checked_tuning_plan,
 )
+from gdgp.code_deps import job_code, method_modules
 
 # `--config "train={seeds: [0, 1, 2]}"` arrives as strings; which seed keys the user wrote
 # is read before validate() fills in train.seeds' default.
@@ -90,6 +91,22 @@ if _unknown:
     raise ValueError(
         f"config: experiments.datasets names {_unknown}, which are not in datasets ({DATASETS})"
     )
+# The source each job runs, as its inputs (gdgp/code_deps.py): editing a module reruns the
+# jobs that run it, and what reads their files, only. A train or evaluate job also runs its
+# method's module (the class the registry names; cached like the settings).
+METHOD_MODULES = method_modules(METHODS + VARIANTS)
+
+
+def code(verb):
+    """Source files of every `gdgp <verb>` job (extract, report, ...)."""
+    return job_code(verb)
+
+
+def method_code(verb):
+    """Input function: source files of a `gdgp <verb>` job of the job's method (train, evaluate)."""
+    return lambda wildcards: job_code(verb, METHOD_MODULES[wildcards.method])
+
+
 DEMO_TASKS = (
     sorted({d["task"] for d in config["datasets"].values()})
     if config["demo"]["generate"]

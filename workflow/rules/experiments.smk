@@ -7,6 +7,7 @@
 rule table2:
     input:
         losses=[model(d, "gdgp", k)["loss"] for d, k in table2_models()],
+        code=code("experiment"),
     output:
         csv=report(
             "results/experiments/table2.csv",
@@ -38,6 +39,7 @@ rule table2:
 rule variant_table:
     input:
         clicks=lambda wc: experiment_runs("clicks", tables_for(VARIANTS)[wc.table]),
+        code=code("experiment"),
     output:
         csv=report(
             "results/experiments/{table}.csv",
@@ -67,6 +69,7 @@ rule variant_table:
 rule fig2:
     input:
         losses=[model(d, "gdgp", k)["loss"] for d, k in table2_models()],
+        code=code("experiment"),
     output:
         report(
             "results/experiments/fig2_loss.png",

@@ -24,6 +24,7 @@ if DEMO_TASKS:
 rule extract:
     input:
         task=task_dir,
+        code=code("extract"),
     output:
         **slices("{dataset}"),
         skipped=skipped_cases("{dataset}"),

@@ -8,6 +8,7 @@ rule evaluate:
     input:
         **slices("{dataset}"),
         checkpoint=model("{dataset}", "{method}", "{seed}")["checkpoint"],
+        code=method_code("evaluate"),
     output:
         **model_runs("{dataset}", "{method}", "{seed}"),
     log:

@@ -6,6 +6,7 @@ rule report:
         overlays=first_seed_runs("overlays"),
         losses=first_seed_losses(),
         skipped=[skipped_cases(d) for d in DATASETS],
+        code=code("report"),
     output:
         # Tables in the Snakemake report (`snakemake --report`): each CSV with a caption that
         # shows its Markdown view or the CSV itself; the .md/.tex views are plain outputs.
@@ -98,6 +99,7 @@ rule report_val:
     input:
         clicks=val_runs("clicks"),
         skipped=[skipped_cases(d) for d in VAL_DATASETS],
+        code=code("report"),
     output:
         # the main report's table captions, which name the split by the rule
         table4=report(
@@ -154,6 +156,7 @@ rule report_val:
 rule protocol_sensitivity:
     input:
         clicks=[f for p in COMPARED_PROTOCOLS for f in protocol_runs(p, "clicks")],
+        code=code("report-protocols"),
     output:
         report(
             PROTOCOL_SENSITIVITY,

@@ -2,6 +2,7 @@
 rule train:
     input:
         **slices("{dataset}"),
+        code=method_code("train"),
     output:
         **model("{dataset}", "{method}", "{seed}"),
     log:

@@ -32,6 +32,7 @@ use rule evaluate_variant as tune_evaluate with:
         checkpoint=tuning_model("{dataset}", "{method}", "{setting}", "{seed}")[
             "checkpoint"
         ],
+        code=method_code("evaluate"),
     output:
         **tuning_run("{dataset}", "{method}", "{setting}", "{seed}"),
     log:
@@ -49,6 +50,7 @@ use rule evaluate_variant as tune_evaluate with:
 rule tuning_report:
     input:
         clicks=tuning_inputs,
+        code=code("report-tuning"),
     output:
         csv=report(
             TUNING_REPORT["csv"],
