@@ -3,6 +3,7 @@ the same masks as ``SamPredictor`` / MedSAM's ``MedSAM_Inference.py`` steps, one
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -273,3 +274,38 @@ def test_the_slice_becomes_8_bit_rgb_as_medsams_preprocessing_does() -> None:
     np.testing.assert_array_equal(rgb[..., 0], [[0, 127, 255, 254]])  # x 255, truncated
     assert (rgb == rgb[..., :1]).all()
     assert image_key(image) == image_key(image.copy()) != image_key(image[:, ::-1].copy())
+
+
+def test_latency_benchmark_times_one_embedding_per_slice_and_each_click() -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from bench_sam_latency import latencies
+
+    sizes = {k: v for k, v in TINY.items() if k != "random_weights"}
+    for name in ("sam", "medsam"):
+        r = latencies(name, size=48, slices=2, clicks=3, **sizes)
+        assert r["clicks_timed"] == 6 and 0 < r["decode_median_ms"] <= r["decode_p90_ms"] and r["embed_ms"] > 0
+
+
+@pytest.mark.slow
+def test_the_tiny_workflow_runs_end_to_end_with_sam_on_random_weights(tmp_path: Path) -> None:
+    """tests/workflow/sam.yaml: the train job records sam's (random) weights, evaluate runs both prompt
+    tracks, Table 4 marks them; the box start costs 2 clicks, recorded as 2 positive first clicks."""
+    import pandas as pd
+    import yaml
+
+    from gdgp.training.checkpoint import read_checkpoint
+    from tests.test_workflow import REPO, project, snakemake
+
+    work = project(tmp_path, yaml.safe_load((REPO / "tests" / "workflow" / "sam.yaml").read_text()))
+    snakemake(["--cores", "2"], work)
+    table = (work / "results" / "report" / "table4.md").read_text()
+    assert "| sam (random weights, not a result) " in table and "| sam_box (random weights, not a result) " in table
+    runs, models = work / "results" / "runs" / "tiny_spleen", work / "results" / "models" / "tiny_spleen"
+    record = read_checkpoint(models / "sam" / "seed0" / "final.pt")
+    assert record["pretrained"]["random_weights"] and record["network_weights"] is None
+    for name, n_first in (("sam", 1), ("sam_box", 2)):
+        clicks = pd.read_csv(runs / name / "seed0" / "clicks.csv")
+        assert set(clicks.loc[clicks["round"] == 0, "n_clicks"]) == {n_first}
+        assert set(clicks.loc[clicks["round"] == 3, "n_clicks"]) == {n_first + 3}
+        first = pd.read_csv(runs / name / "seed0" / "first_interaction.csv")
+        assert (first.groupby("slice_id").size() == n_first).all() and first["positive"].all()

@@ -246,6 +246,12 @@ class PromptedSegmenter(PretrainedMethod):
         self._interactions[(key, item)] = Interaction(clicks, mask, logits)
         return mask
 
+    def set_slice(self, image: np.ndarray) -> None:
+        """Embed a slice now (kept in the cache), ahead of its first prompt: what its first click costs extra."""
+        image = np.asarray(image, np.float32)
+        with self.inference():
+            self._embedding(image_key(image), image)
+
     def _embedding(self, key: str, image: np.ndarray) -> Any:
         if key in self._embeddings:
             self._embeddings.move_to_end(key)
