@@ -74,9 +74,7 @@ def _reference(package: Any, network: torch.nn.Module, image: np.ndarray, rounds
     return out
 
 
-@pytest.mark.parametrize(
-    ("name", "n_first", "size"), [("sam2", 1, 1024), ("sam2", 1, 128), ("sam2_box", 2, 128)]
-)
+@pytest.mark.parametrize(("name", "n_first", "size"), [("sam2", 1, 1024), ("sam2", 1, 128), ("sam2_box", 2, 128)])
 def test_sam2_gives_the_predictors_masks_with_one_embedding_per_slice(
     sam2_package: Any, name: str, n_first: int, size: int
 ) -> None:
