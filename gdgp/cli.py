@@ -303,6 +303,19 @@ def cmd_report_tuning(a: argparse.Namespace) -> None:
     )
 
 
+def cmd_dvc_yaml(a: argparse.Namespace) -> None:
+    from gdgp.atomic import write_text_atomic
+    from gdgp.dvc_stages import DEFAULT_CONFIG, dvc_yaml
+
+    config = a.config or DEFAULT_CONFIG
+    text = dvc_yaml(config)
+    if a.out is None:
+        sys.stdout.write(text)
+    else:
+        write_text_atomic(a.out, text)
+        log.info("wrote %s for %s", a.out, config)
+
+
 def cmd_experiment(a: argparse.Namespace) -> None:
     from gdgp.report import experiments as ex
     from gdgp.report.build import save_figure
@@ -780,6 +793,13 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--datasets", nargs="+", required=True, help="dataset names, same order (repeated per seed)")
     e.add_argument("--out-png", required=True)
     s.set_defaults(func=cmd_experiment)
+
+    s = sub.add_parser("dvc-yaml", help="dvc.yaml for a workflow config: stages, params, result folders, plot series")
+    s.add_argument(
+        "--config", default=None, help="the workflow config, relative to the repository (here); default: the demo's"
+    )
+    s.add_argument("--out", default=None, help="write dvc.yaml here (atomically) instead of printing it")
+    s.set_defaults(func=cmd_dvc_yaml)
     return p
 
 

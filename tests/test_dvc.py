@@ -13,6 +13,8 @@ import pytest
 import yaml
 
 from gdgp.data.demo import make_demo
+from gdgp.dvc_stages import dvc_yaml
+from tests.test_workflow import rule_counts
 
 REPO = Path(__file__).parents[1]
 BIN = Path(sys.executable).parent
@@ -28,6 +30,7 @@ def sh(args: list[str], cwd: Path) -> str:
         "GIT_COMMITTER_NAME": "t",
         "GIT_COMMITTER_EMAIL": "t@t",
         "DVC_NO_ANALYTICS": "1",
+        "PYTHONPATH": str(cwd),  # a project's own copy of gdgp, where it has one
     }
     proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
     if proc.returncode != 0:
@@ -78,7 +81,16 @@ def test_data_dvc_matches_the_demo_generator_and_round_trips(tmp_path: Path) -> 
     assert tree_digest(clone / "data") == tree_digest(repo / "data")
 
 
-def test_dvc_repro_metrics_and_plots_on_tiny_config(tmp_path: Path) -> None:
+def jobs_run(out: str) -> dict[str, int]:
+    """Job counts per rule from the job tables Snakemake printed (one per Snakemake call)."""
+    counts: dict[str, int] = {}
+    for rule, n in rule_counts(out).items():
+        if rule != "total" and not rule.endswith(":"):
+            counts[rule] = counts.get(rule, 0) + n
+    return counts
+
+
+def test_dvc_repro_metrics_plots_and_reruns_on_tiny_config(tmp_path: Path) -> None:
     repo = new_repo(tmp_path / "p")
     for name in ("workflow", "gdgp"):
         shutil.copytree(REPO / name, repo / name, ignore=shutil.ignore_patterns("__pycache__"))
@@ -88,10 +100,14 @@ def test_dvc_repro_metrics_and_plots_on_tiny_config(tmp_path: Path) -> None:
     tiny["experiments"] = {"datasets": []}  # the variants are the workflow tests' business; DVC sees the same stages
     (repo / "config").mkdir()
     (repo / "config" / "config.yaml").write_text(yaml.safe_dump(tiny))
-    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())
-    series = [f"{d}/{m}" for d in tiny["datasets"] for m in tiny["methods"]]
-    stages["plots"][0]["results/dice_per_click.csv"]["y"] = {"results/dice_per_click.csv": series}
-    (repo / "dvc.yaml").write_text(yaml.safe_dump(stages, sort_keys=False))
+    # the generator, as a user runs it for another config (the repository's copy of the package:
+    # every gdgp and snakemake call of sh() imports the repository's own gdgp)
+    sh([str(BIN / "gdgp"), "dvc-yaml", "--out", "dvc.yaml"], repo)
+    stages = yaml.safe_load((repo / "dvc.yaml").read_text())
+    assert stages["plots"][0]["results/dice_per_click.csv"]["y"]["results/dice_per_click.csv"] == [
+        f"tiny_spleen/{m}" for m in tiny["methods"]
+    ]
+    assert "gdgp/methods/click_unet.py" not in stages["stages"]["extract"]["deps"]
     (repo / ".gitignore").write_text("/data/\n/results/logs/\n/results/benchmarks/\n/.snakemake/\n__pycache__/\n")
     make_demo(repo / "data", seed=0, n_patients=tiny["demo"]["patients"], tasks=["Task93_DemoSpleen"])
     sh([str(BIN / "dvc"), "add", "-q", "data"], repo)
@@ -120,18 +136,39 @@ def test_dvc_repro_metrics_and_plots_on_tiny_config(tmp_path: Path) -> None:
     assert "up to date" in sh([dvc, "repro"], clone).lower()
     assert sh([dvc, "metrics", "diff"], clone).strip() in ("", "No changes.")
 
-    # An experiment with one config value changed re-runs only what depends on it, and its
-    # metrics are comparable with the committed ones.
+    # An experiment with one config value changed re-runs only the jobs that read it: DVC starts
+    # Snakemake, which decides from the pulled results and their metadata (files restored in any
+    # order: time stamps say nothing here, checksums do), and its metrics are comparable.
     out = sh([dvc, "exp", "run", "-S", "config/config.yaml:report.noc_budget=4"], clone)
-    assert "Running stage 'report'" in out and "Running stage 'train'" not in out
+    assert "Running stage 'run'" in out and "Running stage 'extract'" not in out
+    assert jobs_run(out) == {"report": 1, "report_val": 1, "all": 1}
     diff = sh([dvc, "metrics", "diff", "--md"], clone)
     assert "tiny_spleen" in diff and "auc" in diff.lower()  # the Dice AUC up to the NoC budget moved
     shown = sh([dvc, "exp", "show", "--csv"], clone)
     assert "report.noc_budget" in shown and ",4," in shown
 
+    # Editing one method's module re-runs that method's jobs and the report only (DVC persists
+    # the other models; Snakemake sees which jobs run the edited file).
+    module = clone / "gdgp" / "methods" / "click_unet.py"
+    module.write_text(module.read_text() + "\n# edited\n")
+    models = {p: p.stat().st_mtime_ns for p in (clone / "results" / "models").rglob("final.pt")}
+    out = sh([dvc, "repro"], clone)
+    assert "Running stage 'run'" in out and "Running stage 'extract'" not in out
+    ran = jobs_run(out)
+    assert ran == {"train": 1, "evaluate": 1, "report": 1, "report_val": 1, "protocol_sensitivity": 1, "all": 1}
+    assert {p.parts[-3] for p, t in models.items() if p.stat().st_mtime_ns != t} == {"click_unet"}
+    assert "up to date" in sh([dvc, "repro"], clone).lower()
 
-def test_dvc_plot_series_are_the_demo_config_runs() -> None:
-    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+
+def test_the_committed_dvc_yaml_is_the_demo_configs() -> None:
+    assert (REPO / "dvc.yaml").read_text() == dvc_yaml("config/config.yaml", root=REPO), (
+        "dvc.yaml is not what `gdgp dvc-yaml` makes of config/config.yaml (the config or the extraction "
+        "code's imports changed): run `gdgp dvc-yaml --config config/config.yaml --out dvc.yaml`"
+    )
     stages = yaml.safe_load((REPO / "dvc.yaml").read_text())
+    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     series = stages["plots"][0]["results/dice_per_click.csv"]["y"]["results/dice_per_click.csv"]
     assert series == [f"{d}/{m}" for d in cfg["datasets"] for m in cfg["methods"]]
+    # every output persists: DVC never deletes a model before Snakemake decides it is stale
+    outs = stages["stages"]["run"]["outs"] + stages["stages"]["run"]["metrics"]
+    assert all(next(iter(o.values())) == {"persist": True} for o in outs)

@@ -21,9 +21,12 @@ if DEMO_TASKS:
             "--patients {params.patients} > {log} 2>&1"
 
 
+# The raw data is DVC's (data.dvc, dvc.yaml's extract stage): the task folder is read, never
+# compared by time stamp, which `dvc pull`/`dvc checkout` reset (a re-extraction would re-run
+# everything downstream); after changing raw data without DVC: `snakemake -R extract`.
 rule extract:
     input:
-        task=task_dir,
+        task=ancient(task_dir),
         code=code("extract"),
     output:
         **slices("{dataset}"),
@@ -38,6 +41,11 @@ rule extract:
     resources:  # runtime: the SLURM profile's default-resources (30 min)
         mem_mb=4000,  # one MSD volume in float32 plus its label
     params:
+        # the demo generator's settings when the workflow makes the task (rule demo_data): the
+        # task folder is not compared by time (ancient), so its settings are compared instead
+        demo=lambda wc: (
+            config["demo"] if dataset_cfg(wc)["task"] in DEMO_TASKS else None
+        ),
         labels=lambda wc: [str(v) for v in dataset_cfg(wc)["labels"]],
         # the CT window in HU, or none (window: null, per-volume percentile normalisation)
         window=lambda wc: " ".join(
