@@ -21,6 +21,7 @@ import yaml
 from gdgp import __version__
 from gdgp.clicks.protocols import PROTOCOLS
 from gdgp.errors import ConfigError, GdgpError
+from gdgp.job_params import JOB_SETTINGS
 from gdgp.schema_defaults import schema_default
 
 if TYPE_CHECKING:
@@ -356,7 +357,68 @@ def _setting(
     default = schema_default(key)
     default = default[0] if seed_of else default
     where = f"the first of {key}" if seed_of else key
-    return parser.add_argument(*flags, default=default, help=f"{help} (default: %(default)s, {where})", **kwargs)
+    action = parser.add_argument(*flags, default=default, help=f"{help} (default: %(default)s, {where})", **kwargs)
+    if not seed_of:  # a list's one value (the training seed) is per job, never part of --params
+        _CONFIG_KEY[action] = key
+    return action
+
+
+#: The workflow setting each setting option stands for (what ``--params`` keys name).
+_CONFIG_KEY: dict[argparse.Action, str] = {}
+
+
+def _add_params_option(parser: argparse.ArgumentParser, verb: str) -> None:
+    parser.add_argument(
+        "--params",
+        metavar="JSON",
+        default=None,
+        help=f'the settings as one JSON object of config keys, e.g. {{"{JOB_SETTINGS[verb][-1]}": ...}} '
+        "(what the workflow passes; a flag given as well wins; docs/operations.md)",
+    )
+
+
+def _convert(action: argparse.Action, key: str, value: Any) -> Any:
+    """A --params value as the option would have parsed it (its type, nargs and choices)."""
+    if value is None:
+        return None
+    many = action.nargs in ("+", "*") or isinstance(action.nargs, int)
+    items = value if many else [value]
+    if many and not isinstance(value, list):
+        raise ConfigError(f"--params: {key} must be a list, got {value!r}")
+    if not many and isinstance(value, (list, dict)):
+        raise ConfigError(f"--params: {key} must be a single value, got {value!r}")
+    try:
+        converted = [action.type(v) if callable(action.type) else v for v in items]
+    except (TypeError, ValueError, argparse.ArgumentTypeError) as err:
+        raise ConfigError(f"--params: {key}: {err}") from None
+    if action.choices is not None and any(v not in action.choices for v in converted):
+        raise ConfigError(f"--params: {key} must be one of {', '.join(map(str, action.choices))}, got {value!r}")
+    return converted if many else converted[0]
+
+
+def _apply_params(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, argv: Sequence[str] | None
+) -> argparse.Namespace:
+    """Parse again with the --params values as the verb's defaults, so explicit flags still win."""
+    try:
+        values = json.loads(args.params)
+    except json.JSONDecodeError as err:
+        raise ConfigError(f"--params: not a JSON object ({err})") from None
+    if not isinstance(values, dict):
+        raise ConfigError(f"--params: not a JSON object, got {type(values).__name__}")
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    verb_parser = subparsers.choices[args.verb]
+    by_key = {_CONFIG_KEY[a]: a for a in verb_parser._actions if a in _CONFIG_KEY}
+    defaults = {}
+    for key, value in values.items():
+        action = by_key.get(key)
+        if action is None:
+            raise ConfigError(
+                f"--params: gdgp {args.verb} reads no setting {key!r}; it reads {', '.join(sorted(by_key))}"
+            )
+        defaults[action.dest] = _convert(action, key, value)
+    verb_parser.set_defaults(**defaults)
+    return parser.parse_args(argv)
 
 
 def _statistics_options() -> argparse.ArgumentParser:
@@ -487,6 +549,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--out-skipped", default=None, help="output skipped.csv (the skipped cases and why; header only if none)"
     )
+    _add_params_option(s, "extract")
     s.set_defaults(func=cmd_extract)
 
     s = sub.add_parser(
@@ -512,6 +575,7 @@ def build_parser() -> argparse.ArgumentParser:
     _setting(s, "--seed", key="train.seeds", seed_of=True, type=int, help="training seed")
     s.add_argument("--out-checkpoint", required=True, help="final checkpoint path (latest.pt is kept beside it)")
     s.add_argument("--out-loss", required=True, help="per-epoch loss CSV")
+    _add_params_option(s, "train")
     s.set_defaults(func=cmd_train)
 
     s = sub.add_parser("evaluate", parents=[shared], help="robot user + medpy scores on the test (or val) slices")
@@ -568,6 +632,7 @@ def build_parser() -> argparse.ArgumentParser:
         "checkpoint load for all runs (the workflow evaluates test, validation and every "
         "compared protocol this way)",
     )
+    _add_params_option(s, "evaluate")
     s.set_defaults(func=cmd_evaluate)
 
     statistics = _statistics_options()
@@ -805,13 +870,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``gdgp`` console script."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
     try:
+        if getattr(args, "params", None) is not None:
+            args = _apply_params(parser, args, argv)
         args.func(args)
     except (GdgpError, ValueError) as err:
         print(f"gdgp {args.verb}: error: {err}", file=sys.stderr)

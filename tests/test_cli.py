@@ -14,6 +14,7 @@ import pytest
 
 from gdgp.cli import build_parser, main
 from gdgp.data.extract import ExtractConfig
+from gdgp.errors import ConfigError
 from gdgp.evaluation.evaluate import EvalConfig
 from gdgp.schema_defaults import schema_default
 from gdgp.training.trainer import TrainConfig
@@ -706,3 +707,79 @@ def test_train_by_hand_trains_as_the_workflow(msd_task: Path, tmp_path: Path, mo
     cfg = seen["cfg"]
     assert cfg == TrainConfig() and cfg.epochs == schema_default("train.epochs") == 300
     assert cfg.lr == schema_default("train.lr") == 1e-4
+
+
+# --- --params: the workflow's one JSON object of settings per job ------------------------------
+
+JOB_PATHS = {
+    "extract": ["--task-dir", "t", "--labels", "1", "--window", "none", "--n-train", "4", "--n-test", "2"]
+    + ["--out-slices", "s.npz", "--out-manifest", "m.csv"],
+    "train": ["--slices", "s.npz", "--manifest", "m.csv", "--method", "dextr"]
+    + ["--out-checkpoint", "c.pt", "--out-loss", "l.csv"],
+    "evaluate": ["--slices", "s.npz", "--manifest", "m.csv", "--checkpoint", "c.pt", "--dataset", "d"]
+    + ["--out-clicks", "c.csv", "--out-first-interaction", "f.csv", "--out-overlays", "o.npz"],
+}
+
+
+def _parse_with_params(argv: list[str]) -> argparse.Namespace:
+    from gdgp.cli import _apply_params
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    return _apply_params(parser, args, argv) if args.params is not None else args
+
+
+def test_job_settings_name_exactly_the_verbs_setting_options() -> None:
+    from gdgp.cli import _CONFIG_KEY
+    from gdgp.job_params import JOB_SETTINGS
+
+    subparsers = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    for verb, keys in JOB_SETTINGS.items():
+        options = {_CONFIG_KEY[a] for a in subparsers.choices[verb]._actions if a in _CONFIG_KEY}
+        assert options == set(keys), verb
+
+
+def test_params_parse_to_the_same_arguments_as_the_flags() -> None:
+    from gdgp.job_params import job_params
+
+    config = {
+        "datasets": {"d": {"n_val": 3, "channel": 1}},
+        "preprocess": {"size": 32, "denoise": 0.5, "min_pixels": 7, "on_bad_case": "skip"},
+        "split": {"mode": "slice", "seed": 4},
+        "train": {"epochs": 3, "batch_size": 2, "lr": 0.01, "lr_step": 5, "lr_gamma": 0.3, "rotate_deg": 5.0}
+        | {"scale": 0.2, "flip_prob": 0.25, "device": "cpu", "seeds": [0, 1]},
+        "evaluate": {"rounds": 6, "noise_px": 1.5, "seed": 2, "protocol": "weighted_random", "threshold": 0.4}
+        | {"nsd_tolerance_mm": 1.0, "overlay_slices": 2},
+    }
+    flags = {
+        "extract": ["--channel", "1", "--n-val", "3", "--size", "32", "--denoise", "0.5", "--min-pixels", "7"]
+        + ["--on-bad-case", "skip", "--split", "slice", "--seed", "4"],
+        "train": ["--epochs", "3", "--batch-size", "2", "--lr", "0.01", "--lr-step", "5", "--lr-gamma", "0.3"]
+        + ["--rotate-deg", "5", "--scale", "0.2", "--flip-prob", "0.25", "--device", "cpu"],
+        "evaluate": ["--rounds", "6", "--noise-px", "1.5", "--seed", "2", "--protocol", "weighted_random"]
+        + ["--threshold", "0.4", "--nsd-tolerance-mm", "1.0", "--overlay-slices", "2", "--device", "cpu"],
+    }
+    for verb, paths in JOB_PATHS.items():
+        by_flags = vars(_parse_with_params([verb, *paths, *flags[verb]]))
+        params = job_params(config, verb, dataset="d")
+        by_params = vars(_parse_with_params([verb, *paths, "--params", params]))
+        by_params.pop("params")
+        by_flags.pop("params")
+        defaults = vars(_parse_with_params([verb, *paths]))
+        assert by_params == by_flags, verb
+        assert by_params != {k: v for k, v in defaults.items() if k != "params"}, verb  # the values arrived
+
+
+def test_a_flag_wins_over_params_and_bad_params_are_named() -> None:
+    train = ["train", *JOB_PATHS["train"]]
+    args = _parse_with_params([*train, "--params", '{"train.epochs": 9, "train.lr": 0.5}', "--epochs", "2"])
+    assert (args.epochs, args.lr) == (2, 0.5)
+    with pytest.raises(ConfigError, match=r"reads no setting 'train\.seeds'"):
+        _parse_with_params([*train, "--params", '{"train.seeds": [0]}'])
+    with pytest.raises(ConfigError, match=r"train\.epochs"):
+        _parse_with_params([*train, "--params", '{"train.epochs": "many"}'])
+    with pytest.raises(ConfigError, match="not a JSON object"):
+        _parse_with_params([*train, "--params", "[1, 2]"])
+    with pytest.raises(ConfigError, match=r"evaluate\.protocol must be one of"):
+        _parse_with_params(["evaluate", *JOB_PATHS["evaluate"], "--params", '{"evaluate.protocol": "magic"}'])
+    assert main([*train, "--params", "{oops"]) == 1  # the CLI reports it as an error, no traceback

@@ -24,6 +24,7 @@ from gdgp.parse_cache import (
     checked_tuning_plan,
 )
 from gdgp.code_deps import job_code, method_modules
+from gdgp.job_params import job_params
 
 # `--config "train={seeds: [0, 1, 2]}"` arrives as strings; which seed keys the user wrote
 # is read before validate() fills in train.seeds' default.

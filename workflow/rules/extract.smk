@@ -51,25 +51,14 @@ rule extract:
         window=lambda wc: " ".join(
             str(v) for v in dataset_cfg(wc)["window"] or ["none"]
         ),
-        # --channel K only for a dataset that sets channel (multi-channel data)
-        channel=lambda wc: " ".join(
-            f"--channel {c}" for c in [dataset_cfg(wc).get("channel")] if c is not None
-        ),
         n_train=lambda wc: dataset_cfg(wc)["n_train"],
         n_test=lambda wc: dataset_cfg(wc)["n_test"],
-        n_val=lambda wc: dataset_cfg(wc)["n_val"],
-        size=config["preprocess"]["size"],
-        denoise=config["preprocess"]["denoise"],
-        min_pixels=config["preprocess"]["min_pixels"],
-        on_bad_case=config["preprocess"]["on_bad_case"],
-        split=config["split"]["mode"],
-        seed=config["split"]["seed"],
+        # the extract settings (gdgp/job_params.py): the dataset's channel and n_val, preprocess, split
+        settings=lambda wc: job_params(config, "extract", dataset=wc.dataset),
     shell:
         "gdgp extract --task-dir {input.task} --dataset {wildcards.dataset} --labels {params.labels:q} "
-        "--window {params.window} {params.channel} "
-        "--size {params.size} --n-train {params.n_train} --n-test {params.n_test} --n-val {params.n_val} "
-        "--split {params.split} --seed {params.seed} --denoise {params.denoise} "
-        "--min-pixels {params.min_pixels} --on-bad-case {params.on_bad_case} "
+        "--window {params.window} --n-train {params.n_train} --n-test {params.n_test} "
+        "--params {params.settings:q} "
         "--out-slices {output.slices} --out-manifest {output.manifest} "
         "--out-skipped {output.skipped} > {log} 2>&1"
 

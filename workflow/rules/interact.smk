@@ -26,22 +26,13 @@ rule evaluate:
         runtime=config["resources"]["evaluate_runtime"],
     params:
         split="test",
-        protocol=PROTOCOL,
         also=also_runs,
-        rounds=ROUNDS,
-        noise=config["evaluate"]["noise_px"],
-        seed=config["evaluate"]["seed"],
-        threshold=config["evaluate"]["threshold"],
-        nsd_tolerance=config["evaluate"]["nsd_tolerance_mm"],
-        overlay_slices=config["evaluate"]["overlay_slices"],
-        device=config["train"]["device"],
+        # the evaluate settings (gdgp/job_params.py): rounds, protocol, noise, seed, threshold, ...
+        settings=job_params(config, "evaluate"),
     shell:
         "gdgp evaluate --slices {input.slices} --manifest {input.manifest} --split {params.split} "
-        "--checkpoint {input.checkpoint} --dataset {wildcards.dataset} --rounds {params.rounds} "
-        "--noise {params.noise} --seed {params.seed} --protocol {params.protocol} --threshold {params.threshold} "
-        "--nsd-tolerance {params.nsd_tolerance} "
-        "--overlay-slices {params.overlay_slices} "
-        "--device {params.device} --threads {threads} --out-clicks {output.clicks} "
+        "--checkpoint {input.checkpoint} --dataset {wildcards.dataset} --params {params.settings:q} "
+        "--threads {threads} --out-clicks {output.clicks} "
         "--out-first-interaction {output.first_interaction} --out-overlays {output.overlays} "
         "{params.also} > {log} 2>&1"
 

@@ -18,21 +18,14 @@ rule train:
         runtime=config["resources"]["train_runtime"],
     params:
         sets=method_sets,
-        epochs=config["train"]["epochs"],
-        batch_size=config["train"]["batch_size"],
-        lr=method_lr,
-        lr_step=config["train"]["lr_step"],
-        lr_gamma=config["train"]["lr_gamma"],
-        rotate_deg=config["train"]["rotate_deg"],
-        scale=config["train"]["scale"],
-        flip_prob=config["train"]["flip_prob"],
-        device=config["train"]["device"],
+        # the train settings (gdgp/job_params.py), the method's own learning rate in train.lr
+        settings=lambda wc: job_params(
+            config, "train", overrides={"train.lr": method_lr(wc)}
+        ),
     shell:
         "gdgp train --slices {input.slices} --manifest {input.manifest} --method {wildcards.method} "
-        "{params.sets} --epochs {params.epochs} --batch-size {params.batch_size} --lr {params.lr} "
-        "--lr-step {params.lr_step} --lr-gamma {params.lr_gamma} --rotate-deg {params.rotate_deg} "
-        "--scale {params.scale} --flip-prob {params.flip_prob} --seed {wildcards.seed} "
-        "--device {params.device} --threads {threads} --out-checkpoint {output.checkpoint} "
+        "{params.sets} --params {params.settings:q} --seed {wildcards.seed} "
+        "--threads {threads} --out-checkpoint {output.checkpoint} "
         "--out-loss {output.loss} > {log} 2>&1"
 
 

@@ -21,7 +21,9 @@ use rule train as tune_train with:
         "results/benchmarks/tuning/train/{dataset}/{method}/{setting}/seed{seed}.tsv"
     params:
         sets=tuning_sets,
-        lr=tuning_lr,
+        settings=lambda wc: job_params(
+            config, "train", overrides={"train.lr": tuning_lr(wc)}
+        ),
 
 
 # Each tuning model on the validation slices under evaluate.protocol (the evaluation settings
