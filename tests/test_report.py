@@ -931,3 +931,13 @@ def test_no_skipped_case_gives_header_only_csv_and_no_note(two_methods: list[Pat
         build_report(
             two_methods, [], [], tmp_path / "out2", budgets=(8,), noc_budget=9, skipped_csvs=[tmp_path / "s2.csv"]
         )
+
+
+def test_only_pretrained_methods_still_get_the_declared_loss_figure(two_methods: list[Path], tmp_path: Path) -> None:
+    """Every loss.csv epoch-less (pretrained methods): the workflow declares loss_curves.png, so it
+    is written, saying nothing was trained, instead of the report rule failing on a missing output."""
+    losses = [write_loss(tmp_path / "results", "spleen", m, epochs=0) for m in ("gdgp", "dextr")]
+    out = tmp_path / "out"
+    build_report(two_methods, losses, [], out, budgets=(8,), noc_budget=9, n_boot=N_BOOT)
+    _assert_png(out / "loss_curves.png")
+    assert pd.read_csv(out / "loss_curves.csv").empty

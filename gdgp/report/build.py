@@ -535,7 +535,10 @@ def _write_figures(
     budget_list: list[int],
     thresholds: Sequence[float],
     method_order: Sequence[str] | None,
+    losses_given: bool,
 ) -> None:
+    """The figures; ``loss_curves.png`` whenever loss files were given, even if none holds an epoch
+    (every method pretrained: the figure says so), since the workflow declares it."""
     all_methods = tables.order_methods([*clicks["method"], *losses["method"]], method_order)
     colours = figures.method_colours(all_methods)
     for dataset in sorted(clicks["dataset"].unique()):
@@ -545,7 +548,7 @@ def _write_figures(
             figures.plot_dice_per_click(c, dataset, methods, colours, thresholds, budget_list),
             out_dir / f"dice_per_click_{dataset}.png",
         )
-    if not losses.empty:
+    if losses_given:
         save_figure(
             figures.plot_loss_curves(
                 losses,
@@ -669,7 +672,7 @@ def build_report(
     )
     write_csv(losses, out_dir / "loss_curves.csv")
     if with_figures:
-        _write_figures(clicks, curve, losses, overlays, out_dir, budget_list, thresholds, method_order)
+        _write_figures(clicks, curve, losses, overlays, out_dir, budget_list, thresholds, method_order, bool(loss_csvs))
     return metrics
 
 

@@ -156,6 +156,11 @@ def plot_loss_curves(
     The y axis is logarithmic when the losses of a subplot span more than a factor 10, so
     both the first epochs and the plateau stay readable.
     """
+    if losses.empty:  # only pretrained methods (their loss.csv holds no epoch): nothing was trained
+        fig, ax = plt.subplots(figsize=(4.8, 3.6), dpi=DPI)
+        ax.text(0.5, 0.5, "no training curves:\nevery method here is pretrained", ha="center", va="center")
+        ax.set_axis_off()
+        return fig
     colours = colours or method_colours(methods)
     n = max(len(datasets), 1)
     ncols = min(n, 3)
