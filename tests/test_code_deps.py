@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -174,7 +175,8 @@ def edited(path: Path):
     (content and time stamp), so that the project is up to date again."""
     text, stat = path.read_text(), path.stat()
     path.write_text(text + "\n# edited\n")
-    os.utime(path, (stat.st_atime, stat.st_mtime + 3600))
+    # newer than the outputs, whatever the copied file's own time stamp (copytree keeps it)
+    os.utime(path, (stat.st_atime, time.time() + 3600))
     try:
         yield
     finally:

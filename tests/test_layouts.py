@@ -533,7 +533,8 @@ def test_workflow_passes_names_channel_and_null_window(tmp_path: Path) -> None:
     lines = [ln for ln in lines if ln.startswith("gdgp extract ")]
     assert len(lines) == 1, dry.stdout[-3000:]
     line = lines[0]
-    assert "--dataset discs_adc --labels 'outer disc' 2 --window none --channel 1 " in line
+    assert "--dataset discs_adc --labels 'outer disc' 2 --window none " in line
+    assert '"datasets.*.channel": 1' in line  # the channel travels in --params (gdgp/job_params.py)
     (work / "results" / "logs" / "extract").mkdir(parents=True)
     run = subprocess.run(line, shell=True, cwd=work, env=env, capture_output=True, text=True)
     log = (work / "results" / "logs" / "extract" / "discs_adc.log").read_text()

@@ -105,8 +105,8 @@ def test_checkpoint_rebuilds_method_with_same_predictions(slice_set: SliceSet, t
 
 
 def test_unknown_method_and_hyperparameter_raise() -> None:
-    with pytest.raises(ConfigError, match="unknown method 'sam'; known methods: ") as err:
-        build_method("sam")
+    with pytest.raises(ConfigError, match="unknown method .samurai.; known methods: ") as err:
+        build_method("samurai")
     assert str(err.value).endswith(", ".join(sorted(METHODS)))
     with pytest.raises(ConfigError, match="unknown hyperparameter"):
         build_method("auto_unet", depth=3)

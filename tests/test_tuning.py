@@ -3,9 +3,11 @@ tuning table against an independent brute-force computation."""
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -165,6 +167,16 @@ def option(line: str, name: str) -> str:
     return line.split(f" {name} ")[1].split()[0]
 
 
+def job_settings(line: str) -> dict:
+    """The --params JSON object of a job's command (gdgp/job_params.py)."""
+    words = shlex.split(line)
+    return json.loads(words[words.index("--params") + 1])
+
+
+def learning_rate(line: str) -> float:
+    return float(job_settings(line)["train.lr"])
+
+
 def sets(line: str) -> dict[str, str]:
     parts = line.split(" --set ")[1:]
     return dict(p.split(" --")[0].strip("'").split("=", 1) for p in parts)
@@ -193,7 +205,7 @@ def test_tune_all_trains_every_value_and_seed_and_scores_validation(tmp_path: Pa
         assert checkpoint == f"results/tuning/models/{dataset}/{method}/{setting}/seed{seed}/final.pt"
         assert option(line, "--out-loss") == checkpoint.replace("final.pt", "loss.csv")
         assert f"results/logs/tuning/train/{dataset}/{method}/{setting}/seed{seed}.log" in line
-        got[method, setting, seed] = (option(line, "--lr"), sets(line))
+        got[method, setting, seed] = (learning_rate(line), sets(line))
     assert sorted(got) == sorted(
         (m, s, k)
         for m, values in (
@@ -208,7 +220,7 @@ def test_tune_all_trains_every_value_and_seed_and_scores_validation(tmp_path: Pa
         if key == "lr":  # --lr replaced, hyperparameters as configured
             assert float(lr) == float(value) and options == main_sets[method]
         else:  # train.lr kept, only the tuned key replaced
-            assert lr == base_lr and float(options.pop(key)) == float(value)
+            assert lr == float(base_lr) and float(options.pop(key)) == float(value)
             assert options == {k: v for k, v in main_sets[method].items() if k != key}
     evaluate = commands(out, "evaluate")
     assert len(evaluate) == 8
@@ -218,7 +230,7 @@ def test_tune_all_trains_every_value_and_seed_and_scores_validation(tmp_path: Pa
         assert option(line, "--checkpoint") == clicks.replace("/tuning/val/", "/tuning/models/").replace(
             "clicks.csv", "final.pt"
         )
-        assert option(line, "--split") == "val" and option(line, "--protocol") == cfg["evaluate"].get(
+        assert option(line, "--split") == "val" and job_settings(line)["evaluate.protocol"] == cfg["evaluate"].get(
             "protocol", "ritm"
         )
     (report,) = commands(out, "report-tuning")
@@ -256,13 +268,13 @@ def test_method_lr_sets_one_methods_learning_rate_and_is_what_the_sweep_compares
     }
     work = project(tmp_path, cfg)
     default = snakemake(["-n", "-p", "--forceall"], work).stdout
-    rates = {option(line, "--method"): float(option(line, "--lr")) for line in commands(default, "train")}
+    rates = {option(line, "--method"): learning_rate(line) for line in commands(default, "train")}
     base = float(cfg["train"]["lr"])
     assert rates == {"auto_unet": base, "click_unet": 0.02, "gdgp": 0.005, "gdgp_fixed": 0.005, "gdgp_abl_cnn": 0.005}
     sweep = snakemake(["-n", "-p", "tune_all"], work).stdout
     (report,) = commands(sweep, "report-tuning")
     assert "--configured click_unet lr=0.02" in report
-    assert {float(option(line, "--lr")) for line in commands(sweep, "train") if "--method gdgp" in line} == {0.005}
+    assert {learning_rate(line) for line in commands(sweep, "train") if "--method gdgp" in line} == {0.005}
     # a method that is not configured, or nnunet (its own schedule), is refused naming the key
     for i, (rates, named) in enumerate(
         (({"nope": 0.1}, "train.method_lr names ['nope']"), ({"nnunet": 0.1}, "method_lr.nnunet"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -65,7 +66,15 @@ def shell_lines(out: str, verb: str) -> list[str]:
 
 
 def option(line: str, name: str) -> str:
-    return line.split(f"{name} ")[1].split()[0]
+    """A flag's value in a job's command, or a setting's in its --params JSON object
+    (gdgp/job_params.py): ``--epochs`` is ``train.epochs`` there."""
+    if f"{name} " in line:
+        return line.split(f"{name} ")[1].split()[0]
+    words = shlex.split(line)
+    settings = json.loads(words[words.index("--params") + 1])
+    suffix = "." + name.removeprefix("--").replace("-", "_")
+    (value,) = [value for key, value in settings.items() if key.endswith(suffix)]
+    return str(value)
 
 
 def evaluation_runs(line: str) -> list[tuple[str, str, str]]:

@@ -15,21 +15,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from gdgp.atomic import atomic_path
-from gdgp.errors import ConfigError, InputDataError
 from gdgp.data.layouts import describe_labels, list_cases, read_dataset, resolve_channel, resolve_labels
 from gdgp.data.msd import Case, axial_slice, load_case
 from gdgp.data.preprocess import denoise, percentile_window, resize_pair, window_normalise
-from gdgp.schema_defaults import schema_default
-from gdgp.data.slice_set import SKIPPED_COLUMNS, SliceSet, load_slices, save_slices
+from gdgp.data.slice_set import SKIPPED_COLUMNS, SliceSet, save_slices
 from gdgp.data.splits import split_slices
+from gdgp.errors import ConfigError, InputDataError
+from gdgp.schema_defaults import schema_default
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +69,13 @@ class ExtractConfig:
 
 
 def _skip_row(task_dir: Path, case: Case, reason: str) -> dict[str, str]:
-    return {"task": task_dir.name, "case": case.name, "image": str(case.image), "label": str(case.label),
-            "reason": reason}
+    return {
+        "task": task_dir.name,
+        "case": case.name,
+        "image": str(case.image),
+        "label": str(case.label),
+        "reason": reason,
+    }
 
 
 def _values(label: np.ndarray) -> list[int]:
@@ -112,8 +116,13 @@ def _candidates(
         if not areas.any():
             values = _values(vol.label)
             present.update(values)
-            no_target.append((case, f"case {case.name} holds none of the target label value(s) {list(labels)}; "
-                                    f"its label values are {values}"))
+            no_target.append(
+                (
+                    case,
+                    f"case {case.name} holds none of the target label value(s) {list(labels)}; "
+                    f"its label values are {values}",
+                )
+            )
             continue
         for z in np.flatnonzero(areas >= cfg.min_pixels):
             rows.append({"case": vol.case, "slice_z": int(z)})
@@ -129,8 +138,9 @@ def _candidates(
         others = [c.name for c, _ in no_target[1:]]
         more = f"; {len(others)} more case(s) lack them too: {', '.join(others[:10])}" if others else ""
         more += ", ..." if len(others) > 10 else ""
-        raise InputDataError(f"{case.label}: {reason}{more} (preprocess.on_bad_case: skip leaves such cases out, "
-                             "listed in skipped.csv)")
+        raise InputDataError(
+            f"{case.label}: {reason}{more} (preprocess.on_bad_case: skip leaves such cases out, listed in skipped.csv)"
+        )
     unreadable = len(skipped)
     for case, reason in no_target:
         log.warning("skipping case %s: %s", case.name, reason)
@@ -178,12 +188,20 @@ def extract_slices(task_dir: str | Path, cfg: ExtractConfig) -> SliceSet:
             h, w = hu.shape
             images.append(img)
             labels.append(lab)
-            rows.append({
-                "case": case_name, "slice_z": rec["slice_z"], "split": rec["split"],
-                "spacing_y": sy * h / cfg.size, "spacing_x": sx * w / cfg.size,
-                "orig_spacing_y": sy, "orig_spacing_x": sx, "orig_height": h, "orig_width": w,
-                "target_pixels": int(lab.sum()),
-            })
+            rows.append(
+                {
+                    "case": case_name,
+                    "slice_z": rec["slice_z"],
+                    "split": rec["split"],
+                    "spacing_y": sy * h / cfg.size,
+                    "spacing_x": sx * w / cfg.size,
+                    "orig_spacing_y": sy,
+                    "orig_spacing_x": sx,
+                    "orig_height": h,
+                    "orig_width": w,
+                    "target_pixels": int(lab.sum()),
+                }
+            )
     manifest = pd.DataFrame(rows)
     manifest.insert(0, "slice_id", np.arange(len(manifest)))
     for split in ("train", "test"):
@@ -192,8 +210,13 @@ def extract_slices(task_dir: str | Path, cfg: ExtractConfig) -> SliceSet:
     return SliceSet(np.stack(images), np.stack(labels), manifest, skipped)
 
 
-def run_extract(task_dir: str | Path, cfg: ExtractConfig, npz_path: str | Path, manifest_path: str | Path,
-                skipped_path: str | Path | None = None) -> SliceSet:
+def run_extract(
+    task_dir: str | Path,
+    cfg: ExtractConfig,
+    npz_path: str | Path,
+    manifest_path: str | Path,
+    skipped_path: str | Path | None = None,
+) -> SliceSet:
     """Extract, then save (the ``gdgp extract`` verb)."""
     slices = extract_slices(task_dir, cfg)
     save_slices(slices, npz_path, manifest_path, skipped_path)

@@ -39,8 +39,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gdgp.errors import ConfigError, InputDataError
 from gdgp.data.msd import Case, msd_cases, read_dataset_json, require_files
+from gdgp.errors import ConfigError, InputDataError
 
 log = logging.getLogger(__name__)
 
@@ -136,8 +136,9 @@ def read_dataset(task_dir: str | Path) -> DatasetInfo:
     """
     meta_path, meta = read_dataset_json(task_dir)
     layout = detect_layout(meta, meta_path)
-    return DatasetInfo(Path(task_dir), layout, meta_path, meta, _label_map(meta, layout, meta_path),
-                       _channels(meta, layout, meta_path))
+    return DatasetInfo(
+        Path(task_dir), layout, meta_path, meta, _label_map(meta, layout, meta_path), _channels(meta, layout, meta_path)
+    )
 
 
 def describe_labels(labels: dict[str, tuple[int, ...]]) -> str:
@@ -166,11 +167,14 @@ def resolve_labels(info: DatasetInfo, wanted: Sequence[int | str]) -> tuple[int,
         if isinstance(item, numbers.Integral):
             item = int(item)
             if item < 1:
-                raise ConfigError(f"{info.folder.name}: target label values must be positive integers (0 is the "
-                                  f"background), got {item}")
+                raise ConfigError(
+                    f"{info.folder.name}: target label values must be positive integers (0 is the "
+                    f"background), got {item}"
+                )
             if info.labels and not any(item in v for v in info.labels.values()):
-                log.warning("%s: label value %d is not in its labels (%s)", info.meta_path, item,
-                            describe_labels(info.labels))
+                log.warning(
+                    "%s: label value %d is not in its labels (%s)", info.meta_path, item, describe_labels(info.labels)
+                )
             values.add(item)
             continue
         name = str(item)
@@ -202,8 +206,10 @@ def resolve_channel(info: DatasetInfo, channel: int | None, dataset: str = "") -
     if len(info.channels) > 1:
         if channel is None:
             key = f"datasets.{dataset}.channel" if dataset else "datasets.<name>.channel"
-            raise ConfigError(f"{who} has {len(info.channels)} channels ({listing}): set {key} (--channel) to the "
-                              "index of the one to use")
+            raise ConfigError(
+                f"{who} has {len(info.channels)} channels ({listing}): set {key} (--channel) to the "
+                "index of the one to use"
+            )
         if channel not in info.channels:
             raise ConfigError(f"{who}: channel {channel} is not one of its channels ({listing})")
         return channel
@@ -229,29 +235,41 @@ def nnunet_cases(info: DatasetInfo, channel: int, check_files: bool = True) -> l
     """
     ending = info.meta.get("file_ending")
     if ending not in NIFTI_ENDINGS:
-        raise InputDataError(f"{info.meta_path}: file_ending {ending!r}: gdgp reads NIfTI files only "
-                             f"({' or '.join(NIFTI_ENDINGS)})")
+        raise InputDataError(
+            f"{info.meta_path}: file_ending {ending!r}: gdgp reads NIfTI files only ({' or '.join(NIFTI_ENDINGS)})"
+        )
     if "dataset" in info.meta:
         return _explicit_cases(info, channel, check_files)
     images, labels = info.folder / "imagesTr", info.folder / "labelsTr"
     for sub in (images, labels):
         if not sub.is_dir():
-            raise InputDataError(f"{sub}: missing (an nnU-Net v2 raw dataset keeps its training cases in imagesTr/ "
-                                 "and labelsTr/)")
+            raise InputDataError(
+                f"{sub}: missing (an nnU-Net v2 raw dataset keeps its training cases in imagesTr/ and labelsTr/)"
+            )
     image_name = re.compile(r"(.+)_(\d{4})" + re.escape(ending))
     ids = {m.group(1) for p in images.iterdir() if not p.name.startswith(".") and (m := image_name.fullmatch(p.name))}
-    ids |= {p.name[: -len(ending)] for p in labels.iterdir()
-            if not p.name.startswith(".") and p.name.endswith(ending) and len(p.name) > len(ending)}
+    ids |= {
+        p.name[: -len(ending)]
+        for p in labels.iterdir()
+        if not p.name.startswith(".") and p.name.endswith(ending) and len(p.name) > len(ending)
+    }
     if not ids:
-        raise InputDataError(f"{info.folder}: no training case (an nnU-Net v2 raw dataset has imagesTr/<case>_0000"
-                             f"{ending} and labelsTr/<case>{ending})")
+        raise InputDataError(
+            f"{info.folder}: no training case (an nnU-Net v2 raw dataset has imagesTr/<case>_0000"
+            f"{ending} and labelsTr/<case>{ending})"
+        )
     _check_count(info, len(ids), "imagesTr/ and labelsTr/ hold", check_files)
-    where = (f"expected for case {{}} (nnU-Net v2 layout: imagesTr/<case>_{channel:04d}{ending}, "
-             f"labelsTr/<case>{ending})")
+    where = (
+        f"expected for case {{}} (nnU-Net v2 layout: imagesTr/<case>_{channel:04d}{ending}, labelsTr/<case>{ending})"
+    )
     cases = []
     for name in sorted(ids):
-        case = Case(name=name, image=images / f"{name}_{channel:04d}{ending}", label=labels / f"{name}{ending}",
-                    listed_in=where.format(name))
+        case = Case(
+            name=name,
+            image=images / f"{name}_{channel:04d}{ending}",
+            label=labels / f"{name}{ending}",
+            listed_in=where.format(name),
+        )
         if check_files:
             require_files(case)
         cases.append(case)
@@ -262,8 +280,10 @@ def _check_count(info: DatasetInfo, found: int, where: str, strict: bool) -> Non
     """numTraining against the cases found: an error (``strict``) or a warning."""
     expected = info.meta.get("numTraining")
     if isinstance(expected, int) and not isinstance(expected, bool) and expected != found:
-        msg = f"{info.meta_path}: numTraining is {expected} but {where} {found} case(s) (fix numTraining, or restore " \
-              "the missing cases)"
+        msg = (
+            f"{info.meta_path}: numTraining is {expected} but {where} {found} case(s) (fix numTraining, or restore "
+            "the missing cases)"
+        )
         if strict:
             raise InputDataError(msg)
         log.warning(msg)
@@ -290,10 +310,15 @@ def _explicit_cases(info: DatasetInfo, channel: int, check_files: bool) -> list[
         if not isinstance(entry, dict) or not isinstance(entry.get("images"), list) or "label" not in entry:
             raise InputDataError(f"{info.meta_path}: 'dataset' entry {name!r} needs 'images' (a list) and 'label'")
         if not 0 <= channel < len(entry["images"]):
-            raise InputDataError(f"{info.meta_path}: case {name!r} lists {len(entry['images'])} image(s), no "
-                                 f"channel {channel}")
-        case = Case(name=name, image=path(entry["images"][channel]), label=path(entry["label"]),
-                    listed_in=f"listed for case {name} in {info.meta_path}")
+            raise InputDataError(
+                f"{info.meta_path}: case {name!r} lists {len(entry['images'])} image(s), no channel {channel}"
+            )
+        case = Case(
+            name=name,
+            image=path(entry["images"][channel]),
+            label=path(entry["label"]),
+            listed_in=f"listed for case {name} in {info.meta_path}",
+        )
         if check_files:
             require_files(case)
         cases.append(case)

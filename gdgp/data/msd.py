@@ -93,8 +93,9 @@ def list_cases(task_dir: str | Path, check_files: bool = True, channel: int | No
     return msd_cases(Path(task_dir), meta_path, meta, check_files, channel)
 
 
-def msd_cases(task_dir: Path, meta_path: Path, meta: dict[str, Any], check_files: bool = True,
-              channel: int | None = None) -> list[Case]:
+def msd_cases(
+    task_dir: Path, meta_path: Path, meta: dict[str, Any], check_files: bool = True, channel: int | None = None
+) -> list[Case]:
     """:func:`list_cases` on an already-read ``dataset.json``."""
     entries = meta.get("training")
     if not isinstance(entries, list) or not entries:
@@ -147,8 +148,10 @@ def _load_nifti(path: Path, channel: int | None = None) -> tuple[np.ndarray, tup
     if data.ndim == 4 and data.shape[3] == 1:
         data = data[..., 0]
     if data.ndim == 4:
-        raise InputDataError(f"{path}: a 4D image with {data.shape[3]} channels along its 4th dimension: set the "
-                             "dataset's channel (datasets.<name>.channel, --channel) to the index to use")
+        raise InputDataError(
+            f"{path}: a 4D image with {data.shape[3]} channels along its 4th dimension: set the "
+            "dataset's channel (datasets.<name>.channel, --channel) to the index to use"
+        )
     if data.ndim != 3:
         raise InputDataError(f"{path}: expected a 3D volume, got shape {data.shape}")
     sx, sy, sz = (float(z) for z in img.header.get_zooms()[:3])

@@ -24,8 +24,9 @@ def window_normalise(hu: np.ndarray, lower: float, upper: float) -> np.ndarray:
 PERCENTILES = (0.5, 99.5)
 
 
-def percentile_window(volume: np.ndarray, lower: float = PERCENTILES[0],
-                      upper: float = PERCENTILES[1]) -> tuple[float, float]:
+def percentile_window(
+    volume: np.ndarray, lower: float = PERCENTILES[0], upper: float = PERCENTILES[1]
+) -> tuple[float, float]:
     """The ``lower`` and ``upper`` percentiles of a whole volume: the window
     :func:`window_normalise` clips to and scales to [0, 1] when the dataset has no CT window."""
     lo, hi = np.percentile(np.asarray(volume, dtype=np.float64), [lower, upper])

@@ -31,12 +31,12 @@ class SliceSet:
     def subset(self, split: str) -> SliceSet:
         """The slices of one split ("train", "val" or "test"), manifest rows kept in order."""
         keep = (self.manifest["split"] == split).to_numpy()
-        return SliceSet(self.images[keep], self.labels[keep], self.manifest[keep].reset_index(drop=True),
-                        self.skipped)
+        return SliceSet(self.images[keep], self.labels[keep], self.manifest[keep].reset_index(drop=True), self.skipped)
 
 
-def save_slices(slices: SliceSet, npz_path: str | Path, manifest_path: str | Path,
-                skipped_path: str | Path | None = None) -> None:
+def save_slices(
+    slices: SliceSet, npz_path: str | Path, manifest_path: str | Path, skipped_path: str | Path | None = None
+) -> None:
     """Write the slice arrays, the manifest and (if a path is given) skipped.csv, each atomically."""
     with atomic_path(npz_path) as tmp:
         np.savez_compressed(tmp, image=slices.images, label=slices.labels)

@@ -68,13 +68,17 @@ def split_slices(cases: pd.Series, n_train: int, n_test: int, mode: str, seed: i
             raise InputDataError(f"a patient-level split needs at least 2 patients, found {len(patients)}")
         shuffled = rng.permutation(patients)
         test = _take_patients(shuffled, values, n_test, keep_free=1)
-        rest = shuffled[len(test):]
+        rest = shuffled[len(test) :]
         val: list[str] = []
         if n_val > 0:
             val = _take_patients(rest, values, n_val, keep_free=1)
             if not val:
-                log.warning("only %d patient(s): too few for train, validation and test sets; "
-                            "no validation set (n_val=%d ignored)", len(patients), n_val)
+                log.warning(
+                    "only %d patient(s): too few for train, validation and test sets; "
+                    "no validation set (n_val=%d ignored)",
+                    len(patients),
+                    n_val,
+                )
         sets = {"test": np.isin(values, test), "val": np.isin(values, val)}
         sets["train"] = ~(sets["test"] | sets["val"])
         for name, count in (("test", n_test), ("train", n_train), ("val", n_val)):

@@ -6,7 +6,18 @@ import numpy as np
 from scipy import ndimage
 
 from gdgp.data.demo import anatomy
-from gdgp.data.demo.canvas import Mask, Phantom, bezier, disk, erode_xy, pick_point, star, target_z, tube_field, zprofile
+from gdgp.data.demo.canvas import (
+    Mask,
+    Phantom,
+    bezier,
+    disk,
+    erode_xy,
+    pick_point,
+    star,
+    target_z,
+    tube_field,
+    zprofile,
+)
 
 
 def build(ph: Phantom) -> None:
