@@ -140,10 +140,13 @@ def cmd_methods(a: argparse.Namespace) -> None:
             i.first_interaction,
             "pretrained" if i.pretrained else "trainable",
             ", ".join(i.trained_on) or "–",
+            *([i.needs or "–"] if any(j.needs for j in infos) else []),
         )
         for i in infos
     ]
-    headers = ("method", "from", "use", "first interaction", "weights", "trained on")
+    headers = ["method", "from", "use", "first interaction", "weights", "trained on"]
+    if any(i.needs for i in infos):  # a method whose packages are missing: how to install them
+        headers.append("needs")
     print(tabulate(rows, headers=headers, disable_numparse=True))
 
 

@@ -143,3 +143,24 @@ def test_sizes_are_checked_before_hydra_sees_them() -> None:
         "++model.image_encoder.neck.d_model=32",
         "++model.image_encoder.neck.position_encoding.num_pos_feats=32",
     ]
+
+
+def test_the_listing_says_how_to_install_sam2_while_it_is_missing(monkeypatch, capsys) -> None:
+    """The issue: an extra's method "is still listed and says how to install what it needs"."""
+    import importlib.util
+
+    from gdgp.cli import main
+    from gdgp.methods.catalogue import describe
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "sam2" else real_find_spec(name, *a)
+    )
+    for name in ("sam2", "sam2_box"):
+        assert '.[sam2]"' in describe(name).needs
+    assert describe("sam").needs == "" and describe("gdgp").needs == ""
+    assert main(["methods"]) == 0
+    out = capsys.readouterr().out
+    assert "needs" in out.splitlines()[0]
+    sam2_row = next(line for line in out.splitlines() if line.startswith("sam2 "))
+    assert '.[sam2]"' in sam2_row

@@ -92,6 +92,10 @@ class Method(ABC):
     #: The first interaction as ``gdgp methods`` lists it ("1 click", "box (2 clicks)", "none");
     #: empty: "none" for an automatic method, else "1 click" (the default :meth:`first_interaction`).
     first_interaction_cost: ClassVar[str] = ""
+    #: Packages (import names) the method needs beyond gdgp's own dependencies, and how to install
+    #: them: ``gdgp methods`` lists the method either way and shows the hint while one is missing.
+    required_modules: ClassVar[tuple[str, ...]] = ()
+    install_hint: ClassVar[str] = ""
     #: True for a pretrained method (:class:`PretrainedMethod` sets it): no training; its train job
     #: records the weights file (``methods.<name>.checkpoint``), its sha256 and licence instead
     #: (:meth:`load_pretrained`). A class that inherits a ``train_step`` may set it by hand.

@@ -7,6 +7,7 @@ trained here or pretrained (and on which public datasets, the contamination flag
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass
 
 from gdgp import __version__
@@ -25,6 +26,13 @@ class MethodInfo:
     first_interaction: str
     pretrained: bool
     trained_on: tuple[str, ...]
+    #: How to install what the method needs, while a package it needs is missing; else "".
+    needs: str = ""
+
+
+def missing_modules(cls: type[Method]) -> list[str]:
+    """The method's ``required_modules`` that this Python cannot import (found without importing)."""
+    return [m for m in cls.required_modules if importlib.util.find_spec(m) is None]
 
 
 def first_interaction_text(cls: type[Method]) -> str:
@@ -50,6 +58,7 @@ def describe(name: str) -> MethodInfo:
         first_interaction=first_interaction_text(cls),
         pretrained=cls.pretrained,
         trained_on=tuple(cls.trained_on),
+        needs=cls.install_hint or f"pip install {' '.join(missing)}" if (missing := missing_modules(cls)) else "",
     )
 
 
@@ -58,4 +67,4 @@ def catalogue() -> list[MethodInfo]:
     return [describe(name) for name in method_names()]
 
 
-__all__ = ["MethodInfo", "catalogue", "describe", "first_interaction_text"]
+__all__ = ["MethodInfo", "catalogue", "describe", "first_interaction_text", "missing_modules"]

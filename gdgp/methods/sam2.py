@@ -154,6 +154,8 @@ class SAM2(PromptedSegmenter):
     Settings = SAM2Settings
     settings: SAM2Settings
     first_interaction_cost = "1 click"
+    required_modules = ("sam2",)
+    install_hint = f'{INSTALL} (or SAM2_BUILD_CUDA=0 pip install --no-build-isolation -e ".[sam2]")'
     weights_source = (
         "sam2.1_hiera_base_plus.pt: https://dl.fbaipublicfiles.com/segment_anything_2/092824/sam2.1_hiera_base_plus.pt "
         f"(github.com/facebookresearch/sam2, README 'SAM 2.1 checkpoints'); needs the sam2 extra: {INSTALL}"
