@@ -20,9 +20,10 @@ def disc(shape=(32, 32), centre=(16, 13), r=6.0) -> np.ndarray:
 TINY = {"channels": [4, 8, 16], "feature_channels": 8, "heads": 2, "decoder_layers": 1}
 
 
-def test_round_zero_needs_no_click_and_is_the_automatic_prediction() -> None:
+@pytest.mark.parametrize("assignment", ["auto_slot", "category_tokens"])
+def test_round_zero_needs_no_click_and_is_the_automatic_prediction(assignment: str) -> None:
     gt = disc()
-    m = TIS(**TINY)
+    m = TIS(**TINY, assignment=assignment)
     robot = Robot(gt)
     assert m.first_interaction(image_of(gt), robot) == [] and robot.clicks == []
     prob = m.predict(image_of(gt), [], np.zeros(gt.shape, np.float32))
@@ -76,9 +77,10 @@ def test_pixels_group_with_the_most_similar_click_and_no_click_keeps_the_automat
     assert torch.equal(padded, auto)
 
 
-def test_prediction_shapes_range_and_mixed_click_counts() -> None:
+@pytest.mark.parametrize("assignment", ["auto_slot", "category_tokens"])
+def test_prediction_shapes_range_and_mixed_click_counts(assignment: str) -> None:
     torch.manual_seed(0)
-    m = TIS(**TINY)
+    m = TIS(**TINY, assignment=assignment)
     gts = [disc(), disc(centre=(12, 18), r=5.0), disc(centre=(20, 20), r=4.0)]
     images = [image_of(g, i) for i, g in enumerate(gts)]
     clicks = [[Click(16, 13, True, 0), Click(3, 3, False, 1)], [Click(12, 18, True, 0)], []]
@@ -91,9 +93,10 @@ def test_prediction_shapes_range_and_mixed_click_counts() -> None:
     assert not np.allclose(probs[0], m.predict(images[0], [], prev[0]), atol=1e-4)  # clicks change the mask
 
 
-def test_a_slice_without_clicks_in_a_clicked_batch_gives_finite_gradients() -> None:
+@pytest.mark.parametrize("assignment", ["auto_slot", "category_tokens"])
+def test_a_slice_without_clicks_in_a_clicked_batch_gives_finite_gradients(assignment: str) -> None:
     torch.manual_seed(0)
-    m = TIS(**TINY)
+    m = TIS(**TINY, assignment=assignment)
     images = [image_of(disc(), 0), image_of(disc(), 1)]
     out = m._forward(images, [[Click(16, 13, True, 0), Click(3, 3, False, 1)], []])
     (out["refined"].mean() + out["auto"].mean()).backward()
@@ -108,16 +111,19 @@ def _step(m: TIS, seed: int) -> dict[str, float]:
     return m.train_step(images, gts, opt, np.random.default_rng(seed))
 
 
-def test_train_step_is_finite_and_changes_backbone_and_decoder() -> None:
+@pytest.mark.parametrize("assignment", ["auto_slot", "category_tokens"])
+def test_train_step_is_finite_and_changes_backbone_and_decoder(assignment: str) -> None:
     torch.manual_seed(0)
-    m = TIS(**TINY)
+    m = TIS(**TINY, assignment=assignment)
     before = {n: p.detach().clone() for n, p in m.network.named_parameters()}
     assert np.random.default_rng(0).integers(0, 4) == 3  # seed 0 draws 3 corrective rounds: clicks present
     out = _step(m, 0)
     assert {"loss", "refined", "auto"} <= set(out) and all(np.isfinite(v) for v in out.values())
     changed = {n for n, p in m.network.named_parameters() if not torch.equal(before[n], p)}
     assert any(n.startswith("backbone.") for n in changed) and any(n.startswith("decoder.") for n in changed)
-    assert "auto_logit" in changed and "label_embed.weight" in changed
+    assert "label_embed.weight" in changed
+    # the keep-automatic slot learns under auto_slot; category_tokens has none (its logit is unused)
+    assert ("auto_logit" in changed) == (assignment == "auto_slot")
 
 
 def test_same_seed_same_step() -> None:
@@ -147,3 +153,27 @@ def test_same_seed_same_step() -> None:
 def test_bad_hyperparameter_is_a_config_error(bad: dict) -> None:
     with pytest.raises(ConfigError):
         TIS(**{**TINY, **bad})
+
+
+def test_category_tokens_leave_no_keep_automatic_slot() -> None:
+    """assignment: category_tokens gives the automatic slot logit -inf: its mass is 0, so the
+    probability is the fg tokens' share alone, whatever the automatic probability says."""
+    torch.manual_seed(0)
+    pixels, tokens = torch.randn(2, 30, 4), torch.randn(2, 3, 4)
+    positive = torch.tensor([[True, False, True], [True, False, False]])
+    valid = torch.ones(2, 3, dtype=torch.bool)
+    no_slot = torch.tensor(float("-inf"))
+    p0, a0 = assign_labels(pixels, tokens, positive, valid, torch.zeros(2, 30), no_slot, 0.5)
+    p1, _ = assign_labels(pixels, tokens, positive, valid, torch.ones(2, 30), no_slot, 0.5)
+    assert torch.equal(p0, p1) and torch.all(a0[..., -1] == 0)
+    sim = torch.nn.functional.cosine_similarity(pixels[:, :, None], tokens[:, None], dim=-1) / 0.5
+    expected = (torch.softmax(sim, -1) * positive[:, None].float()).sum(-1)  # brute force
+    torch.testing.assert_close(p0, expected)
+    # the network: a clicked slice's prediction no longer depends on a keep-automatic logit
+    m = TIS(**TINY, assignment="category_tokens")
+    images = [image_of(disc(), 0)]
+    clicks = [[Click(16, 13, True, 0)]]
+    before = m.predict_batch(images, clicks, [np.zeros((32, 32), np.float32)])
+    with torch.no_grad():
+        m.network.auto_logit.fill_(25.0)
+    np.testing.assert_array_equal(before, m.predict_batch(images, clicks, [np.zeros((32, 32), np.float32)]))

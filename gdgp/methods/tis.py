@@ -16,10 +16,13 @@ two transformer-decoder stages (click encoding, label assignment).
 - **Label assignment**: pixel embeddings and refined tokens are projected and L2-normalised;
   pixel i is assigned to the slots by ``softmax_j(cos(pixel_i, token_j) / temperature)``; the
   foreground probability is the assignment mass on the fg tokens.
-- **Fusion with the automatic prediction** (ours; the paper's is not public): the softmax has one
-  extra "automatic" slot with a learned logit (``auto_logit`` init, a scalar), whose label is the
-  automatic probability: ``p_i = sum_{j fg} a_ij + a_i,auto * p_auto_i``. Pixels that resemble no
-  click keep the automatic prediction; with no click at all ``p = p_auto`` exactly.
+- **Fusion with the automatic prediction** (``assignment``; the paper's code is not public): by
+  default (``category_tokens``) the automatic result gives one fg and one bg token (the mean pixel
+  feature weighted by the automatic probability and by its complement), which join the click
+  tokens in the decoder and in the assignment, as the paper's per-category tokens; every pixel is
+  assigned among them. The earlier ``auto_slot`` fusion instead added a learned "keep automatic"
+  slot (``auto_logit``) whose label is the automatic probability; trained, every pixel went to that
+  slot and the clicks changed nothing (docs/real-ct.md). With no click at all ``p = p_auto`` exactly.
 - **Training**: end to end with 0.5 Dice + 0.5 CE on the fused probability (as a logit) plus the
   same loss on the automatic output (so round 0 stays an automatic segmenter), on RITM-style
   simulated clicks: 0..``max_train_rounds`` corrective rounds of the shared robot, each predicted
@@ -87,10 +90,18 @@ class TISNetwork(nn.Module):
     """Automatic U-Net (logit + pixel features), click-encoding decoder, label-assignment projections."""
 
     def __init__(
-        self, channels: Sequence[int], features: int, heads: int, layers: int, auto_logit: float, memory_stride: int = 1
+        self,
+        channels: Sequence[int],
+        features: int,
+        heads: int,
+        layers: int,
+        auto_logit: float,
+        memory_stride: int = 1,
+        category_tokens: bool = False,
     ) -> None:
         super().__init__()
         self.memory_stride = memory_stride
+        self.category_tokens = category_tokens
         self.backbone = UNet(
             spatial_dims=2,
             in_channels=1,
@@ -123,6 +134,19 @@ class TISNetwork(nn.Module):
         feats = out[:, 1:].flatten(2).transpose(1, 2)  # (B, P, F)
         memory = F.avg_pool2d(out[:, 1:], self.memory_stride).flatten(2).transpose(1, 2)  # (B, P / s^2, F)
         at_click = torch.gather(feats, 1, idx.clamp_min(0)[..., None].expand(-1, -1, feats.shape[-1]))
+        auto_prob = torch.sigmoid(auto.flatten(1))
+        auto_logit: Tensor = self.auto_logit
+        if self.category_tokens:
+            # one fg and one bg token from the automatic result (its soft masked mean feature), then
+            # the clicks: every pixel is assigned among these, no "keep automatic" slot to hide in
+            weights = torch.stack([auto_prob, 1.0 - auto_prob], dim=1)  # (B, 2, P)
+            category = weights @ feats / weights.sum(-1, keepdim=True).clamp_min(PROB_EPS)
+            at_click = torch.cat([category, at_click], dim=1)
+            fg_bg = torch.tensor([True, False], device=positive.device).expand(len(positive), 2)
+            positive = torch.cat([fg_bg, positive], dim=1)
+            valid = torch.cat([torch.ones_like(fg_bg), valid], dim=1)
+            idx = torch.cat([torch.zeros_like(fg_bg, dtype=idx.dtype), idx], dim=1)
+            auto_logit = auto_logit.new_tensor(float("-inf"))
         queries = at_click + self.label_embed(positive.long())
         pad = ~valid
         pad[:, 0] &= valid.any(1)  # a slice without clicks attends to a dummy token: no fully masked row
@@ -132,13 +156,14 @@ class TISNetwork(nn.Module):
             self.token_proj(tokens),
             positive,
             valid,
-            torch.sigmoid(auto.flatten(1)),
-            self.auto_logit,
+            auto_prob,
+            auto_logit,
             temperature,
         )
         p = prob.clamp(PROB_EPS, 1.0 - PROB_EPS).view_as(auto)
         # samples without clicks (padding only) keep their automatic logit exactly
-        refined = torch.where(valid.any(1)[:, None, None], torch.log(p) - torch.log1p(-p), auto)
+        clicked = valid[:, 2:].any(1) if self.category_tokens else valid.any(1)
+        refined = torch.where(clicked[:, None, None], torch.log(p) - torch.log1p(-p), auto)
         return {"auto": auto, "refined": refined}
 
 
@@ -169,6 +194,13 @@ class TIS(Method):
             "like no click keep the automatic prediction.",
         )
         auto_loss_weight: float = setting(1.0, "Weight of the extra Dice+CE loss on the automatic output.")
+        assignment: str = setting(
+            "category_tokens",
+            "Label assignment: 'category_tokens' (a fg and a bg token made from the automatic result "
+            "join the click tokens, as the paper's categories; no keep slot; chosen on validation, "
+            "docs/real-ct.md) or 'auto_slot' (pixels compete between the click tokens and a learned "
+            "'keep the automatic result' slot: the earlier fusion, whose refinement never learned).",
+        )
         max_train_rounds: int = setting(
             3, "Max simulated corrective rounds per training batch (RITM iterative training)."
         )
@@ -184,6 +216,12 @@ class TIS(Method):
                 self.feature_channels,
             )
             require(self.temperature > 0, "temperature", "> 0", self.temperature)
+            require(
+                self.assignment in ("auto_slot", "category_tokens"),
+                "assignment",
+                "'auto_slot' or 'category_tokens'",
+                self.assignment,
+            )
             for key in ("auto_loss_weight", "max_train_rounds"):
                 require(getattr(self, key) >= 0, key, ">= 0", getattr(self, key))
 
@@ -196,6 +234,7 @@ class TIS(Method):
             hp["decoder_layers"],
             hp["auto_logit"],
             hp["memory_stride"],
+            hp["assignment"] == "category_tokens",
         )
 
     def first_interaction(self, image: np.ndarray, robot: Robot) -> list[Click]:
