@@ -182,6 +182,24 @@ class Interaction:
     logits: np.ndarray | None  # (1, h, w) low-resolution logits of that mask (None: nothing decoded)
 
 
+def predictor_decode(
+    predictor: Any, points: Sequence[Click], box: BoxPrompt | None, mask_input: np.ndarray | None, multimask: bool
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """One prompt decoding through a package predictor (``SamPredictor`` / ``SAM2ImagePredictor``,
+    same ``predict`` signature): the mask of the best predicted IoU when several are asked for, and
+    its low-res logits to feed back."""
+    coords, labels = point_prompt(points)
+    masks, scores, logits = predictor.predict(
+        point_coords=coords,
+        point_labels=labels,
+        box=None if box is None else box.xyxy(),
+        mask_input=mask_input,
+        multimask_output=multimask,
+    )
+    best = int(np.argmax(scores)) if multimask else 0
+    return masks[best].astype(np.float32), logits[best : best + 1]
+
+
 class PromptedSegmenter(PretrainedMethod):
     """A promptable segmenter (SAM, MedSAM, SAM 2): one image embedding per slice, then one prompt
     decoding per click, the previous low-resolution logits fed back (module docstring).
@@ -370,17 +388,7 @@ class SAM(PromptedSegmenter):
     def decode(
         self, embedded: Any, points: Sequence[Click], box: BoxPrompt | None, mask_input: np.ndarray | None
     ) -> tuple[np.ndarray, np.ndarray | None]:
-        coords, labels = point_prompt(points)
-        multimask = self.multimask_output(points, box, mask_input)
-        masks, scores, logits = embedded.predict(
-            point_coords=coords,
-            point_labels=labels,
-            box=None if box is None else box.xyxy(),
-            mask_input=mask_input,
-            multimask_output=multimask,
-        )
-        best = int(np.argmax(scores)) if multimask else 0
-        return masks[best].astype(np.float32), logits[best : best + 1]
+        return predictor_decode(embedded, points, box, mask_input, self.multimask_output(points, box, mask_input))
 
 
 class SAMBox(SAM):

@@ -33,7 +33,7 @@ from torch import nn
 from gdgp.clicks.box import BoxPrompt
 from gdgp.clicks.robot import Click
 from gdgp.errors import ConfigError
-from gdgp.methods.sam import PretrainedSettings, PromptedSegmenter, PromptSettings, point_prompt, to_uint8_rgb
+from gdgp.methods.sam import PretrainedSettings, PromptedSegmenter, PromptSettings, predictor_decode, to_uint8_rgb
 from gdgp.methods.settings import MethodSettings, require, setting
 
 #: The package's SAM 2.1 configs per variant.
@@ -188,17 +188,7 @@ class SAM2(PromptedSegmenter):
     def decode(
         self, embedded: Any, points: Sequence[Click], box: BoxPrompt | None, mask_input: np.ndarray | None
     ) -> tuple[np.ndarray, np.ndarray | None]:
-        coords, labels = point_prompt(points)
-        multimask = self.multimask_output(points, box, mask_input)
-        masks, scores, logits = embedded.predict(
-            point_coords=coords,
-            point_labels=labels,
-            box=None if box is None else box.xyxy(),
-            mask_input=mask_input,
-            multimask_output=multimask,
-        )
-        best = int(np.argmax(scores)) if multimask else 0
-        return masks[best].astype(np.float32), logits[best : best + 1]
+        return predictor_decode(embedded, points, box, mask_input, self.multimask_output(points, box, mask_input))
 
 
 class SAM2Box(SAM2):
