@@ -513,3 +513,17 @@ def test_tiny_end_to_end_run(tmp_path: Path) -> None:
     assert dry.get("evaluate") == 6 and dry.get("evaluate_variant") == 4
     assert dry.get("report") == dry.get("report_val") == dry.get("protocol_sensitivity") == 1
     assert "train" not in dry and "extract" not in dry
+
+
+def test_a_pretrained_method_runs_with_the_first_seed_only(tmp_path: Path) -> None:
+    """Loaded, not trained: further seeds would repeat its runs and count them again in the statistics."""
+    cfg = yaml.safe_load((REPO / "tests" / "workflow" / "sam.yaml").read_text())
+    cfg["methods"] = {m: cfg["methods"][m] for m in ("click_unet", "sam")}
+    cfg["train"]["seeds"] = [3, 5]
+    out = snakemake(["-n", "-p", "--forceall"], project(tmp_path, cfg)).stdout
+    trained = sorted((option(line, "--method"), option(line, "--seed")) for line in shell_lines(out, "train"))
+    assert trained == [("click_unet", "3"), ("click_unet", "5"), ("sam", "3")]
+    runs = [clicks for line in shell_lines(out, "evaluate") for _, _, clicks in evaluation_runs(line)]
+    assert not [r for r in runs if "/sam/seed5/" in r] and any("/sam/seed3/" in r for r in runs)
+    report = next(line for line in shell_lines(out, "report") if "--out-dir results/report " in line)
+    assert "sam/seed3/clicks.csv" in report and "click_unet/seed5/clicks.csv" in report

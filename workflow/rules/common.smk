@@ -233,17 +233,26 @@ def protocol_run(protocol, dataset, method, seed):
     return run(dataset, method, seed, root=f"results/protocols/{protocol}")
 
 
+def seeds_of(method):
+    """Training seeds of a method: every seed, but only the first for a pretrained method,
+    which is loaded, not trained, so each further seed would repeat the same runs (and count
+    them again in the statistics). METHOD_FACTS is defined below, before any rule asks.
+    """
+    facts = METHOD_FACTS.get(method, {})
+    return [FIRST_SEED] if facts.get("pretrained") else SEEDS
+
+
 def trained():
     """(dataset, method, seed) of every model: the methods on every dataset, then the
-    experiment variants on the experiment datasets, each with every training seed."""
+    experiment variants on the experiment datasets, each with its training seeds."""
     pairs = [(d, m) for d in DATASETS for m in METHODS]
     pairs += [(d, v) for d in EXPERIMENT_DATASETS for v in VARIANTS]
-    return [(d, m, k) for d, m in pairs for k in SEEDS]
+    return [(d, m, k) for d, m in pairs for k in seeds_of(m)]
 
 
 def main_models():
     """(dataset, method, seed) of the configured methods (no experiment variants)."""
-    return [(d, m, k) for d in DATASETS for m in METHODS for k in SEEDS]
+    return [(d, m, k) for d in DATASETS for m in METHODS for k in seeds_of(m)]
 
 
 def all_runs(key):
@@ -495,8 +504,10 @@ def tuning_jobs():
 
 
 def tuning_runs(key):
-    """Every validation run of the sweep (all seeds)."""
-    return [tuning_run(d, m, s, k)[key] for d, m, s in tuning_jobs() for k in SEEDS]
+    """Every validation run of the sweep (each method's seeds)."""
+    return [
+        tuning_run(d, m, s, k)[key] for d, m, s in tuning_jobs() for k in seeds_of(m)
+    ]
 
 
 def tuning_clicks_args():
@@ -504,7 +515,9 @@ def tuning_clicks_args():
     return " ".join(
         f"--clicks {m} {s} "
         + " ".join(
-            tuning_run(d, m, s, k)["clicks"] for d in TUNING.datasets for k in SEEDS
+            tuning_run(d, m, s, k)["clicks"]
+            for d in TUNING.datasets
+            for k in seeds_of(m)
         )
         for m in TUNED_METHODS
         for s in TUNING.grids[m].settings
