@@ -212,7 +212,7 @@ def test_evaluation_records_every_first_interaction_click(slice_set) -> None:
     test = slice_set.subset("test")
     result = evaluate_method(m, test, "toy", EvalConfig(rounds=2))
     first = result.first_interaction
-    assert list(first.columns) == FIRST_INTERACTION_COLUMNS
+    assert tuple(first.columns) == FIRST_INTERACTION_COLUMNS
     cfg = HybridConfig(edge_margin=TINY["edge_margin"], crop_margin=TINY["crop_margin"])
     for sid, lab in zip(test.manifest["slice_id"], test.labels, strict=True):
         rows = first[first["slice_id"] == sid].sort_values("index")

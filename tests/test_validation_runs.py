@@ -13,7 +13,7 @@ import pytest
 
 from gdgp.cli import main
 from gdgp.errors import InputDataError
-from gdgp.evaluation.evaluate import CLICKS_COLUMNS, FIRST_INTERACTION_COLUMNS
+from gdgp.evaluation.columns import CLICKS_COLUMNS, FIRST_INTERACTION_COLUMNS
 from gdgp.report import build_report
 from gdgp.report import experiments as ex
 from gdgp.report.tables import CLICKS_COLUMNS as REQUIRED_CLICKS_COLUMNS
@@ -116,7 +116,7 @@ def val_runs(msd_task: Path, tmp_path: Path) -> dict[str, Path]:
 def test_evaluate_split_val_scores_the_validation_slices(val_runs: dict[str, Path]) -> None:
     manifest = pd.read_csv(val_runs["manifest"])
     clicks = pd.read_csv(val_runs["val"] / "clicks.csv")
-    assert list(clicks.columns) == CLICKS_COLUMNS  # what gdgp.evaluation.metrics.score returns, in the written order
+    assert tuple(clicks.columns) == CLICKS_COLUMNS  # what gdgp.evaluation.metrics.score returns, in the written order
     want = set(manifest.loc[manifest["split"] == "val", "slice_id"])
     assert want and set(clicks["slice_id"]) == want and len(clicks) == 3 * len(want)
     assert not want & set(manifest.loc[manifest["split"] == "test", "slice_id"])

@@ -30,6 +30,7 @@ from gdgp.atomic import atomic_path
 from gdgp.clicks.protocols import get_protocol
 from gdgp.clicks.robot import Robot
 from gdgp.data.slice_set import SliceSet
+from gdgp.evaluation.columns import CLICKS_COLUMNS, FIRST_INTERACTION_COLUMNS
 from gdgp.evaluation.loop import RoundResult, run_interactions
 from gdgp.evaluation.metrics import score
 from gdgp.methods import Method
@@ -82,32 +83,6 @@ def _records(
             }
         )
     return out
-
-
-#: Columns of clicks.csv, one row per slice and round (the metrics as
-#: :func:`gdgp.evaluation.metrics.score` returns them).
-CLICKS_COLUMNS = [
-    "dataset",
-    "method",
-    "slice_id",
-    "case",
-    "slice_z",
-    "round",
-    "n_clicks",
-    "click_y",
-    "click_x",
-    "click_positive",
-    "dice",
-    "assd_px",
-    "assd_mm",
-    "tp",
-    "fp",
-    "fn",
-    "empty_pred",
-    "nsd",
-]
-#: Columns of first_interaction.csv, one row per first-interaction click.
-FIRST_INTERACTION_COLUMNS = ["dataset", "method", "slice_id", "case", "index", "y", "x", "positive"]
 
 
 @dataclass(frozen=True)
@@ -194,8 +169,8 @@ def evaluate_method(method: Method, test_set: SliceSet, dataset: str, cfg: EvalC
         "click_round": clicks[:, 4],
     }
     return Evaluation(
-        pd.DataFrame.from_records(records, columns=CLICKS_COLUMNS),
-        pd.DataFrame.from_records(first, columns=FIRST_INTERACTION_COLUMNS),
+        pd.DataFrame.from_records(records, columns=list(CLICKS_COLUMNS)),
+        pd.DataFrame.from_records(first, columns=list(FIRST_INTERACTION_COLUMNS)),
         overlays,
     )
 

@@ -31,28 +31,13 @@ from typing import cast
 import numpy as np
 import pandas as pd
 
+from gdgp.evaluation.columns import CLICKS_COLUMNS as WRITTEN_CLICKS_COLUMNS
+from gdgp.evaluation.columns import OPTIONAL_CLICKS_COLUMNS
 from gdgp.report.caveats import Caveats
 
-#: Columns every clicks.csv must have (the evaluator writes these; ``nsd`` and ``seed`` are optional).
-CLICKS_COLUMNS: tuple[str, ...] = (
-    "dataset",
-    "method",
-    "slice_id",
-    "case",
-    "slice_z",
-    "round",
-    "n_clicks",
-    "click_y",
-    "click_x",
-    "click_positive",
-    "dice",
-    "assd_px",
-    "assd_mm",
-    "tp",
-    "fp",
-    "fn",
-    "empty_pred",
-)
+#: Columns every clicks.csv must have: the evaluator's, less those older files lack (``seed`` is
+#: optional too: the folder names it).
+CLICKS_COLUMNS: tuple[str, ...] = tuple(c for c in WRITTEN_CLICKS_COLUMNS if c not in OPTIONAL_CLICKS_COLUMNS)
 #: Columns every loss.csv must have.
 LOSS_COLUMNS: tuple[str, ...] = ("epoch", "loss", "lr", "seconds")
 
