@@ -54,6 +54,20 @@ def test_click_unet_first_interaction_is_one_click_at_the_innermost_pixel() -> N
     assert enc.shape == (3, 20, 20) and enc[1, 7, 9] == 0.0 and enc[2].min() == 1.0
 
 
+def test_click_unet_mask_guidance_feeds_the_previous_mask_as_a_fourth_channel() -> None:
+    m = build_method("click_unet", channels=[4, 8], mask_guidance=True)
+    prev = np.zeros((16, 16), np.float32)
+    prev[3:9, 2:7] = 1.0
+    enc = m.encode(np.random.rand(16, 16).astype(np.float32), [Click(5, 5, True, 0)], prev)
+    assert enc.shape == (4, 16, 16) and np.array_equal(enc[3], prev)
+    plain = build_method("click_unet", channels=[4, 8])
+    assert plain.encode(np.zeros((16, 16), np.float32), [], prev).shape == (3, 16, 16)
+    # the network reads the mask: two previous masks give two predictions
+    image = np.random.rand(16, 16).astype(np.float32)
+    a, b = m.predict_batch([image, image], [[Click(5, 5, True, 0)]] * 2, [prev, 1.0 - prev])
+    assert not np.allclose(a, b)
+
+
 def test_auto_unet_takes_no_clicks_and_its_curve_is_flat() -> None:
     m = build_method("auto_unet", channels=[4, 8])
     assert m.first_interaction(np.zeros((8, 8)), Robot(np.ones((8, 8)))) == []

@@ -21,7 +21,8 @@ PixelRL style (Furuta et al., "PixelRL", IEEE TMM 2019 / AAAI 2019).
   corrective click adds a hint and the agents act ``n_steps`` more times from the current
   probability. Greedy (argmax) actions at evaluation.
 - **Training**: synchronous advantage actor-critic (PixelRL's pixel-wise A3C without the
-  asynchronous workers): RITM-style, a random number (0..``max_train_rounds``) of corrective rounds
+  asynchronous workers): RITM-style, a random number (0..``max_train_rounds``, default 20 = the
+  evaluation's rounds) of corrective rounds
   is simulated with greedy actions and the shared robot, then one episode of ``n_steps`` sampled
   actions (drawn with the trainer's ``rng``) from that round's probability is learned from:
   returns with discount ``gamma``, policy gradient with the advantage, ``value_weight`` x squared
@@ -152,7 +153,10 @@ class BSIRIS(Method):
         entropy_weight: float = setting(0.01, "Entropy bonus weight of the policy loss.")
         value_weight: float = setting(0.5, "Weight of the value (critic) loss.")
         max_train_rounds: int = setting(
-            3, "Max simulated corrective rounds before each training episode (RITM iterative training)."
+            20,
+            "Max simulated corrective rounds before each training episode (RITM iterative training); "
+            "the evaluation's 20: the agents' probability carries over between rounds, so training "
+            "must visit the states that deep into an interaction (3 let curves fall; docs/methods.md).",
         )
 
         def check(self) -> None:

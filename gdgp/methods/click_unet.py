@@ -41,6 +41,11 @@ class ClickUNet(EncodedNetworkMethod):
             "clicks drawn from the ground truth) instead of the robot's iterative rounds; 0 = rounds "
             "only (chosen on validation: 0.5 lost 0.12 Dice on real CT, docs/methods.md).",
         )
+        mask_guidance: bool = setting(
+            False,
+            "Feed the previous round's mask as a fourth input channel (RITM's mask guidance, "
+            "Sofiiuk et al. 2022): the network sees what it predicted and where the click says it erred.",
+        )
 
         def check(self) -> None:
             super().check()
@@ -62,15 +67,17 @@ class ClickUNet(EncodedNetworkMethod):
         return clicks, prev
 
     def build_network(self) -> nn.Module:
-        return monai_unet(3, self.hparams["channels"], self.hparams["dropout"], self.hparams["res_units"])
+        n_inputs = 4 if self.hparams["mask_guidance"] else 3
+        return monai_unet(n_inputs, self.hparams["channels"], self.hparams["dropout"], self.hparams["res_units"])
 
     def encode(self, image: np.ndarray, clicks: Sequence[Click], prev_mask: np.ndarray) -> np.ndarray:
         shape = image.shape
         scale = self.hparams["edv_scale"]
-        return np.stack(
-            [
-                image.astype(np.float32),
-                euclidean_distance_map(clicks, shape, positive=True, scale=scale),
-                euclidean_distance_map(clicks, shape, positive=False, scale=scale),
-            ]
-        )
+        channels = [
+            image.astype(np.float32),
+            euclidean_distance_map(clicks, shape, positive=True, scale=scale),
+            euclidean_distance_map(clicks, shape, positive=False, scale=scale),
+        ]
+        if self.hparams["mask_guidance"]:
+            channels.append(np.asarray(prev_mask, dtype=np.float32))
+        return np.stack(channels)
