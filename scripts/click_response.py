@@ -103,7 +103,10 @@ def main() -> None:
     slices = load_slices(a.slices / "slices.npz", a.slices / "manifest.csv")
     for split in ("train", "val", "test"):
         e = first_errors(method, slices.subset(split))
-        print(f"{split:5s} n={e.n:3d}  first Dice {e.dice:.3f}  deepest error {e.depth_px:.1f} px  error/target {e.area_ratio:.2f}")
+        print(
+            f"{split:5s} n={e.n:3d}  first Dice {e.dice:.3f}  deepest error {e.depth_px:.1f} px  "
+            f"error/target {e.area_ratio:.2f}"
+        )
     probe = slices.subset(a.split)
     probe = SliceSet(probe.images[: a.slices_max], probe.labels[: a.slices_max], probe.manifest.iloc[: a.slices_max])
     r = click_response(method, probe, a.near, a.far)

@@ -15,7 +15,7 @@ from gdgp.data.slice_set import SliceSet
 from gdgp.methods import build_method
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-from click_response import click_response, first_errors  # noqa: E402
+from click_response import click_response, first_errors
 
 
 def _slices(n: int = 3, side: int = 32) -> SliceSet:
@@ -39,7 +39,7 @@ class _ShiftedTruth:
         self.images[image.tobytes()] = robot.gt.astype(np.uint8).tobytes()
         return []
 
-    def predict_batch(self, images, clicks, prev_masks) -> np.ndarray:  # noqa: ANN001
+    def predict_batch(self, images, clicks, prev_masks) -> np.ndarray:
         return np.stack([self.preds[self.images[np.asarray(im).tobytes()]] for im in images])
 
 
@@ -54,7 +54,9 @@ def test_first_errors_match_a_direct_computation_on_a_shifted_truth() -> None:
         depth.append(max(distance_transform_edt(e).max() for e in errs))
         area.append((lab ^ pred).sum() / lab.sum())
     assert got.n == 3
-    np.testing.assert_allclose([got.dice, got.depth_px, got.area_ratio], [np.mean(dice), np.median(depth), np.median(area)])
+    np.testing.assert_allclose(
+        [got.dice, got.depth_px, got.area_ratio], [np.mean(dice), np.median(depth), np.median(area)]
+    )
 
 
 def test_a_hard_seed_always_takes_its_clicked_pixel() -> None:
