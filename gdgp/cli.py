@@ -132,6 +132,7 @@ def cmd_methods(a: argparse.Namespace) -> None:
     if a.json:
         print(json.dumps([dataclasses.asdict(i) for i in infos], indent=2))
         return
+    show_needs = any(i.needs for i in infos)  # a method whose packages are missing: how to install them
     rows = [
         (
             i.name,
@@ -140,12 +141,12 @@ def cmd_methods(a: argparse.Namespace) -> None:
             i.first_interaction,
             "pretrained" if i.pretrained else "trainable",
             ", ".join(i.trained_on) or "–",
-            *([i.needs or "–"] if any(j.needs for j in infos) else []),
+            *([i.needs or "–"] if show_needs else []),
         )
         for i in infos
     ]
     headers = ["method", "from", "use", "first interaction", "weights", "trained on"]
-    if any(i.needs for i in infos):  # a method whose packages are missing: how to install them
+    if show_needs:
         headers.append("needs")
     print(tabulate(rows, headers=headers, disable_numparse=True))
 

@@ -9,11 +9,12 @@ on images of a few hundred pixels). Here the three distances are fractions of th
 (the defaults are the paper's pixels at a 256-px image), so one setting serves the 64-px demo
 and 256-px CT alike.
 
-Why a network needs them: under RITM-style iterative training alone, the robot's corrective
-clicks are placed on the network's own training errors; once it fits the few training slices of
-a small dataset, those errors are tiny, negative clicks become rare and uninformative, and the
-network learns to ignore them (on real CT ``click_unet`` stopped responding after ~5 clicks).
-Clicks drawn from the ground truth alone keep teaching what a click means.
+Why they were tried: under RITM-style iterative training alone, the robot's corrective clicks are
+placed on the network's own training errors; once it fits the few training slices of a small
+dataset those errors are thin slivers and the clicks carry little (on the demo ``click_unet``'s
+first corrective click moves its probability at the clicked pixel by 0.02). Clicks drawn from the
+ground truth do not depend on those errors. ``click_unet`` offers them (``random_click_sets``),
+off by default: they lost on real-CT validation (docs/methods.md).
 
 The object's own shape gives the candidates; where it is too thin for ``margin`` (a small
 target), the positive candidates are its deepest pixels instead, so every object gets at least
@@ -85,10 +86,9 @@ def dios_click_set(
     negative = (outside >= margin_px) & (outside <= band_px)
     n_positive = int(rng.integers(1, max_positive + 1)) - sum(c.positive for c in clicks)
     n_negative = int(rng.integers(0, max_negative + 1))
-    for y, x in ((c.y, c.x) for c in clicks):  # keep new clicks `step` away from the given ones
-        yy, xx = np.ogrid[: obj.shape[0], : obj.shape[1]]
-        near = np.hypot(yy - y, xx - x) < step_px
-        positive &= ~near
+    yy, xx = np.ogrid[: obj.shape[0], : obj.shape[1]]
+    for c in clicks:  # keep new clicks `step` away from the given ones
+        positive &= np.hypot(yy - c.y, xx - c.x) >= step_px
     for candidates, n, label in ((positive, n_positive, True), (negative, n_negative, False)):
         for y, x in spaced_sample(candidates, n, step_px, rng):
             clicks.append(Click(int(y), int(x), label, len(clicks)))
