@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from medpy.metric.binary import dc
 
 from gdgp.clicks.protocols import error_distance
 from gdgp.clicks.robot import Robot
@@ -58,7 +59,7 @@ def first_errors(method: Method, slices: SliceSet, batch: int = 8) -> FirstError
             fn, fp = gt & ~pred, pred & ~gt
             depth.append(max(error_distance(fn).max(), error_distance(fp).max()))
             area.append((fn | fp).sum() / max(int(gt.sum()), 1))
-            dice.append(2 * (pred & gt).sum() / max(int(pred.sum() + gt.sum()), 1))
+            dice.append(float(dc(pred, gt)))  # medpy, as the evaluator scores
     if not dice:
         return FirstErrors(0, float("nan"), float("nan"), float("nan"))
     return FirstErrors(len(dice), float(np.mean(dice)), float(np.median(depth)), float(np.median(area)))
