@@ -30,12 +30,15 @@ import yaml
 from gdgp.code_deps import job_code
 from gdgp.config_compat import compared_protocols
 from gdgp.errors import ConfigError
+from gdgp.run_datasets import KEY as RUN_DATASETS_KEY
+from gdgp.run_datasets import run_datasets
 from gdgp.schema_defaults import schema_default
 
 #: The config the Snakefile reads when no ``--configfile`` is given.
 DEFAULT_CONFIG = "config/config.yaml"
 #: Config sections the extraction reads (workflow/rules/extract.smk and its helpers): DVC's
-#: params of the extract stage.
+#: params of the extract stage (with ``run_datasets`` where the config has it: DVC stops on a
+#: params key the file lacks).
 EXTRACT_SECTIONS = ("data_dir", "demo", "datasets", "preprocess", "split")
 
 HEADER = """\
@@ -78,7 +81,7 @@ def result_folders(config: Mapping[str, Any]) -> list[str]:
     protocols = evaluate.get("protocols", schema_default("evaluate.protocols"))
     n_val = schema_default("datasets.*.n_val")
     folders = ["results/models", "results/runs"]
-    if any((d or {}).get("n_val", n_val) > 0 for d in config["datasets"].values()):
+    if any((d or {}).get("n_val", n_val) > 0 for d in run_datasets(config).values()):
         folders.append("results/val")
     if len(compared_protocols(protocol, protocols)) > 1:
         folders.append("results/protocols")
@@ -97,14 +100,15 @@ def dvc_stages(config_path: str, root: str | os.PathLike[str] | None = None) -> 
     data_dir = str(config["data_dir"]).rstrip("/")
     inside = not os.path.isabs(data_dir) and not Path(data_dir).as_posix().startswith("..")
     extract_deps = ([data_dir] if inside else []) + job_code("extract", root=base) + ["workflow/rules/extract.smk"]
-    series = [f"{d}/{m}" for d in config["datasets"] for m in config["methods"]]
+    series = [f"{d}/{m}" for d in run_datasets(config) for m in config["methods"]]
+    extract_params = [*EXTRACT_SECTIONS, *([RUN_DATASETS_KEY] if RUN_DATASETS_KEY in config else [])]
     name = Path(config_path).stem
     return {
         "stages": {
             "extract": {
                 "cmd": f"{snakemake} extract_all",
                 "deps": extract_deps,
-                "params": [{config_path: list(EXTRACT_SECTIONS)}],
+                "params": [{config_path: extract_params}],
                 "outs": ["results/slices"],
             },
             "run": {

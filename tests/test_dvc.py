@@ -14,6 +14,7 @@ import yaml
 
 from gdgp.data.demo import make_demo
 from gdgp.dvc_stages import dvc_yaml
+from gdgp.run_datasets import run_dataset_names
 from tests.test_workflow import rule_counts
 
 REPO = Path(__file__).parents[1]
@@ -168,7 +169,7 @@ def test_the_committed_dvc_yaml_is_the_demo_configs() -> None:
     stages = yaml.safe_load((REPO / "dvc.yaml").read_text())
     cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     series = stages["plots"][0]["results/dice_per_click.csv"]["y"]["results/dice_per_click.csv"]
-    assert series == [f"{d}/{m}" for d in cfg["datasets"] for m in cfg["methods"]]
+    assert series == [f"{d}/{m}" for d in run_dataset_names(cfg) for m in cfg["methods"]]
     # every output persists: DVC never deletes a model before Snakemake decides it is stale
     outs = stages["stages"]["run"]["outs"] + stages["stages"]["run"]["metrics"]
     assert all(next(iter(o.values())) == {"persist": True} for o in outs)

@@ -83,3 +83,22 @@ def test_a_bad_config_is_named(tmp_path: Path) -> None:
     (tmp_path / "config" / "bad.yaml").write_text("a: [")
     with pytest.raises(ConfigError, match="bad.yaml: not valid YAML"):
         dvc_stages("config/bad.yaml", root=tmp_path)
+
+
+def test_run_datasets_choose_the_series_the_val_folder_and_are_an_extract_param(tmp_path: Path) -> None:
+    """The plot's series are the benchmarked targets; which targets run decides what is
+    extracted, so run_datasets is a param of the extract stage where the config has it."""
+    two = {
+        **TINY,
+        "datasets": {
+            "with_val": TINY["datasets"]["tiny_spleen"],
+            "no_val": {**TINY["datasets"]["tiny_spleen"], "n_val": 0},
+        },
+        "methods": {"dextr": None},
+        "run_datasets": ["no_val"],
+    }
+    stages = dvc_stages(write(tmp_path, two), root=tmp_path)
+    assert stages["plots"][0]["results/dice_per_click.csv"]["y"]["results/dice_per_click.csv"] == ["no_val/dextr"]
+    assert stages["stages"]["extract"]["params"] == [{"config/config.yaml": [*EXTRACT_SECTIONS, "run_datasets"]}]
+    assert "results/val" not in outs(stages)  # the one target with validation slices does not run
+    assert "results/val" in result_folders({**two, "run_datasets": "all"})

@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from gdgp.experiment_plan import VARIANT_SETTINGS
+from gdgp.run_datasets import run_dataset_names
 
 REPO = Path(__file__).parents[1]
 TINY = REPO / "tests" / "workflow" / "config.yaml"
@@ -106,9 +107,10 @@ def test_dry_run_of_demo_config_shows_full_dag() -> None:
     variants = cfg["experiments"].get("variants", list(VARIANT_SETTINGS))  # schema default: all
     n_variants = len(cfg["experiments"]["datasets"]) * len(variants)
     seeds = cfg["train"]["seeds"]
+    datasets = run_dataset_names(cfg)  # the targets the default run benchmarks (run_datasets)
     # every method and every variant, once per training seed
-    n_models = (len(cfg["datasets"]) * len(cfg["methods"]) + n_variants) * len(seeds)
-    n_method_models = len(cfg["datasets"]) * len(cfg["methods"]) * len(seeds)
+    n_models = (len(datasets) * len(cfg["methods"]) + n_variants) * len(seeds)
+    n_method_models = len(datasets) * len(cfg["methods"]) * len(seeds)
     assert counts.get("train") == n_models and counts.get("evaluate") == n_method_models
     assert counts.get("evaluate_variant", 0) == n_variants * len(seeds)
     assert "train_seed" not in counts and "evaluate_seed" not in counts
@@ -116,7 +118,7 @@ def test_dry_run_of_demo_config_shows_full_dag() -> None:
     # other protocol (--also), a variant's the test slices only
     assert not {"evaluate_val", "evaluate_protocol"} & set(counts)
     protocols = cfg["evaluate"].get("protocols", ["ritm", "largest_component_centre", "weighted_random"])
-    has_val = any(cfg["datasets"][d].get("n_val", 0) > 0 for d in cfg["datasets"])
+    has_val = any(cfg["datasets"][d].get("n_val", 0) > 0 for d in datasets)
     lines = shell_lines(snakemake(["-n", "-p", "--forceall"], REPO).stdout, "evaluate")
     also = sorted(line.count("--also ") for line in lines)
     assert also == sorted([0] * n_variants * len(seeds) + [has_val + len(protocols) - 1] * n_method_models)
@@ -127,9 +129,34 @@ def test_dry_run_of_demo_config_shows_full_dag() -> None:
             other = protocol != cfg["evaluate"]["protocol"]
             assert n == (min(rounds, max(cfg["report"]["budgets"])) if other else rounds), (split, protocol, n)
     assert counts.get("protocol_sensitivity") == 1 and ("report_val" in counts) == has_val
-    assert counts.get("extract") == len(cfg["datasets"]) and counts.get("report") == 1
+    assert counts.get("extract") == len(datasets) and counts.get("report") == 1
+    # the demo data of every configured target, so that data/ matches data.dvc
+    assert counts.get("demo_data") == len({d["task"] for d in cfg["datasets"].values()})
     assert counts.get("table2") == 1 and counts.get("fig2") == 1
     assert counts.get("variant_table", 0) == (3 if n_variants else 0)
+
+
+@pytest.mark.slow
+def test_demo_config_runs_its_run_datasets_and_every_target_one_option_away() -> None:
+    """The default run trains on run_datasets only; --config run_datasets=all trains on all five."""
+    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    chosen = run_dataset_names(cfg)
+    assert 0 < len(chosen) < len(cfg["datasets"]), "the demo's default run takes a subset of its targets"
+
+    def trained(args: list[str]) -> set[str]:
+        out = snakemake(["-n", "-p", "--forceall", *args], REPO).stdout
+        return {option(line, "--slices").split("/")[2] for line in shell_lines(out, "train")}
+
+    assert trained([]) == set(chosen)
+    assert trained(["--config", "run_datasets=all"]) == set(cfg["datasets"])
+
+
+def test_run_datasets_naming_an_unknown_dataset_is_rejected(tmp_path: Path) -> None:
+    cfg = yaml.safe_load(TINY.read_text())
+    cfg["run_datasets"] = ["no_such_target"]
+    proc = snakemake(["-n"], project(tmp_path, cfg), check=False)
+    assert proc.returncode != 0
+    assert "run_datasets names ['no_such_target'], which are not in datasets" in proc.stdout + proc.stderr
 
 
 @pytest.mark.slow

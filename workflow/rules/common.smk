@@ -25,6 +25,7 @@ from gdgp.parse_cache import (
 )
 from gdgp.code_deps import job_code, method_modules
 from gdgp.job_params import job_params
+from gdgp.run_datasets import run_dataset_names
 
 # `--config "train={seeds: [0, 1, 2]}"` arrives as strings; which seed keys the user wrote
 # is read before validate() fills in train.seeds' default.
@@ -45,7 +46,10 @@ if "table_round" in config["report"]:
     )
 
 DATA_DIR = config["data_dir"].rstrip("/")
-DATASETS = list(config["datasets"])
+# The datasets this run benchmarks (run_datasets; default: every configured one,
+# gdgp/run_datasets.py). The experiments and the tuning sweep may name any configured dataset.
+DATASETS = run_dataset_names(config)
+CONFIGURED_DATASETS = list(config["datasets"])
 METHODS = list(config["methods"])
 # The paper's GDGP experiments: variants of gdgp trained on EXPERIMENT_DATASETS only.
 EXPERIMENT_DATASETS = list(config["experiments"]["datasets"])
@@ -87,10 +91,10 @@ for _method in sorted(EXTERNALLY_TRAINED & set(config["train"]["method_lr"])):
     raise ValueError(
         f"config: train.method_lr.{_method} is not allowed: it trains with its own schedule"
     )
-_unknown = sorted(set(EXPERIMENT_DATASETS) - set(DATASETS))
+_unknown = sorted(set(EXPERIMENT_DATASETS) - set(CONFIGURED_DATASETS))
 if _unknown:
     raise ValueError(
-        f"config: experiments.datasets names {_unknown}, which are not in datasets ({DATASETS})"
+        f"config: experiments.datasets names {_unknown}, which are not in datasets ({CONFIGURED_DATASETS})"
     )
 # The source each job runs, as its inputs (gdgp/code_deps.py): editing a module reruns the
 # jobs that run it, and what reads their files, only. A train or evaluate job also runs its
@@ -116,7 +120,7 @@ DEMO_TASKS = (
 
 
 wildcard_constraints:
-    dataset="|".join(DATASETS),
+    dataset="|".join(CONFIGURED_DATASETS),
     method="|".join(METHODS + VARIANTS),
     task=r"Task\d\d\d*_[A-Za-z0-9][A-Za-z0-9]*",
     seed=r"\d+",
@@ -428,8 +432,14 @@ def report_outputs():
     ]
 
 
+def demo_data_outputs():
+    """Every configured dataset's demo task folder, those of datasets left out of run_datasets
+    too: the generated data/ then always matches data.dvc."""
+    return [f"{DATA_DIR}/{task}" for task in DEMO_TASKS]
+
+
 def get_final_output():
-    return [*report_outputs(), *experiment_outputs()]
+    return [*report_outputs(), *experiment_outputs(), *demo_data_outputs()]
 
 
 # The tuning sweep (rules/tuning.smk, target tune_all): the checked plan of config `tuning`
