@@ -51,7 +51,8 @@ def test_click_unet_first_interaction_is_one_click_at_the_innermost_pixel() -> N
     clicks = m.first_interaction(np.zeros((20, 20), np.float32), robot)
     assert [(c.y, c.x, c.positive) for c in clicks] == [(7, 9, True)]
     enc = m.encode(np.zeros((20, 20), np.float32), clicks, np.zeros((20, 20)))
-    assert enc.shape == (3, 20, 20) and enc[1, 7, 9] == 0.0 and enc[2].min() == 1.0
+    # image, fg and bg distance maps, the previous mask (mask guidance, on by default)
+    assert enc.shape == (4, 20, 20) and enc[1, 7, 9] == 0.0 and enc[2].min() == 1.0
 
 
 def test_click_unet_mask_guidance_feeds_the_previous_mask_as_a_fourth_channel() -> None:
@@ -60,7 +61,7 @@ def test_click_unet_mask_guidance_feeds_the_previous_mask_as_a_fourth_channel() 
     prev[3:9, 2:7] = 1.0
     enc = m.encode(np.random.rand(16, 16).astype(np.float32), [Click(5, 5, True, 0)], prev)
     assert enc.shape == (4, 16, 16) and np.array_equal(enc[3], prev)
-    plain = build_method("click_unet", channels=[4, 8])
+    plain = build_method("click_unet", channels=[4, 8], mask_guidance=False)
     assert plain.encode(np.zeros((16, 16), np.float32), [], prev).shape == (3, 16, 16)
     # the network reads the mask: two previous masks give two predictions
     image = np.random.rand(16, 16).astype(np.float32)

@@ -1,7 +1,8 @@
 """``click_unet``: the plain fg/bg interactive baseline.
 
 A MONAI U-Net fed the image plus two Euclidean-distance click maps (foreground,
-background; Xu et al. 2016 "DIOS"). First interaction: one click at the innermost target
+background; Xu et al. 2016 "DIOS") and the previous round's mask (RITM's mask guidance,
+``mask_guidance``). First interaction: one click at the innermost target
 pixel; then the robot user's corrective clicks. Trained with simulated clicks: for each training
 item, with probability ``random_click_sets`` a DIOS random click set drawn from the ground truth
 (:mod:`gdgp.clicks.random_sets`, DIOS's own training clicks), otherwise RITM-style iterative
@@ -33,7 +34,9 @@ class ClickUNet(EncodedNetworkMethod):
     class Settings(UNetSettings):
         edv_scale: float = setting(64.0, "Distance (px) at which the EDV map saturates to 1.")
         max_train_rounds: int = setting(
-            3, "Max simulated corrective rounds per training batch (RITM iterative training)."
+            20,
+            "Max simulated corrective rounds per training batch (RITM iterative training); 20, the "
+            "evaluation's rounds, with mask_guidance (chosen on validation, docs/methods.md).",
         )
         random_click_sets: float = setting(
             0.0,
@@ -42,7 +45,7 @@ class ClickUNet(EncodedNetworkMethod):
             "only (chosen on validation: 0.5 lost 0.12 Dice on real CT, docs/methods.md).",
         )
         mask_guidance: bool = setting(
-            False,
+            True,
             "Feed the previous round's mask as a fourth input channel (RITM's mask guidance, "
             "Sofiiuk et al. 2022): the network sees what it predicted and where the click says it erred.",
         )
