@@ -647,6 +647,22 @@ def test_multiple_datasets_and_automatic_method(tmp_path: Path) -> None:
     assert (tmp_path / "out" / "dice_per_click_spleen.png").is_file()
 
 
+def test_a_dataset_rows_do_not_depend_on_the_other_datasets_of_the_report(tmp_path: Path) -> None:
+    """run_datasets' promise (gdgp/run_datasets.py): a run of fewer targets gives those targets'
+    rows of a run of more exactly: CIs, p-values and Holm are computed within a dataset."""
+    heart = random_study(tmp_path / "runs", 5, dataset="Heart")
+    liver = random_study(tmp_path / "runs_liver", 6, dataset="Liver")
+    options = {"budgets": (4, 8), "noc_budget": 10, "reference_method": "gdgp", "n_boot": N_BOOT, "with_figures": False}
+    build_report(heart + liver, [], [], tmp_path / "both", **options)
+    build_report(heart, [], [], tmp_path / "heart", **options)
+    for name in ("table4.csv", "noc.csv", "significance.csv", "dice_per_click.csv"):
+        both = pd.read_csv(tmp_path / "both" / name)
+        alone = pd.read_csv(tmp_path / "heart" / name)
+        assert {"Heart", "Liver"} <= set(both["dataset"]) and set(alone["dataset"]) == {"Heart"}, name
+        pd.testing.assert_frame_equal(both[both["dataset"] == "Heart"].reset_index(drop=True), alone, obj=name)
+    assert pd.read_csv(tmp_path / "heart" / "significance.csv")["p_holm"].notna().any()
+
+
 # --------------------------------------------------------------------------- seeds and validation
 
 
