@@ -151,6 +151,22 @@ def test_demo_config_runs_its_run_datasets_and_every_target_one_option_away() ->
     assert trained(["--config", "run_datasets=all"]) == set(cfg["datasets"])
 
 
+def test_experiments_may_run_on_a_dataset_outside_run_datasets(tmp_path: Path) -> None:
+    """The methods train on run_datasets only; the experiment variants (and gdgp beside them) on
+    their own dataset; DVC's extract stage (extract_all) extracts the slices of both."""
+    cfg = yaml.safe_load(TINY.read_text())
+    cfg["datasets"]["tiny_other"] = dict(cfg["datasets"]["tiny_spleen"])
+    cfg["run_datasets"] = ["tiny_other"]  # experiments.datasets stays [tiny_spleen]
+    work = project(tmp_path, cfg)
+    trained: dict[str, set[str]] = {}
+    for line in shell_lines(snakemake(["-n", "-p"], work).stdout, "train"):
+        trained.setdefault(option(line, "--slices").split("/")[2], set()).add(option(line, "--method"))
+    assert trained["tiny_other"] == set(cfg["methods"])
+    assert trained["tiny_spleen"] == {"gdgp", *cfg["experiments"]["variants"]}
+    extracted = shell_lines(snakemake(["-n", "-p", "extract_all"], work).stdout, "extract")
+    assert sorted(option(line, "--dataset") for line in extracted) == ["tiny_other", "tiny_spleen"]
+
+
 def test_run_datasets_naming_an_unknown_dataset_is_rejected(tmp_path: Path) -> None:
     cfg = yaml.safe_load(TINY.read_text())
     cfg["run_datasets"] = ["no_such_target"]

@@ -64,7 +64,9 @@ rule extract:
 
 
 # Target only (no job of its own): runs locally, so no log, benchmark, threads or resources.
+# The slices the default target reads (DVC's extract stage): the benchmarked datasets and the
+# experiments' (which may lie outside run_datasets).
 rule extract_all:
     input:
-        [slices(d)["slices"] for d in DATASETS],
+        [slices(d)["slices"] for d in dict.fromkeys(DATASETS + EXPERIMENT_DATASETS)],
     localrule: True
