@@ -440,7 +440,9 @@ def test_report_holds_the_tables_with_their_captions(tmp_path: Path) -> None:
     for name in ("dice_per_click_tiny_spleen.png", "overlays_tiny_spleen.png", "loss_curves.png"):
         (res / "report" / name).write_bytes(b"\x89PNG\r\n\x1a\n")
     snakemake(["--report", "report.html", "report_all"], work)
-    results = report_results((work / "report.html").read_text())
+    html = (work / "report.html").read_text()
+    assert "on 1 dataset(s) (tiny_spleen)" in html  # the benchmarked datasets (run_datasets, resolved)
+    results = report_results(html)
     table4 = results["results/report/table4.csv"]
     assert table4["mime_type"] == "text/csv" and table4["data_uri"].startswith("data:text/csv")
     assert "<strong>Table 4</strong> (test split)" in table4["caption"] and "VIEW OF table4" in table4["caption"]
