@@ -49,7 +49,8 @@ DATA_DIR = config["data_dir"].rstrip("/")
 # The datasets this run benchmarks (run_datasets; default: every configured one,
 # gdgp/run_datasets.py). The experiments and the tuning sweep may name any configured dataset.
 DATASETS = run_dataset_names(config)
-config["run_datasets"] = DATASETS  # resolved once: the report template lists these names
+# resolved once: the report template lists these names
+config["run_datasets"] = DATASETS
 CONFIGURED_DATASETS = list(config["datasets"])
 METHODS = list(config["methods"])
 # The paper's GDGP experiments: variants of gdgp trained on EXPERIMENT_DATASETS only.
